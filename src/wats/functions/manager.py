@@ -1,0 +1,234 @@
+"""Edge Functions for the local stack: one real Deno process per function folder, restarted
+when it crashes, and a proxy that applies ``verify_jwt`` from supabase/config.toml."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from wats import keys
+from wats.settings import Settings
+
+log = logging.getLogger("wats.functions")
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+
+
+def discover(functions_dir: Path) -> list[str]:
+    """Function names: folders of supabase/functions with an index.ts, not ``_shared``."""
+    if not functions_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in functions_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(("_", ".")) and (p / "index.ts").is_file()
+    )
+
+
+def deno_binary(settings: Settings) -> Path:
+    return settings.bin_dir / "deno"
+
+
+def deno_dir(settings: Settings) -> Path:
+    """Deno's module cache, shared by the instances of one checkout."""
+    return settings.root / ".wats" / "deno"
+
+
+def runner_path() -> Path:
+    return Path(str(resources.files("wats.functions") / "runner.ts"))
+
+
+@dataclass
+class FunctionProcess:
+    name: str
+    port: int
+    verify_jwt: bool
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FunctionsHost:
+    """Starts, watches and proxies to the Deno processes."""
+
+    def __init__(self, settings: Settings, extra_env: dict[str, str]):
+        self.settings = settings
+        self.extra_env = extra_env
+        self.functions: dict[str, FunctionProcess] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(150.0, connect=5.0))
+        config = settings.functions_config
+        for i, name in enumerate(discover(settings.root / "supabase" / "functions")):
+            verify = bool(config.get(name, {}).get("verify_jwt", True))
+            self.functions[name] = FunctionProcess(name, settings.functions_port + i, verify)
+
+    def environment(self, fn: FunctionProcess) -> dict[str, str]:
+        s = self.settings
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DENO_DIR": str(deno_dir(s)),
+            "DENO_NO_UPDATE_CHECK": "1",
+            "NO_COLOR": "1",
+            # what Supabase injects into every function
+            "SUPABASE_URL": s.api_url,
+            "SUPABASE_ANON_KEY": s.anon_key,
+            "SUPABASE_SERVICE_ROLE_KEY": s.service_role_key,
+            "SUPABASE_DB_URL": s.db_url(),
+            "SB_REGION": "local",
+            # for the runner
+            "WATS_FUNCTION_ENTRY": (s.root / "supabase" / "functions" / fn.name / "index.ts").as_uri(),
+            "WATS_FUNCTION_PORT": str(fn.port),
+        }
+        env.update(self.extra_env)
+        return env
+
+    async def start(self) -> None:
+        log_dir = self.settings.log_dir / "functions"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for fn in self.functions.values():
+            self._tasks.append(asyncio.create_task(self._supervise(fn, log_dir / f"{fn.name}.log")))
+
+    async def _supervise(self, fn: FunctionProcess, logfile: Path) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            started = time.monotonic()
+            with logfile.open("ab") as out:
+                fn.process = await asyncio.create_subprocess_exec(
+                    str(deno_binary(self.settings)),
+                    "run",
+                    "--allow-net",
+                    "--allow-env",
+                    "--allow-read",
+                    "--allow-sys",
+                    "--no-prompt",
+                    str(runner_path()),
+                    env=self.environment(fn),
+                    stdout=out,
+                    stderr=asyncio.subprocess.STDOUT,
+                    cwd=str(self.settings.root / "supabase" / "functions" / fn.name),
+                )
+                waiter = asyncio.create_task(self._wait_listening(fn))
+                code = await fn.process.wait()
+                waiter.cancel()
+            fn.ready.clear()
+            if self._stopping:
+                return
+            fn.restarts += 1
+            log.warning("function %s exited with %s; restarting", fn.name, code)
+            with logfile.open("a") as out:
+                out.write(f"[wats] function exited with code {code}; restarting\n")
+            if time.monotonic() - started > 30:
+                backoff = 0.5
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10)
+
+    async def _wait_listening(self, fn: FunctionProcess) -> None:
+        while True:
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", fn.port)
+                writer.close()
+                fn.ready.set()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for fn in self.functions.values():
+            if fn.process and fn.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    fn.process.terminate()
+        for fn in self.functions.values():
+            if fn.process:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(fn.process.wait(), 5)
+        for task in self._tasks:
+            task.cancel()
+        await self.client.aclose()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.gather(*(f.ready.wait() for f in self.functions.values())), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    # -- proxy --------------------------------------------------------------------------
+    async def handle(self, request: Request, path: str) -> Response:
+        name, _, rest = path.lstrip("/").partition("/")
+        fn = self.functions.get(name)
+        if fn is None:
+            return _json(404, {"code": "NOT_FOUND", "message": "Requested function was not found"})
+        if fn.verify_jwt and request.method != "OPTIONS":
+            problem = self._jwt_problem(request.headers.get("authorization"))
+            if problem:
+                return _json(401, {"code": 401, "msg": problem, "message": problem})
+        try:
+            await asyncio.wait_for(fn.ready.wait(), 60)
+        except TimeoutError:
+            return _json(503, {"code": "BOOT_ERROR", "message": "Function failed to start (please check logs)"})
+        url = f"http://127.0.0.1:{fn.port}/{name}" + (f"/{rest}" if rest else "")
+        if request.url.query:
+            url += "?" + request.url.query
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        client_ip = request.client.host if request.client else "127.0.0.1"
+        headers.append(("x-forwarded-for", client_ip))
+        body = await request.body()
+        try:
+            upstream = await self.client.send(
+                self.client.build_request(request.method, url, headers=headers, content=body), stream=True
+            )
+        except httpx.HTTPError as exc:
+            return _json(502, {"code": "WORKER_ERROR", "message": f"Function is not reachable: {exc}"})
+        response_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+
+        async def stream():  # type: ignore[no-untyped-def]
+            try:
+                async for chunk in upstream.aiter_raw():
+                    yield chunk
+            finally:
+                await upstream.aclose()
+
+        response = StreamingResponse(stream(), status_code=upstream.status_code)
+        response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers]
+        return response
+
+    def _jwt_problem(self, authorization: str | None) -> str | None:
+        if not authorization:
+            return "Error: Missing authorization header"
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return "Invalid JWT"
+        try:
+            keys.verify(self.settings.jwt_secret, token.strip())
+        except keys.InvalidToken:
+            return "Invalid JWT"
+        return None
+
+
+def _json(status: int, body: dict[str, object]) -> Response:
+    return Response(json.dumps(body).encode(), status_code=status, media_type="application/json")

@@ -1,0 +1,155 @@
+"""Settings of one local stack instance: where it lives, its ports and its keys.
+
+Two instances exist side by side: ``dev`` (the one ``wats start`` runs, on the Supabase
+CLI's ports) and ``test`` (the one ``wats test`` runs, ports shifted by 1000) so the test
+suite never touches a developer's data. Every value can be overridden from the
+environment; ``.env.example`` lists the variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from wats import keys
+
+#: The Supabase CLI's well-known local JWT secret (public, local development only).
+DEFAULT_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+
+PORT_OFFSETS = {"dev": 0, "test": 1000}
+
+
+def project_dir() -> Path:
+    """The repository root: the folder holding ``supabase/config.toml``."""
+    override = os.environ.get("WATS_PROJECT_DIR")
+    if override:
+        return Path(override).resolve()
+    for start in (Path.cwd(), Path(__file__).resolve()):
+        for candidate in (start, *start.parents):
+            if (candidate / "supabase" / "config.toml").is_file():
+                return candidate
+    raise RuntimeError("cannot find the WATS project (a folder with supabase/config.toml)")
+
+
+def load_supabase_config(root: Path) -> dict[str, Any]:
+    """Parse ``supabase/config.toml``, the same file the Supabase CLI reads."""
+    with (root / "supabase" / "config.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a component of the local stack needs to know about its instance."""
+
+    instance: str
+    root: Path
+    config: dict[str, Any] = field(repr=False)
+    api_port: int
+    db_port: int
+    sandbox_port: int
+    functions_port: int
+    jwt_secret: str
+
+    @classmethod
+    def load(cls, instance: str | None = None) -> Settings:
+        instance = instance or os.environ.get("WATS_INSTANCE", "dev")
+        offset = PORT_OFFSETS.get(instance, 0)
+        root = project_dir()
+        config = load_supabase_config(root)
+        api_port = _env_int("WATS_API_PORT", config.get("api", {}).get("port", 54321) + offset)
+        db_port = _env_int("WATS_DB_PORT", config.get("db", {}).get("port", 54322) + offset)
+        return cls(
+            instance=instance,
+            root=root,
+            config=config,
+            api_port=api_port,
+            db_port=db_port,
+            sandbox_port=_env_int("WATS_SANDBOX_PORT", 54330 + offset),
+            functions_port=_env_int("WATS_FUNCTIONS_PORT", 54340 + offset),
+            jwt_secret=os.environ.get("WATS_JWT_SECRET", DEFAULT_JWT_SECRET),
+        )
+
+    # -- places -------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        """Git-ignored folder with this instance's state."""
+        return self.root / ".wats" / self.instance
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.home / "storage"
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "node_modules" / ".bin"
+
+    # -- addresses ----------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    def db_url(self, user: str = "postgres", password: str = "postgres", database: str = "postgres") -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.db_port}/{database}"
+
+    @property
+    def superuser_dsn(self) -> str:
+        """Unix-socket connection as the cluster's superuser (tooling only, never API traffic)."""
+        return f"host={self.socket_dir} port={self.db_port} dbname=postgres user=supabase_admin"
+
+    # -- keys ---------------------------------------------------------------------------
+    @cached_property
+    def anon_key(self) -> str:
+        return os.environ.get("WATS_ANON_KEY") or keys.api_key(self.jwt_secret, "anon")
+
+    @cached_property
+    def service_role_key(self) -> str:
+        return os.environ.get("WATS_SERVICE_ROLE_KEY") or keys.api_key(self.jwt_secret, "service_role")
+
+    # -- supabase/config.toml sections --------------------------------------------------
+    @property
+    def api_config(self) -> dict[str, Any]:
+        return self.config.get("api", {})
+
+    @property
+    def auth_config(self) -> dict[str, Any]:
+        return self.config.get("auth", {})
+
+    @property
+    def functions_config(self) -> dict[str, Any]:
+        return self.config.get("functions", {})
+
+    def client_env(self) -> dict[str, str]:
+        """Variables that point a client (tests, seed, demo) at this instance."""
+        return {
+            "SUPABASE_URL": self.api_url,
+            "SUPABASE_ANON_KEY": self.anon_key,
+            "SUPABASE_SERVICE_ROLE_KEY": self.service_role_key,
+            "SUPABASE_DB_URL": self.db_url(),
+            "WATS_SANDBOX_URL": self.sandbox_url,
+            "WATS_INSTANCE": self.instance,
+        }

@@ -1,0 +1,36 @@
+-- Supabase baseline (local stack only, never part of supabase/migrations): roles and
+-- database privileges as a hosted Supabase project has them before any migration runs.
+-- Applied once by the cluster superuser `supabase_admin` right after initdb.
+
+-- API roles. PostgREST switches to one of them per request; none can log in.
+create role anon nologin noinherit;
+create role authenticated nologin noinherit;
+create role service_role nologin noinherit bypassrls;
+
+-- The role the Data API and Storage API connect as; it can only become an API role.
+create role authenticator login noinherit password 'postgres';
+grant anon, authenticated, service_role to authenticator;
+
+-- The developer's role: owns the application schema, runs migrations. As on hosted
+-- Supabase it is not a superuser, but it bypasses RLS and can act as the API roles.
+create role postgres login createdb createrole replication bypassrls password 'postgres';
+grant anon, authenticated, service_role to postgres;
+
+-- Owners of the auth and storage schemas; the Auth service connects as supabase_auth_admin.
+create role supabase_auth_admin login noinherit createrole password 'postgres';
+create role supabase_storage_admin login noinherit createrole password 'postgres';
+grant authenticator to supabase_storage_admin;
+
+-- Hosted Supabase lets `postgres` create policies on storage tables (supautils
+-- policy_grants); membership of the owner gives the same power locally.
+grant supabase_storage_admin to postgres;
+
+-- Short statement timeouts for API roles, as on hosted Supabase. The Data API applies
+-- them per request (SET ROLE alone does not apply role settings).
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+alter role authenticator set statement_timeout = '8s';
+
+alter database postgres owner to postgres;
+grant all on database postgres to postgres;
+grant connect on database postgres to authenticator, supabase_auth_admin, supabase_storage_admin;

@@ -1,0 +1,270 @@
+"""The local PostgreSQL cluster: find the binaries, initdb, start, stop, apply the baseline.
+
+PostgreSQL refuses to run as root, so when the stack is started by root the cluster runs
+as an unprivileged system user (``postgres`` when it exists, else ``wats-postgres``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+
+from wats.settings import Settings
+
+MIN_MAJOR = 15
+INSTALL_HINT = (
+    "PostgreSQL {min}+ server binaries (initdb, pg_ctl, postgres) were not found. Install them "
+    "(Debian/Ubuntu: `sudo apt-get install postgresql-15`; Fedora: `sudo dnf install "
+    "postgresql15-server`; macOS: `brew install postgresql@15`) or point WATS_PG_BINDIR at "
+    "their folder."
+)
+
+
+class PostgresMissing(RuntimeError):
+    """No usable PostgreSQL server installation on this machine."""
+
+
+def _major(bindir: Path) -> int:
+    out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True).stdout
+    match = re.search(r"(\d+)(?:\.\d+)?", out)
+    return int(match.group(1)) if match else 0
+
+
+def find_bindir() -> Path:
+    """The folder of the newest PostgreSQL (≥ 15) server binaries on this machine."""
+    candidates: list[Path] = []
+    if os.environ.get("WATS_PG_BINDIR"):
+        candidates.append(Path(os.environ["WATS_PG_BINDIR"]))
+    candidates += sorted(
+        (Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    candidates += [Path(p) for p in glob.glob("/usr/pgsql-*/bin")]
+    which = shutil.which("postgres")
+    if which:
+        candidates.append(Path(which).resolve().parent)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
+        if out:
+            candidates.append(Path(out))
+    for bindir in candidates:
+        if (bindir / "postgres").is_file() and (bindir / "initdb").is_file():
+            if _major(bindir) >= MIN_MAJOR:
+                return bindir
+    raise PostgresMissing(INSTALL_HINT.format(min=MIN_MAJOR))
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The system user the cluster runs as (``None`` fields: the current user)."""
+
+    name: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+    @classmethod
+    def for_current_process(cls) -> RunAs:
+        if os.geteuid() != 0:
+            return cls()
+        for name in ("postgres", "wats-postgres"):
+            try:
+                entry = pwd.getpwnam(name)
+                return cls(name, entry.pw_uid, entry.pw_gid)
+            except KeyError:
+                continue
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "wats-postgres"],
+            check=True,
+        )
+        entry = pwd.getpwnam("wats-postgres")
+        return cls("wats-postgres", entry.pw_uid, entry.pw_gid)
+
+    def chown(self, path: Path) -> None:
+        if self.uid is None or self.gid is None:
+            return
+        for dirpath, _dirs, files in os.walk(path):
+            os.chown(dirpath, self.uid, self.gid)
+            for f in files:
+                os.chown(os.path.join(dirpath, f), self.uid, self.gid)
+
+    def run(self, args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
+        if self.uid is not None:
+            env["HOME"] = "/tmp"
+            kwargs.update(user=self.uid, group=self.gid, extra_groups=[])
+        return subprocess.run(args, env=env, text=True, capture_output=True, **kwargs)
+
+
+def _check_traversable(path: Path, run_as: RunAs) -> None:
+    """The cluster's user must be able to reach the project folder."""
+    if run_as.uid is None:
+        return
+    for parent in [path, *path.parents]:
+        if parent.exists() and not os.stat(parent).st_mode & 0o001:
+            raise RuntimeError(
+                f"{parent} is not searchable by other users, so the PostgreSQL user "
+                f"'{run_as.name}' cannot reach {path}. Clone the project somewhere else "
+                f"(e.g. /srv or /tmp) or run `chmod o+x {parent}`."
+            )
+
+
+class Cluster:
+    """One instance's PostgreSQL cluster."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.run_as = RunAs.for_current_process()
+        self._bindir: Path | None = None
+
+    @property
+    def bindir(self) -> Path:
+        if self._bindir is None:
+            self._bindir = find_bindir()
+        return self._bindir
+
+    @property
+    def logfile(self) -> Path:
+        return self.settings.log_dir / "postgres.log"
+
+    def exists(self) -> bool:
+        return (self.settings.pgdata / "PG_VERSION").is_file()
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = self.run_as.run([str(self.bindir / "pg_ctl"), "-D", str(self.settings.pgdata), *args])
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"pg_ctl {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+        return proc
+
+    def _has_library(self, name: str) -> bool:
+        pkglibdir = subprocess.run(
+            [str(self.bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True
+        ).stdout.strip() if (self.bindir / "pg_config").exists() else ""
+        libdirs = [Path(pkglibdir)] if pkglibdir else []
+        libdirs.append(self.bindir.parent / "lib")
+        return any((d / f"{name}.so").exists() for d in libdirs)
+
+    def init(self) -> None:
+        """Create the cluster (superuser ``supabase_admin``) and write its configuration."""
+        s = self.settings
+        _check_traversable(s.root, self.run_as)
+        for folder in (s.home, s.socket_dir, s.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        if s.pgdata.exists():
+            shutil.rmtree(s.pgdata)
+        s.pgdata.mkdir(parents=True)
+        pwfile = s.home / "pwfile"
+        pwfile.write_text("postgres\n")
+        self.run_as.chown(s.home)
+        proc = self.run_as.run(
+            [
+                str(self.bindir / "initdb"),
+                "-D", str(s.pgdata),
+                "-U", "supabase_admin",
+                "--pwfile", str(pwfile),
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ]
+        )
+        pwfile.unlink()
+        if proc.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{proc.stdout}{proc.stderr}")
+        preload = ["pg_stat_statements"]
+        extra = []
+        if self._has_library("pg_cron"):
+            preload.append("pg_cron")
+            extra += ["cron.database_name = 'postgres'", "cron.use_background_workers = on"]
+        conf = [
+            "# written by the WATS local stack",
+            f"port = {s.db_port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{s.socket_dir}'",
+            "max_connections = 200",
+            "max_worker_processes = 16",
+            "shared_buffers = 256MB",
+            "work_mem = 16MB",
+            "maintenance_work_mem = 256MB",
+            f"shared_preload_libraries = '{','.join(preload)}'",
+            "log_min_messages = warning",
+            "log_line_prefix = '%m [%p] %q%u@%d '",
+            "timezone = 'UTC'",
+            *extra,
+        ]
+        with (s.pgdata / "postgresql.conf").open("a") as fh:
+            fh.write("\n" + "\n".join(conf) + "\n")
+
+    def is_running(self) -> bool:
+        if not self.exists():
+            return False
+        return self._pg_ctl("status", check=False).returncode == 0
+
+    def start(self) -> None:
+        s = self.settings
+        s.log_dir.mkdir(parents=True, exist_ok=True)
+        s.socket_dir.mkdir(parents=True, exist_ok=True)
+        if not self.logfile.exists():
+            self.logfile.touch()
+        self.run_as.chown(s.socket_dir)
+        self.run_as.chown(s.log_dir)
+        if self.is_running():
+            return
+        self._pg_ctl("-l", str(self.logfile), "-w", "-t", "60", "start")
+        self.wait_ready()
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.settings.superuser_dsn, connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    # -- database -----------------------------------------------------------------------
+    def apply_baseline(self) -> None:
+        """Run the Supabase baseline SQL files, in order, as the superuser."""
+        folder = resources.files("wats.stack") / "baseline"
+        files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+        with psycopg.connect(self.settings.superuser_dsn, autocommit=True) as conn:
+            for f in files:
+                conn.execute(f.read_text())
+
+    def recreate_database(self) -> None:
+        """Drop and recreate the ``postgres`` database, then apply the baseline."""
+        with psycopg.connect(
+            f"host={self.settings.socket_dir} port={self.settings.db_port} dbname=template1 user=supabase_admin",
+            autocommit=True,
+        ) as conn:
+            conn.execute("drop database if exists postgres with (force)")
+            conn.execute("create database postgres")
+            roles = conn.execute(
+                "select rolname from pg_roles where rolname in "
+                "('anon','authenticated','service_role','authenticator','postgres',"
+                "'supabase_auth_admin','supabase_storage_admin')"
+            ).fetchall()
+            # Roles are cluster-wide: drop them so the baseline recreates them cleanly.
+            for (role,) in roles:
+                conn.execute(f'drop owned by "{role}" cascade')
+            for (role,) in roles:
+                conn.execute(f'drop role "{role}"')
+        self.apply_baseline()
