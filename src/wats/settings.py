@@ -1,8 +1,9 @@
 """Settings of one local stack instance: where it lives, its ports and its keys.
 
-Two instances exist side by side: ``dev`` (the one ``wats start`` runs, on the Supabase
-CLI's ports) and ``test`` (the one ``wats test`` runs, ports shifted by 1000) so the test
-suite never touches a developer's data. Every value can be overridden from the
+Instances live side by side: ``dev`` (the one ``wats start`` runs, on the Supabase CLI's
+ports) and ``test`` (the one ``wats test`` runs, ports shifted by 1000) so the test suite
+never touches a developer's data; any other name shifts ports by ``WATS_PORT_OFFSET``
+(default 2000). Every value can be overridden from the
 environment; ``.env.example`` lists the variables.
 """
 
@@ -62,7 +63,7 @@ class Settings:
     @classmethod
     def load(cls, instance: str | None = None) -> Settings:
         instance = instance or os.environ.get("WATS_INSTANCE", "dev")
-        offset = PORT_OFFSETS.get(instance, 0)
+        offset = _env_int("WATS_PORT_OFFSET", PORT_OFFSETS.get(instance, 2000))
         root = project_dir()
         config = load_supabase_config(root)
         api_port = _env_int("WATS_API_PORT", config.get("api", {}).get("port", 54321) + offset)

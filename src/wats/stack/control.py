@@ -49,7 +49,12 @@ def db_url_for_cli(settings: Settings) -> str:
 
 
 def push_migrations(settings: Settings, *, quiet: bool = False) -> None:
-    """Apply ``supabase/migrations`` with the real Supabase CLI, as production deploys do."""
+    """Apply ``supabase/migrations`` with the real Supabase CLI, as production deploys do.
+
+    ``WATS_SKIP_MIGRATIONS=1`` leaves the database at the baseline (for working on the
+    stack itself while migrations are being edited)."""
+    if os.environ.get("WATS_SKIP_MIGRATIONS") == "1":
+        return
     proc = subprocess.run(
         [
             str(supabase_cli(settings)),

@@ -1,0 +1,49 @@
+"""``wats test``: the whole suite on an isolated ``test`` instance of the local stack.
+
+Resets the test instance's database (baseline, migrations through the Supabase CLI, seed),
+starts its services, runs pytest over ``tests/`` (which includes the linters and the Deno
+tests) with the client variables pointing at it, then stops it. The developer's ``dev``
+instance is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from wats.cli import run_seed
+from wats.settings import Settings
+from wats.stack import control
+
+
+def prepare(settings: Settings) -> None:
+    began = time.monotonic()
+    control.stop_services(settings)
+    control.reset_database(settings)
+    control.start_services(settings)
+    run_seed(settings)
+    print(f"[wats test] test instance ready in {time.monotonic() - began:.1f}s", flush=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = Settings.load("test")
+    began = time.monotonic()
+    try:
+        prepare(settings)
+        env = dict(os.environ, **settings.client_env())
+        pytest_args = [a for a in (args.pytest_args or []) if a != "--"]
+        code = subprocess.call(
+            [sys.executable, "-m", "pytest", *pytest_args],
+            env=env,
+            cwd=str(settings.root),
+        )
+    finally:
+        control.stop(settings)
+    if code == 5:
+        print("[wats test] pytest collected no tests: that is a failure", file=sys.stderr)
+        code = 1
+    print(f"[wats test] finished in {time.monotonic() - began:.1f}s with exit code {code}", flush=True)
+    return code
