@@ -39,10 +39,6 @@ async def send_json(send: Send, status: int, body: bytes, extra: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class Gateway:
     """ASGI middleware in front of every service of the local stack."""
 
@@ -99,17 +95,32 @@ class Gateway:
                 await send_json(send, 413, error_body(413, f"Request body too large: the limit is {limit} bytes"), cors)
                 return
 
-        received = 0
-        started = False
+        if declared is None and method in ("POST", "PUT", "PATCH", "DELETE"):
+            # A chunked body: read it here, within the limit, then replay it to the service.
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await send_json(send, 413, error_body(413, f"Request body too large: the limit is {limit} bytes"), cors)
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    break
+            buffered: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge()
-            return message
+            async def replay() -> Message:
+                if buffered:
+                    return buffered.pop()
+                return await receive()
+
+            receive = replay
+
+        started = False
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -124,10 +135,7 @@ class Gateway:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await send_json(send, 413, error_body(413, f"Request body too large: the limit is {limit} bytes"), cors)
+            await self.app(scope, receive, tracking_send)
         except Exception:  # noqa: BLE001 - the gateway must answer whatever happened
             log.exception("unhandled error serving %s %s", method, path)
             if not started:

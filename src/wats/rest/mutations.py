@@ -23,7 +23,7 @@ def column_not_found(relation: Relation, column: str) -> ApiError:
 def parse_payload(raw: bytes, *, allow_array: bool = True) -> list[dict[str, Any]] | dict[str, Any]:
     try:
         payload = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "PGRST102", "Empty or invalid json") from None
     if isinstance(payload, dict):
         return payload

@@ -204,7 +204,10 @@ class RestService:
     # -- HTTP ---------------------------------------------------------------------------
     async def handle(self, request: Request, path: str) -> Response:
         try:
-            return await self._handle(request, path)
+            try:
+                return await self._handle(request, path)
+            except RecursionError:
+                raise ApiError(400, "PGRST100", "failed to parse the request", "nesting is too deep") from None
         except ApiError as err:
             headers = {"Content-Type": JSON_TYPE, **err.headers}
             return Response(err.body(), status_code=err.status, headers=headers)
@@ -643,6 +646,9 @@ class RestService:
                         with contextlib.suppress(psycopg.Error):
                             await conn.execute("ROLLBACK")
                     if exc.sqlstate is None:
+                        if isinstance(exc, psycopg.DataError):
+                            # rejected before reaching the server (e.g. a NUL byte in text)
+                            raise ApiError(400, "22021", str(exc)) from None
                         raise
                     raise from_database(exc, identity.authenticated) from None
         except psycopg.OperationalError as exc:

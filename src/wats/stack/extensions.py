@@ -38,7 +38,7 @@ def webhook_base(settings: Settings) -> str:
 
 def provider_env(settings: Settings) -> dict[str, str]:
     """Provider credentials and base URLs pointing at the local sandbox."""
-    creds = _module("wats.sandbox.credentials")
+    creds = _module("wats.sandbox.stack")
     if creds is None:
         return {}
     return dict(creds.ensure_credentials(settings.home, settings.sandbox_url, webhook_base(settings)))
@@ -57,7 +57,7 @@ def functions_env(settings: Settings) -> dict[str, str]:
 
 
 def sandbox_app(settings: Settings) -> Any | None:
-    app_module = _module("wats.sandbox.app")
+    app_module = _module("wats.sandbox.stack")
     if app_module is None:
         return None
     return app_module.app_for_stack(provider_env(settings), webhook_base(settings))

@@ -34,3 +34,7 @@ alter role authenticator set statement_timeout = '8s';
 alter database postgres owner to postgres;
 grant all on database postgres to postgres;
 grant connect on database postgres to authenticator, supabase_auth_admin, supabase_storage_admin;
+
+-- PostgREST reads its exposed schemas from `pgrst.db_schemas` on the authenticator role
+-- (in-database configuration); the developer may change it, as on a hosted project.
+grant set on parameter "pgrst.db_schemas" to postgres;
