@@ -1,0 +1,246 @@
+"""Airtel Money Tanzania (Airtel Africa Open API, collection v1), as the sandbox imitates it.
+
+Paths under ``/airtel``: ``POST /auth/oauth2/token``, ``POST /merchant/v1/payments/``,
+``GET /standard/v1/payments/{id}``, ``POST /standard/v1/payments/refund``. Callbacks go to
+``{webhook_base}/airtel`` with ``hash`` = base64 HMAC-SHA256 over the ``transaction`` JSON.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, positive_whole, reply, sandbox_of
+from wats.sandbox.scenarios import Scenario
+from wats.sandbox.signing import airtel_hash, constant_time_equal
+from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, provider_txn_id
+
+PROVIDER = "airtel"
+_NATIONAL = re.compile(r"^[0-9]{9}$")
+
+#: Failure reason → (response_code, callback/status message).
+_FAILURES: dict[str, tuple[str, str]] = {
+    "insufficient_funds": ("DP00800001007", "Insufficient funds"),
+    "wrong_pin": ("DP00800001002", "Incorrect PIN entered"),
+    "cancelled": ("DP00800001008", "Transaction cancelled by customer"),
+    "timeout": ("DP00800001024", "Transaction timed out"),
+}
+
+
+def _status(code: str, message: str, *, success: bool, http: int, response_code: str | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "code": str(http),
+        "message": message,
+        "result_code": code,
+        "success": success,
+    }
+    if response_code:
+        status["response_code"] = response_code
+    return status
+
+
+def _fail(http: int, message: str, result_code: str = "ESB000001", response_code: str | None = None) -> JSONResponse:
+    return reply(
+        http,
+        {"data": {}, "status": _status(result_code, message, success=False, http=http, response_code=response_code)},
+    )
+
+
+def _auth(request: Request, sb: Sandbox) -> JSONResponse | None:
+    token = bearer(request)
+    if token is None or not sb.store.token_valid(PROVIDER, token):
+        return reply(401, {"error": "invalid_token", "error_description": "The access token is invalid or has expired"})
+    if request.headers.get("x-country") != "TZ":
+        return _fail(400, "Invalid or missing X-Country header")
+    if request.headers.get("x-currency") != "TZS":
+        return _fail(400, "Invalid or missing X-Currency header")
+    return None
+
+
+async def token(request: Request) -> Response:
+    sb = sandbox_of(request)
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return reply(400, {"error": "invalid_request", "error_description": "The request body must be JSON"})
+    if body.get("grant_type") != "client_credentials":
+        return reply(
+            400, {"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials"}
+        )
+    client_id = str(body.get("client_id") or "")
+    client_secret = str(body.get("client_secret") or "")
+    if not (
+        constant_time_equal(client_id, sb.config.airtel_client_id)
+        and constant_time_equal(client_secret, sb.config.airtel_client_secret)
+    ):
+        return reply(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+    ttl = sb.store.settings.token_ttl_s
+    # Airtel sends expires_in as a string.
+    return reply(
+        200, {"access_token": sb.store.issue_token(PROVIDER, ttl), "expires_in": str(ttl), "token_type": "bearer"}
+    )
+
+
+def callback_payload(
+    sb: Sandbox, txn: Transaction, *, outcome: str, message: str, key: str | None = None
+) -> dict[str, Any]:
+    transaction = {
+        "id": txn.ref,
+        "message": message,
+        "status_code": "TS" if outcome == SUCCESS else "TF",
+        "airtel_money_id": txn.txn_id,
+    }
+    return {"transaction": transaction, "hash": airtel_hash(key or sb.config.airtel_callback_hash_key, transaction)}
+
+
+def _schedule_callbacks(sb: Sandbox, txn: Transaction) -> None:
+    s = sb.store.settings
+    scenario = txn.scenario
+    if scenario in (Scenario.NO_CALLBACK, Scenario.LOST_CALLBACK, Scenario.REFUSED):
+        return
+    url = sb.config.webhook_url(PROVIDER)
+    if scenario is Scenario.BAD_SIGNATURE:
+        payload = callback_payload(sb, txn, outcome=SUCCESS, message="Transaction successful", key="forged-" + txn.ref)
+        sb.dispatcher.schedule(
+            provider=PROVIDER, ref=txn.ref, url=url, payload=payload, delay_s=s.answer_delay_s, kind="forged"
+        )
+        return
+    assert txn.answer_at is not None
+    message = (
+        "Transaction successful" if txn.outcome == SUCCESS else _FAILURES.get(txn.reason or "", ("", txn.message))[1]
+    )
+    payload = callback_payload(sb, txn, outcome=txn.outcome, message=message)
+    duplicate = scenario is Scenario.DUPLICATE_CALLBACKS
+    sb.dispatcher.schedule(
+        provider=PROVIDER,
+        ref=txn.ref,
+        url=url,
+        payload=payload,
+        delay_s=max(0.0, txn.answer_at - time.time()),
+        copies=s.duplicate_count if duplicate else 1,
+        interval_s=s.duplicate_interval_s,
+        kind="duplicate" if duplicate else "callback",
+    )
+
+
+async def push(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if (problem := _auth(request, sb)) is not None:
+        return problem
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return _fail(400, "Malformed JSON body", "ESB000008")
+    subscriber = body.get("subscriber")
+    transaction = body.get("transaction")
+    if not isinstance(subscriber, dict) or not isinstance(transaction, dict) or not body.get("reference"):
+        return _fail(400, "Mandatory fields missing: reference, subscriber, transaction", "ESB000008")
+    msisdn = str(subscriber.get("msisdn") or "")
+    if not _NATIONAL.match(msisdn):
+        return _fail(400, "Invalid MSISDN: send the subscriber number without the country code", "ESB000008")
+    if subscriber.get("country") != "TZ" or transaction.get("country") != "TZ":
+        return _fail(400, "Invalid country", "ESB000008")
+    if subscriber.get("currency") != "TZS" or transaction.get("currency") != "TZS":
+        return _fail(400, "Invalid currency", "ESB000008")
+    amount = positive_whole(transaction.get("amount"), allow_string=True)
+    if amount is None:
+        return _fail(400, "Invalid Amount", "ESB000008", "DP00800001004")
+    txn_id = str(transaction.get("id") or "")
+    if not txn_id:
+        return _fail(400, "Invalid transaction id", "ESB000008", "DP00800001005")
+    if sb.store.get(PROVIDER, txn_id) is not None:
+        return _fail(400, "Duplicate transaction id", "ESB000041")
+
+    txn = sb.store.create(PROVIDER, txn_id, "255" + msisdn, amount, "TZS", body, txn_prefix="MP")
+    if txn.refused:
+        return _fail(400, "Invalid MSISDN: subscriber is not registered for Airtel Money", "ESB000008")
+    _schedule_callbacks(sb, txn)
+    response_code = "DP00800001000" if txn.scenario is Scenario.AMBIGUOUS_THEN_SUCCESS else "DP00800001006"
+    message = "Ambiguous" if response_code == "DP00800001000" else "In process"
+    return reply(
+        200,
+        {
+            "data": {"transaction": {"id": txn_id, "status": "Success."}},
+            "status": _status("ESB000010", message, success=True, http=200, response_code=response_code),
+        },
+    )
+
+
+def _status_view(txn: Transaction) -> tuple[str, str, str]:
+    """(TS|TF|TIP|TE, response_code, message) at this moment."""
+    status = txn.status()
+    if status == SUCCESS:
+        return "TS", "DP00800001001", "Transaction is successful"
+    if status == PENDING:
+        return "TIP", "DP00800001006", "Transaction in progress"
+    if status == EXPIRED:
+        return "TE", "DP00800001029", "Transaction expired"
+    assert status == FAILED
+    code, message = _FAILURES.get(txn.reason or "", ("DP00800001010", txn.message))
+    return "TF", code, message
+
+
+async def status(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if (problem := _auth(request, sb)) is not None:
+        return problem
+    txn = sb.store.get(PROVIDER, request.path_params["id"])
+    if txn is None:
+        return _fail(404, "Transaction not found", "ESB000014", "DP00800001025")
+    code, response_code, message = _status_view(txn)
+    return reply(
+        200,
+        {
+            "data": {
+                "transaction": {
+                    "airtel_money_id": txn.txn_id if code in ("TS", "TF") else "",
+                    "id": txn.ref,
+                    "message": message,
+                    "status": code,
+                }
+            },
+            "status": _status("ESB000010", "SUCCESS", success=True, http=200, response_code=response_code),
+        },
+    )
+
+
+async def refund(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if (problem := _auth(request, sb)) is not None:
+        return problem
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return _fail(400, "Malformed JSON body", "ESB000008")
+    transaction = body.get("transaction")
+    money_id = str(transaction.get("airtel_money_id") or "") if isinstance(transaction, dict) else ""
+    if not money_id:
+        return _fail(400, "Mandatory field missing: transaction.airtel_money_id", "ESB000008")
+    txn = sb.store.get_by_txn_id(PROVIDER, money_id)
+    if txn is None:
+        return _fail(404, "Transaction not found", "ESB000014", "DP00800001025")
+    if txn.status() != SUCCESS or txn.refunds:
+        return _fail(400, "Transaction is not eligible for refund", "ESB000045")
+    refund_id = provider_txn_id("RF")
+    txn.refunds.append({"id": refund_id, "amount": txn.amount, "at": time.time()})
+    return reply(
+        200,
+        {
+            "data": {"transaction": {"airtel_money_id": refund_id, "status": "SUCCESS"}},
+            "status": _status("ESB000010", "SUCCESS", success=True, http=200),
+        },
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/airtel/auth/oauth2/token", token, methods=["POST"]),
+    Route("/airtel/merchant/v1/payments/", push, methods=["POST"]),
+    Route("/airtel/merchant/v1/payments", push, methods=["POST"]),
+    Route("/airtel/standard/v1/payments/refund", refund, methods=["POST"]),
+    Route("/airtel/standard/v1/payments/{id}", status, methods=["GET"]),
+]

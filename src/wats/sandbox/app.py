@@ -1,0 +1,51 @@
+"""The sandbox ASGI application: every provider's imitation under its own path prefix."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from wats.sandbox import airtel, clickpesa, control, mixx, mpesa
+from wats.sandbox.callbacks import Dispatcher
+from wats.sandbox.config import SandboxConfig
+from wats.sandbox.context import Sandbox
+from wats.sandbox.signing import load_private_key
+from wats.sandbox.store import Store
+
+
+async def _not_found(_request: Request, _exc: Exception) -> Response:
+    return JSONResponse({"error": "not found"}, status_code=404)
+
+
+async def _method_not_allowed(_request: Request, _exc: Exception) -> Response:
+    return JSONResponse({"error": "method not allowed"}, status_code=405)
+
+
+def create_app(config: SandboxConfig) -> Starlette:
+    """Build the sandbox for ``config`` (state lives in the returned app, in memory)."""
+    store = Store(config.settings)
+    sandbox = Sandbox(
+        config=config,
+        store=store,
+        dispatcher=Dispatcher(store),
+        mpesa_key=load_private_key(config.mpesa_private_key_pem),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await sandbox.dispatcher.aclose()
+
+    app = Starlette(
+        routes=[*mpesa.routes, *airtel.routes, *mixx.routes, *clickpesa.routes, *control.routes],
+        exception_handlers={404: _not_found, 405: _method_not_allowed},
+        lifespan=lifespan,
+    )
+    app.state.sandbox = sandbox
+    return app

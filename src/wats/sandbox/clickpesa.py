@@ -1,0 +1,216 @@
+"""ClickPesa (the aggregator we reach HaloPesa through), as the sandbox imitates it.
+
+Paths under ``/clickpesa/third-parties``: ``POST /generate-token`` (``client-id`` and
+``api-key`` headers), ``POST /payments/initiate-ussd-push-request`` (checksum required),
+``GET /payments/{orderReference}``. Webhooks go to ``{webhook_base}/halopesa``, signed with
+the checksum key over the canonical JSON of the payload.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from wats.sandbox.context import BadJson, Sandbox, json_object, reply, sandbox_of
+from wats.sandbox.scenarios import Scenario
+from wats.sandbox.signing import clickpesa_checksum, constant_time_equal
+from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, iso
+
+PROVIDER = "halopesa"
+PREFIX = "/clickpesa/third-parties"
+TOKEN_TTL_S = 3600
+_MSISDN = re.compile(r"^255[0-9]{9}$")
+_REFERENCE = re.compile(r"^[A-Za-z0-9]{1,64}$")
+_AMOUNT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+
+
+def _nest_error(status: int, message: str | list[str], error: str) -> JSONResponse:
+    return reply(status, {"statusCode": status, "message": message, "error": error})
+
+
+def _channel(msisdn: str) -> str:
+    prefix = msisdn[3:5]
+    if prefix in ("61", "62"):
+        return "HALOPESA"
+    if prefix in ("74", "75", "76"):
+        return "M-PESA"
+    if prefix in ("68", "69", "78"):
+        return "AIRTEL-MONEY"
+    if prefix in ("65", "67", "71", "77"):
+        return "TIGO-PESA"
+    return "HALOPESA"
+
+
+def _authorized(request: Request, sb: Sandbox) -> bool:
+    header = request.headers.get("authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    return sb.store.token_valid(PROVIDER, header[len("Bearer ") :])
+
+
+async def generate_token(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if not (
+        constant_time_equal(request.headers.get("client-id", ""), sb.config.clickpesa_client_id)
+        and constant_time_equal(request.headers.get("api-key", ""), sb.config.clickpesa_api_key)
+    ):
+        return _nest_error(401, "Invalid client-id or api-key", "Unauthorized")
+    token = sb.store.issue_token(PROVIDER, TOKEN_TTL_S)
+    return reply(200, {"success": True, "token": f"Bearer {token}"})
+
+
+def _payment_view(sb: Sandbox, txn: Transaction) -> dict[str, Any]:
+    status = txn.status()
+    word = {SUCCESS: "SUCCESS", PENDING: "PROCESSING", FAILED: "FAILED", EXPIRED: "FAILED"}[status]
+    message = {SUCCESS: "success", PENDING: "processing"}.get(status, txn.message)
+    updated = txn.answer_at if status in (SUCCESS, FAILED) and txn.answer_at else txn.created_at
+    if status == EXPIRED:
+        updated = txn.expires_at
+    return {
+        "id": txn.txn_id,
+        "status": word,
+        "paymentReference": txn.extra.get("payment_reference", ""),
+        "paymentPhoneNumber": txn.msisdn,
+        "orderReference": txn.ref,
+        "collectedAmount": txn.amount,
+        "collectedCurrency": txn.currency,
+        "message": message,
+        "updatedAt": iso(updated),
+        "createdAt": iso(txn.created_at),
+        "customer": {"customerName": "Sandbox Customer", "customerPhoneNumber": txn.msisdn, "customerEmail": ""},
+        "clientId": sb.config.clickpesa_client_id,
+    }
+
+
+def webhook_payload(
+    sb: Sandbox, txn: Transaction, *, outcome: str, message: str, key: str | None = None
+) -> dict[str, Any]:
+    success = outcome == SUCCESS
+    payload: dict[str, Any] = {
+        "event": "PAYMENT RECEIVED" if success else "PAYMENT FAILED",
+        "data": {
+            "id": txn.txn_id,
+            "status": "SUCCESS" if success else "FAILED",
+            "paymentReference": txn.extra.get("payment_reference", ""),
+            "orderReference": txn.ref,
+            "collectedAmount": str(txn.amount),
+            "collectedCurrency": txn.currency,
+            "message": message,
+            "channel": txn.extra.get("channel", "HALOPESA"),
+            "updatedAt": iso(time.time()),
+            "createdAt": iso(txn.created_at),
+            "customer": {
+                "customerName": "Sandbox Customer",
+                "customerEmail": "",
+                "customerPhoneNumber": txn.msisdn,
+            },
+        },
+    }
+    payload["checksum"] = clickpesa_checksum(key or sb.config.clickpesa_checksum_key, payload)
+    payload["checksumMethod"] = "canonical"
+    return payload
+
+
+def _schedule_webhooks(sb: Sandbox, txn: Transaction) -> None:
+    s = sb.store.settings
+    scenario = txn.scenario
+    if scenario in (Scenario.NO_CALLBACK, Scenario.LOST_CALLBACK, Scenario.REFUSED):
+        return
+    url = sb.config.webhook_url(PROVIDER)
+    if scenario is Scenario.BAD_SIGNATURE:
+        payload = webhook_payload(sb, txn, outcome=SUCCESS, message="success", key="forged-" + txn.ref)
+        sb.dispatcher.schedule(
+            provider=PROVIDER, ref=txn.ref, url=url, payload=payload, delay_s=s.answer_delay_s, kind="forged"
+        )
+        return
+    assert txn.answer_at is not None
+    message = "success" if txn.outcome == SUCCESS else txn.message
+    duplicate = scenario is Scenario.DUPLICATE_CALLBACKS
+    sb.dispatcher.schedule(
+        provider=PROVIDER,
+        ref=txn.ref,
+        url=url,
+        payload=webhook_payload(sb, txn, outcome=txn.outcome, message=message),
+        delay_s=max(0.0, txn.answer_at - time.time()),
+        copies=s.duplicate_count if duplicate else 1,
+        interval_s=s.duplicate_interval_s,
+        kind="duplicate" if duplicate else "callback",
+    )
+
+
+async def initiate_ussd_push(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if not _authorized(request, sb):
+        return _nest_error(401, "Unauthorized", "Unauthorized")
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return _nest_error(400, ["Invalid JSON body"], "Bad Request")
+    problems: list[str] = []
+    amount = body.get("amount")
+    if not isinstance(amount, str) or not _AMOUNT.match(amount) or float(amount) <= 0:
+        problems.append("amount must be a numeric string")
+    if body.get("currency") != "TZS":
+        problems.append("currency must be one of the following values: TZS")
+    reference = body.get("orderReference")
+    if not isinstance(reference, str) or not _REFERENCE.match(reference):
+        problems.append("orderReference must contain only letters and numbers")
+    phone = body.get("phoneNumber")
+    if not isinstance(phone, str) or not _MSISDN.match(phone):
+        problems.append("phoneNumber must be a valid phone number, e.g. 255712345678")
+    if problems:
+        return _nest_error(400, problems, "Bad Request")
+    checksum = body.get("checksum")
+    if not isinstance(checksum, str) or not checksum:
+        return _nest_error(400, ["checksum is required"], "Bad Request")
+    if not constant_time_equal(checksum.lower(), clickpesa_checksum(sb.config.clickpesa_checksum_key, body)):
+        return _nest_error(400, ["Invalid checksum"], "Bad Request")
+    assert isinstance(amount, str) and isinstance(reference, str) and isinstance(phone, str)
+    if float(amount) != int(float(amount)):
+        return _nest_error(400, ["amount must be a whole number of TZS"], "Bad Request")
+    if sb.store.get(PROVIDER, reference) is not None:
+        return _nest_error(409, "Order reference already exists", "Conflict")
+
+    txn = sb.store.create(PROVIDER, reference, phone, int(float(amount)), "TZS", body, txn_prefix="CP")
+    txn.extra["channel"] = _channel(phone)
+    txn.extra["payment_reference"] = txn.txn_id.lower()
+    if txn.refused:
+        return _nest_error(400, "Invalid phone number: no mobile money account", "Bad Request")
+    _schedule_webhooks(sb, txn)
+    if txn.scenario is Scenario.AMBIGUOUS_THEN_SUCCESS:
+        return _nest_error(502, "Bad Gateway", "Bad Gateway")
+    return reply(
+        200,
+        {
+            "id": txn.txn_id,
+            "status": "PROCESSING",
+            "channel": txn.extra["channel"],
+            "orderReference": reference,
+            "collectedAmount": str(txn.amount),
+            "collectedCurrency": "TZS",
+            "createdAt": iso(txn.created_at),
+            "clientId": sb.config.clickpesa_client_id,
+        },
+    )
+
+
+async def query_payment(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if not _authorized(request, sb):
+        return _nest_error(401, "Unauthorized", "Unauthorized")
+    txn = sb.store.get(PROVIDER, request.path_params["reference"])
+    if txn is None:
+        return _nest_error(404, "Payment not found", "Not Found")
+    return reply(200, [_payment_view(sb, txn)])
+
+
+routes: list[BaseRoute] = [
+    Route(f"{PREFIX}/generate-token", generate_token, methods=["POST"]),
+    Route(f"{PREFIX}/payments/initiate-ussd-push-request", initiate_ussd_push, methods=["POST"]),
+    Route(f"{PREFIX}/payments/{{reference}}", query_payment, methods=["GET"]),
+]

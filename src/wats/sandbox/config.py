@@ -1,0 +1,119 @@
+"""Configuration of the mobile-money sandbox: the providers' secrets and the timing knobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_WEBHOOK_BASE = "http://127.0.0.1:54321/functions/v1/payment-webhook"
+
+
+@dataclass
+class Settings:
+    """Timing of the simulated customers and callbacks (changeable at ``/_sandbox/settings``)."""
+
+    #: Seconds between the push and the customer's answer (PIN, cancel …).
+    answer_delay_s: float = 0.3
+    #: Seconds until the answer in the "late callback" scenario.
+    late_delay_s: float = 5.0
+    #: Life of the USSD prompt: a never-answered push expires after this many seconds
+    #: (M-Pesa holds its synchronous reply this long, then answers 408 INS-9).
+    prompt_timeout_s: float = 20.0
+    #: Copies of the callback in the "duplicate callbacks" scenario.
+    duplicate_count: int = 3
+    #: Seconds between duplicate copies.
+    duplicate_interval_s: float = 0.1
+    #: Timeout of one callback delivery.
+    callback_timeout_s: float = 10.0
+    #: Extra attempts after a 5xx or a connection failure (none after a 2xx-4xx).
+    callback_retries: int = 2
+    #: Seconds between attempts.
+    callback_retry_delay_s: float = 1.0
+    #: Lifetime of Airtel/Mixx access tokens and M-Pesa sessions.
+    token_ttl_s: int = 3600
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def updated(self, changes: Mapping[str, Any]) -> Settings:
+        """A copy with ``changes`` applied; raises ValueError on unknown keys or bad values."""
+        known = {f.name: f for f in fields(self)}
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key not in known:
+                raise ValueError(f"unknown setting: {key}")
+            current = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{key} must be a number")
+            if value < 0:
+                raise ValueError(f"{key} must not be negative")
+            if isinstance(current, int) and not isinstance(current, bool):
+                if int(value) != value:
+                    raise ValueError(f"{key} must be a whole number")
+                value = int(value)
+            else:
+                value = float(value)
+            values[key] = value
+        return replace(self, **values)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Secrets the sandbox shares with the adapters, and where it calls our webhook."""
+
+    mpesa_api_key: str
+    mpesa_private_key_pem: str
+    mpesa_service_provider_code: str
+    airtel_client_id: str
+    airtel_client_secret: str
+    airtel_callback_hash_key: str
+    mixx_username: str
+    mixx_password: str
+    mixx_biller_msisdn: str
+    mixx_biller_code: str
+    mixx_callback_token: str
+    clickpesa_client_id: str
+    clickpesa_api_key: str
+    clickpesa_checksum_key: str
+    #: ``…/functions/v1/payment-webhook``; the provider name is appended.
+    webhook_base: str = DEFAULT_WEBHOOK_BASE
+    settings: Settings = field(default_factory=Settings)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        webhook_base: str | None = None,
+        settings: Settings | None = None,
+    ) -> SandboxConfig:
+        """Build from the ``SANDBOX_*`` variables ``ensure_credentials`` returns."""
+
+        def need(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise KeyError(f"missing sandbox variable {name}")
+            return value
+
+        return cls(
+            mpesa_api_key=need("SANDBOX_MPESA_API_KEY"),
+            mpesa_private_key_pem=need("SANDBOX_MPESA_PRIVATE_KEY"),
+            mpesa_service_provider_code=need("SANDBOX_MPESA_SERVICE_PROVIDER_CODE"),
+            airtel_client_id=need("SANDBOX_AIRTEL_CLIENT_ID"),
+            airtel_client_secret=need("SANDBOX_AIRTEL_CLIENT_SECRET"),
+            airtel_callback_hash_key=need("SANDBOX_AIRTEL_CALLBACK_HASH_KEY"),
+            mixx_username=need("SANDBOX_MIXX_USERNAME"),
+            mixx_password=need("SANDBOX_MIXX_PASSWORD"),
+            mixx_biller_msisdn=need("SANDBOX_MIXX_BILLER_MSISDN"),
+            mixx_biller_code=need("SANDBOX_MIXX_BILLER_CODE"),
+            mixx_callback_token=need("SANDBOX_MIXX_CALLBACK_TOKEN"),
+            clickpesa_client_id=need("SANDBOX_CLICKPESA_CLIENT_ID"),
+            clickpesa_api_key=need("SANDBOX_CLICKPESA_API_KEY"),
+            clickpesa_checksum_key=need("SANDBOX_CLICKPESA_CHECKSUM_KEY"),
+            webhook_base=(webhook_base or env.get("SANDBOX_WEBHOOK_BASE") or DEFAULT_WEBHOOK_BASE).rstrip("/"),
+            settings=settings or Settings(),
+        )
+
+    def webhook_url(self, provider: str) -> str:
+        return f"{self.webhook_base}/{provider}"

@@ -1,0 +1,187 @@
+"""Sandbox-only endpoints under ``/_sandbox`` for tests and the demo.
+
+NOT part of any provider's API: every answer carries ``X-Sandbox: not-a-provider-api``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from wats.sandbox import airtel, clickpesa, mixx
+from wats.sandbox.context import BadJson, Sandbox, json_object, sandbox_of
+from wats.sandbox.scenarios import FAILURE_TEXT, describe
+from wats.sandbox.store import FAILED, SUCCESS, Transaction
+
+MARK = {"X-Sandbox": "not-a-provider-api"}
+PROVIDERS = ("mpesa", "airtel", "mixx", "halopesa")
+_REASON_TEXT = {reason: text for reason, text in FAILURE_TEXT.values()}
+
+
+def _json(status: int, body: Any) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=MARK)
+
+
+async def index(request: Request) -> Response:
+    sb = sandbox_of(request)
+    return _json(
+        200,
+        {
+            "service": "WATS mobile-money sandbox (local development only)",
+            "providers": {
+                "mpesa": "/mpesa/sandbox/ipg/v2/vodacomTZN/",
+                "airtel": "/airtel/",
+                "mixx": "/mixx/token, /mixx/push-billpay",
+                "halopesa": "/clickpesa/third-parties/",
+            },
+            "webhooks": {p: sb.config.webhook_url(p) for p in ("airtel", "mixx", "halopesa")},
+            "settings": sb.store.settings.to_json(),
+            "pending_deliveries": sb.dispatcher.pending,
+        },
+    )
+
+
+async def scenarios(_request: Request) -> Response:
+    return _json(200, describe())
+
+
+async def settings(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if request.method in ("PUT", "PATCH", "POST"):
+        try:
+            changes = await json_object(request)
+            sb.store.settings = sb.store.settings.updated(changes)
+        except (BadJson, ValueError) as exc:
+            return _json(400, {"error": str(exc)})
+    return _json(200, sb.store.settings.to_json())
+
+
+async def reset(request: Request) -> Response:
+    sb = sandbox_of(request)
+    await sb.dispatcher.cancel_all()
+    sb.store.reset()
+    return _json(200, {"reset": True, "settings": sb.store.settings.to_json()})
+
+
+def _filtered(request: Request, items: list[Any]) -> list[Any]:
+    provider = request.query_params.get("provider")
+    ref = request.query_params.get("ref")
+    msisdn = request.query_params.get("msisdn")
+    return [
+        item
+        for item in items
+        if (not provider or item.provider == provider)
+        and (not ref or item.ref == ref)
+        and (not msisdn or getattr(item, "msisdn", msisdn) == msisdn)
+    ]
+
+
+async def transactions(request: Request) -> Response:
+    sb = sandbox_of(request)
+    return _json(200, [t.to_json() for t in _filtered(request, list(sb.store.transactions.values()))])
+
+
+async def transaction(request: Request) -> Response:
+    sb = sandbox_of(request)
+    txn = sb.store.get(request.path_params["provider"], request.path_params["ref"])
+    if txn is None:
+        return _json(404, {"error": "no such transaction"})
+    return _json(200, txn.to_json())
+
+
+async def deliveries(request: Request) -> Response:
+    sb = sandbox_of(request)
+    return _json(200, [d.to_json() for d in _filtered(request, sb.store.deliveries)])
+
+
+async def idle(request: Request) -> Response:
+    """Wait (at most ``timeout`` seconds, default 10, max 60) until no callback is pending."""
+    sb = sandbox_of(request)
+    try:
+        timeout = min(60.0, max(0.0, float(request.query_params.get("timeout", "10"))))
+    except ValueError:
+        return _json(400, {"error": "timeout must be a number"})
+    is_idle = await sb.dispatcher.wait_idle(timeout)
+    return _json(200 if is_idle else 408, {"idle": is_idle, "pending": sb.dispatcher.pending})
+
+
+def _manual_payload(
+    sb: Sandbox, txn: Transaction, outcome: str, message: str, forged: bool
+) -> tuple[str, dict[str, Any]]:
+    key = "forged-" + txn.ref if forged else None
+    if txn.provider == "airtel":
+        return sb.config.webhook_url("airtel"), airtel.callback_payload(
+            sb, txn, outcome=outcome, message=message, key=key
+        )
+    if txn.provider == "mixx":
+        url = mixx.callback_url(sb, token="forged" + txn.ref if forged else None)
+        return url, mixx.callback_payload(txn, outcome=outcome, description=message)
+    return sb.config.webhook_url("halopesa"), clickpesa.webhook_payload(
+        sb, txn, outcome=outcome, message=message, key=key
+    )
+
+
+async def send_callback(request: Request) -> Response:
+    """Deliver a hand-made callback for a known transaction (chaos and review tests).
+
+    Body (all optional): ``{"outcome": "success"|"failed", "reason": "insufficient_funds",
+    "message": "...", "amount": 123, "signature": "valid"|"invalid", "copies": 1,
+    "delay_s": 0}``. The sandbox's own record of the transaction is not changed.
+    """
+    sb = sandbox_of(request)
+    provider = request.path_params["provider"]
+    if provider == "mpesa":
+        return _json(400, {"error": "M-Pesa single-stage C2B has no callbacks"})
+    txn = sb.store.get(provider, request.path_params["ref"])
+    if txn is None:
+        return _json(404, {"error": "no such transaction"})
+    try:
+        body = await json_object(request) if await request.body() else {}
+    except BadJson as exc:
+        return _json(400, {"error": str(exc)})
+    outcome = body.get("outcome", SUCCESS)
+    if outcome not in (SUCCESS, FAILED):
+        return _json(400, {"error": "outcome must be success or failed"})
+    reason = str(body.get("reason") or "insufficient_funds")
+    default_message = "success" if outcome == SUCCESS else _REASON_TEXT.get(reason, "Transaction failed")
+    message = str(body.get("message") or default_message)
+    copies = body.get("copies", 1)
+    delay = body.get("delay_s", 0)
+    amount = body.get("amount", txn.amount)
+    if not isinstance(copies, int) or not 1 <= copies <= 50:
+        return _json(400, {"error": "copies must be 1..50"})
+    if not isinstance(delay, int | float) or not 0 <= delay <= 600:
+        return _json(400, {"error": "delay_s must be 0..600"})
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        return _json(400, {"error": "amount must be a whole number"})
+    forged = body.get("signature", "valid") == "invalid"
+    variant = dataclasses.replace(txn, amount=amount)
+    url, payload = _manual_payload(sb, variant, outcome, message, forged)
+    sent = sb.dispatcher.schedule(
+        provider=provider,
+        ref=txn.ref,
+        url=url,
+        payload=payload,
+        delay_s=float(delay),
+        copies=copies,
+        interval_s=sb.store.settings.duplicate_interval_s,
+        kind="manual-forged" if forged else "manual",
+    )
+    return _json(202, {"deliveries": [d.id for d in sent]})
+
+
+routes: list[BaseRoute] = [
+    Route("/_sandbox", index, methods=["GET"]),
+    Route("/_sandbox/scenarios", scenarios, methods=["GET"]),
+    Route("/_sandbox/settings", settings, methods=["GET", "PUT", "PATCH", "POST"]),
+    Route("/_sandbox/reset", reset, methods=["POST"]),
+    Route("/_sandbox/idle", idle, methods=["GET", "POST"]),
+    Route("/_sandbox/transactions", transactions, methods=["GET"]),
+    Route("/_sandbox/transactions/{provider}/{ref}", transaction, methods=["GET"]),
+    Route("/_sandbox/transactions/{provider}/{ref}/callback", send_callback, methods=["POST"]),
+    Route("/_sandbox/deliveries", deliveries, methods=["GET"]),
+]

@@ -1,0 +1,155 @@
+"""Mixx by Yas (formerly Tigo Pesa) Push BillPay, as the sandbox imitates it.
+
+Paths under ``/mixx`` (the real URLs are issued per partner): ``POST /token``
+(form-encoded password grant) and ``POST /push-billpay`` (Bearer + ``Username`` /
+``Password`` headers). There is no status query. Callbacks go, unsigned, to the one
+callback URL registered for the biller: ``{webhook_base}/mixx?token=<callback token>``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, reply, sandbox_of
+from wats.sandbox.scenarios import Scenario
+from wats.sandbox.signing import constant_time_equal
+from wats.sandbox.store import SUCCESS, Transaction
+
+PROVIDER = "mixx"
+PUSH_OK = "BILLER-18-0000-S"
+_MSISDN = re.compile(r"^255[0-9]{9}$")
+_DENIED = {"Message": "Authorization has been denied for this request."}
+_INVALID = {"Message": "The request is invalid."}
+
+
+def callback_url(sb: Sandbox, token: str | None = None) -> str:
+    return f"{sb.config.webhook_url(PROVIDER)}?token={token or sb.config.mixx_callback_token}"
+
+
+async def token(request: Request) -> Response:
+    sb = sandbox_of(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        # The OAuth endpoint only reads form fields: a JSON body has no grant_type.
+        return reply(400, {"error": "unsupported_grant_type"})
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode(errors="replace")).items()}
+    if form.get("grant_type") != "password":
+        return reply(400, {"error": "unsupported_grant_type"})
+    if not (
+        constant_time_equal(form.get("username", ""), sb.config.mixx_username)
+        and constant_time_equal(form.get("password", ""), sb.config.mixx_password)
+    ):
+        return reply(400, {"error": "invalid_grant", "error_description": "The user name or password is incorrect."})
+    ttl = sb.store.settings.token_ttl_s
+    return reply(200, {"access_token": sb.store.issue_token(PROVIDER, ttl), "token_type": "bearer", "expires_in": ttl})
+
+
+def _refusal(code: str, description: str, reference: str) -> Response:
+    return reply(
+        200,
+        {"ResponseCode": code, "ResponseStatus": False, "ResponseDescription": description, "ReferenceID": reference},
+    )
+
+
+def callback_payload(txn: Transaction, *, outcome: str, description: str) -> dict[str, Any]:
+    success = outcome == SUCCESS
+    # Status and Amount as strings: the quirk the adapter must handle.
+    return {
+        "Status": "true" if success else "false",
+        "Description": description,
+        "MFSTransactionID": txn.txn_id if success else "",
+        "ReferenceID": txn.ref,
+        "Amount": str(txn.amount),
+    }
+
+
+def _schedule_callbacks(sb: Sandbox, txn: Transaction) -> None:
+    s = sb.store.settings
+    scenario = txn.scenario
+    if scenario in (Scenario.NO_CALLBACK, Scenario.LOST_CALLBACK, Scenario.REFUSED):
+        return
+    if scenario is Scenario.BAD_SIGNATURE:
+        payload = callback_payload(txn, outcome=SUCCESS, description="Transaction successful")
+        sb.dispatcher.schedule(
+            provider=PROVIDER,
+            ref=txn.ref,
+            url=callback_url(sb, token="forged" + txn.ref),
+            payload=payload,
+            delay_s=s.answer_delay_s,
+            kind="forged",
+        )
+        return
+    assert txn.answer_at is not None
+    description = "Transaction successful" if txn.outcome == SUCCESS else txn.message
+    duplicate = scenario is Scenario.DUPLICATE_CALLBACKS
+    sb.dispatcher.schedule(
+        provider=PROVIDER,
+        ref=txn.ref,
+        url=callback_url(sb),
+        payload=callback_payload(txn, outcome=txn.outcome, description=description),
+        delay_s=max(0.0, txn.answer_at - time.time()),
+        copies=s.duplicate_count if duplicate else 1,
+        interval_s=s.duplicate_interval_s,
+        kind="duplicate" if duplicate else "callback",
+    )
+
+
+async def push_billpay(request: Request) -> Response:
+    sb = sandbox_of(request)
+    token_value = bearer(request)
+    if token_value is None or not sb.store.token_valid(PROVIDER, token_value):
+        return reply(401, _DENIED)
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return reply(400, _INVALID)
+    reference = body.get("ReferenceID")
+    amount = body.get("Amount")
+    if not isinstance(reference, str) or not reference:
+        return reply(400, _INVALID)
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        # Amount is an integer in Push BillPay; strings and fractions are refused.
+        return reply(400, _INVALID)
+    if not (
+        constant_time_equal(request.headers.get("username", ""), sb.config.mixx_username)
+        and constant_time_equal(request.headers.get("password", ""), sb.config.mixx_password)
+    ):
+        return _refusal("BILLER-18-3001-E", "Invalid biller credentials", reference)
+    if str(body.get("BillerMSISDN") or "") != sb.config.mixx_biller_msisdn:
+        return _refusal("BILLER-18-3002-E", "Biller not recognised", reference)
+    if not reference.startswith(sb.config.mixx_biller_code):
+        return _refusal("BILLER-18-3003-E", "ReferenceID must start with the biller code", reference)
+    customer = str(body.get("CustomerMSISDN") or "")
+    if not _MSISDN.match(customer):
+        return _refusal("BILLER-18-3017-E", "Invalid customer MSISDN", reference)
+    if sb.store.get(PROVIDER, reference) is not None:
+        return _refusal("BILLER-18-3020-E", "Duplicate ReferenceID", reference)
+
+    txn = sb.store.create(PROVIDER, reference, customer, amount, "TZS", body, txn_prefix="8")
+    if txn.refused:
+        return _refusal("BILLER-18-3017-E", "Invalid customer MSISDN", reference)
+    _schedule_callbacks(sb, txn)
+    if txn.scenario is Scenario.AMBIGUOUS_THEN_SUCCESS:
+        return reply(504, {"Message": "An error has occurred."})
+    return reply(
+        200,
+        {
+            "ResponseCode": PUSH_OK,
+            "ResponseStatus": True,
+            "ResponseDescription": "Bill request submitted successfully",
+            "ReferenceID": reference,
+        },
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/mixx/token", token, methods=["POST"]),
+    Route("/mixx/push-billpay", push_billpay, methods=["POST"]),
+]

@@ -1,0 +1,258 @@
+"""Vodacom M-Pesa Tanzania OpenAPI (market vodacomTZN), as the sandbox imitates it.
+
+Paths: ``/mpesa/{sandbox|openapi}/ipg/v2/vodacomTZN/{getSession,c2bPayment/singleStage,
+queryTransactionStatus,reversal}/``. The single-stage C2B is synchronous: the reply is held
+until the simulated customer answers and carries the outcome. There is no callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, positive_whole, reply, sandbox_of
+from wats.sandbox.scenarios import Scenario
+from wats.sandbox.signing import constant_time_equal, rsa_decrypt_bearer
+from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, provider_txn_id
+
+PROVIDER = "mpesa"
+MARKET = "/mpesa/{stage}/ipg/v2/vodacomTZN"
+_STAGES = {"sandbox", "openapi"}
+_MSISDN = re.compile(r"^255[0-9]{9}$")
+_NOT_APPLICABLE = frozenset({Scenario.LOST_CALLBACK, Scenario.DUPLICATE_CALLBACKS, Scenario.BAD_SIGNATURE})
+
+#: Customer failures: reason → (HTTP status, INS code, description).
+_FAILURES: dict[str, tuple[int, str, str]] = {
+    "insufficient_funds": (422, "INS-2006", "Insufficient balance"),
+    "wrong_pin": (400, "INS-2001", "Initiator authentication error."),
+    "cancelled": (422, "INS-5", "Transaction cancelled by customer"),
+}
+
+
+def _error(status: int, code: str, description: str, **extra: Any) -> JSONResponse:
+    return reply(status, {"output_ResponseCode": code, "output_ResponseDesc": description, **extra})
+
+
+def _precheck(request: Request) -> JSONResponse | None:
+    if request.path_params.get("stage") not in _STAGES:
+        return _error(404, "INS-998", "Invalid Market")
+    if not request.headers.get("origin"):
+        return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
+    return None
+
+
+def _session_ok(request: Request, sb: Sandbox) -> bool:
+    token = bearer(request)
+    session_id = rsa_decrypt_bearer(sb.mpesa_key, token) if token else None
+    return session_id is not None and sb.store.token_valid(PROVIDER, session_id)
+
+
+async def get_session(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if (problem := _precheck(request)) is not None:
+        return problem
+    token = bearer(request)
+    api_key = rsa_decrypt_bearer(sb.mpesa_key, token) if token else None
+    if api_key is None or not constant_time_equal(api_key, sb.config.mpesa_api_key):
+        return _error(401, "INS-2", "Invalid API Key")
+    session_id = sb.store.issue_token(PROVIDER)
+    return reply(
+        200,
+        {
+            "output_ResponseCode": "INS-0",
+            "output_ResponseDesc": "Request processed successfully",
+            "output_SessionID": session_id,
+        },
+    )
+
+
+_C2B_FIELDS = (
+    "input_Amount",
+    "input_Country",
+    "input_Currency",
+    "input_CustomerMSISDN",
+    "input_ServiceProviderCode",
+    "input_ThirdPartyConversationID",
+    "input_TransactionReference",
+    "input_PurchasedItemsDesc",
+)
+
+
+async def c2b_single_stage(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if (problem := _precheck(request)) is not None:
+        return problem
+    if not _session_ok(request, sb):
+        return _error(401, "INS-2", "Invalid API Key")
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return _error(400, "INS-21", "Parameter validations failed. Please try again.")
+    if any(str(body.get(name) or "").strip() == "" for name in _C2B_FIELDS):
+        return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
+    third_party = str(body["input_ThirdPartyConversationID"])
+    echo = {
+        "output_ConversationID": secrets.token_hex(16),
+        "output_ThirdPartyConversationID": third_party,
+        "output_TransactionID": "",
+    }
+    amount = positive_whole(body["input_Amount"], allow_string=True)
+    if amount is None:
+        return _error(400, "INS-15", "Invalid Amount Used", **echo)
+    if body["input_Country"] != "TZN":
+        return _error(400, "INS-998", "Invalid Market", **echo)
+    if body["input_Currency"] != "TZS":
+        return _error(400, "INS-21", "Parameter validations failed. Please try again.", **echo)
+    if str(body["input_ServiceProviderCode"]) != sb.config.mpesa_service_provider_code:
+        return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    msisdn = str(body["input_CustomerMSISDN"])
+    if not _MSISDN.match(msisdn):
+        return _error(400, "INS-2051", "MSISDN invalid.", **echo)
+    if not 1 <= len(str(body["input_TransactionReference"])) <= 20:
+        return _error(400, "INS-17", "Invalid Transaction Reference. Length Should Be Between 1 and 20.", **echo)
+    if sb.store.get(PROVIDER, third_party) is not None:
+        return _error(409, "INS-10", "Duplicate Transaction", **echo)
+
+    txn = sb.store.create(PROVIDER, third_party, msisdn, amount, "TZS", body, not_applicable=_NOT_APPLICABLE)
+    txn.extra["conversation_id"] = echo["output_ConversationID"]
+    if txn.refused:
+        return _error(400, "INS-2051", "MSISDN invalid.", **echo)
+    if txn.answer_at is None:
+        # The customer never answers: the prompt dies, the gateway gives up.
+        await asyncio.sleep(sb.store.settings.prompt_timeout_s)
+        return _error(408, "INS-9", "Request timeout", **echo)
+    await asyncio.sleep(max(0.0, txn.answer_at - time.time()))
+    if txn.scenario is Scenario.AMBIGUOUS_THEN_SUCCESS:
+        return _error(500, "INS-1", "Internal Error", **echo)
+    if txn.outcome == SUCCESS:
+        return reply(
+            201,
+            {
+                "output_ResponseCode": "INS-0",
+                "output_ResponseDesc": "Request processed successfully",
+                **echo,
+                "output_TransactionID": txn.txn_id,
+            },
+        )
+    status, code, description = _FAILURES.get(txn.reason or "", (422, "INS-6", "Transaction Failed"))
+    return _error(status, code, description, **echo)
+
+
+def _status_word(txn: Transaction) -> str:
+    status = txn.status()
+    if status == SUCCESS:
+        return "Completed"
+    if status == PENDING:
+        return "Pending"
+    if status == EXPIRED:
+        return "Expired"
+    assert status == FAILED
+    return "Cancelled" if txn.reason == "cancelled" else "Failed"
+
+
+async def query_transaction_status(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if (problem := _precheck(request)) is not None:
+        return problem
+    if not _session_ok(request, sb):
+        return _error(401, "INS-2", "Invalid API Key")
+    params = request.query_params
+    required = (
+        "input_QueryReference",
+        "input_ServiceProviderCode",
+        "input_ThirdPartyConversationID",
+        "input_Country",
+    )
+    if any(not params.get(name) for name in required):
+        return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
+    echo = {
+        "output_ConversationID": secrets.token_hex(16),
+        "output_ThirdPartyConversationID": params["input_ThirdPartyConversationID"],
+    }
+    if params["input_ServiceProviderCode"] != sb.config.mpesa_service_provider_code:
+        return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    reference = params["input_QueryReference"]
+    txn = sb.store.get(PROVIDER, reference) or sb.store.get_by_txn_id(PROVIDER, reference)
+    if txn is None:
+        return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
+    return reply(
+        200,
+        {
+            "output_ResponseCode": "INS-0",
+            "output_ResponseDesc": "Request processed successfully",
+            "output_ResponseTransactionStatus": _status_word(txn),
+            "output_TransactionID": txn.txn_id,
+            **echo,
+        },
+    )
+
+
+async def reversal(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if (problem := _precheck(request)) is not None:
+        return problem
+    if not _session_ok(request, sb):
+        return _error(401, "INS-2", "Invalid API Key")
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return _error(400, "INS-21", "Parameter validations failed. Please try again.")
+    required = (
+        "input_TransactionID",
+        "input_Country",
+        "input_ServiceProviderCode",
+        "input_ThirdPartyConversationID",
+    )
+    if any(str(body.get(name) or "").strip() == "" for name in required):
+        return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
+    echo = {
+        "output_ConversationID": secrets.token_hex(16),
+        "output_ThirdPartyConversationID": str(body["input_ThirdPartyConversationID"]),
+    }
+    if str(body["input_ServiceProviderCode"]) != sb.config.mpesa_service_provider_code:
+        return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    txn = sb.store.get_by_txn_id(PROVIDER, str(body["input_TransactionID"]))
+    if txn is None:
+        return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
+    if txn.status() != SUCCESS:
+        return _error(422, "INS-6", "Transaction Failed", **echo)
+    remaining = txn.amount - txn.refunded_amount
+    raw_amount = body.get("input_ReversalAmount")
+    amount = remaining if raw_amount in (None, "") else positive_whole(raw_amount, allow_string=True)
+    if amount is None or amount > remaining or amount <= 0:
+        return _error(400, "INS-15", "Invalid Amount Used", **echo)
+    reversal_id = provider_txn_id()
+    txn.refunds.append(
+        {"id": reversal_id, "amount": amount, "reference": echo["output_ThirdPartyConversationID"], "at": time.time()}
+    )
+    return reply(
+        200,
+        {
+            "output_ResponseCode": "INS-0",
+            "output_ResponseDesc": "Request processed successfully",
+            "output_TransactionID": reversal_id,
+            **echo,
+        },
+    )
+
+
+def _both(path: str, endpoint: Any, method: str) -> list[BaseRoute]:
+    return [
+        Route(f"{MARKET}/{path}/", endpoint, methods=[method]),
+        Route(f"{MARKET}/{path}", endpoint, methods=[method]),
+    ]
+
+
+routes: list[BaseRoute] = [
+    *_both("getSession", get_session, "GET"),
+    *_both("c2bPayment/singleStage", c2b_single_stage, "POST"),
+    *_both("queryTransactionStatus", query_transaction_status, "GET"),
+    *_both("reversal", reversal, "PUT"),
+]

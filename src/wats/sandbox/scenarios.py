@@ -1,0 +1,192 @@
+"""Outcome of a sandbox payment, chosen by the last two digits of the customer's phone.
+
+This table is the single source of truth; ``docs/payments.md`` shows the same table. Codes
+sit in the 90s so that ordinary seeded numbers (…01, …02, …) simply succeed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Scenario(StrEnum):
+    SUCCESS = "success"
+    LOST_CALLBACK = "lost_callback"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    WRONG_PIN = "wrong_pin"
+    CANCELLED = "cancelled"
+    NO_CALLBACK = "no_callback"
+    LATE_CALLBACK = "late_callback"
+    DUPLICATE_CALLBACKS = "duplicate_callbacks"
+    AMBIGUOUS_THEN_SUCCESS = "ambiguous_then_success"
+    BAD_SIGNATURE = "bad_signature"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    digits: str
+    scenario: Scenario
+    summary: str
+    #: What each provider's sandbox does (keys: mpesa, airtel, mixx, halopesa).
+    behaviour: dict[str, str]
+
+
+_DEFAULT = ScenarioInfo(
+    "any other",
+    Scenario.SUCCESS,
+    "customer enters the PIN; payment succeeds",
+    {
+        "mpesa": "reply held answer_delay_s, then 201 INS-0 with a transaction id",
+        "airtel": "push DP00800001006 (in progress); callback TS after answer_delay_s; status TS",
+        "mixx": 'push BILLER-18-0000-S; callback Status "true" after answer_delay_s',
+        "halopesa": "push PROCESSING; webhook PAYMENT RECEIVED after answer_delay_s; status SUCCESS",
+    },
+)
+
+TABLE: tuple[ScenarioInfo, ...] = (
+    ScenarioInfo(
+        "90",
+        Scenario.LOST_CALLBACK,
+        "customer pays, but the callback never arrives (only a status query tells)",
+        {
+            "mpesa": "n/a (no callbacks): plain success",
+            "airtel": "push accepted; no callback; status TS after answer_delay_s",
+            "mixx": "push accepted; no callback and no status API: stays unresolved until our expiry",
+            "halopesa": "push accepted; no webhook; status SUCCESS after answer_delay_s",
+        },
+    ),
+    ScenarioInfo(
+        "91",
+        Scenario.INSUFFICIENT_FUNDS,
+        "insufficient funds",
+        {
+            "mpesa": "422 INS-2006 after answer_delay_s; status Failed",
+            "airtel": "push accepted; callback TF 'Insufficient funds'; status TF DP00800001007",
+            "mixx": "push accepted; callback Status \"false\" 'Insufficient balance'",
+            "halopesa": "push accepted; webhook PAYMENT FAILED 'Insufficient balance'; status FAILED",
+        },
+    ),
+    ScenarioInfo(
+        "92",
+        Scenario.WRONG_PIN,
+        "wrong PIN",
+        {
+            "mpesa": "400 INS-2001 after answer_delay_s; status Failed",
+            "airtel": "push accepted; callback TF 'Incorrect PIN'; status TF DP00800001002",
+            "mixx": "push accepted; callback Status \"false\" 'Invalid PIN'",
+            "halopesa": "push accepted; webhook PAYMENT FAILED 'Invalid PIN'; status FAILED",
+        },
+    ),
+    ScenarioInfo(
+        "93",
+        Scenario.CANCELLED,
+        "customer cancels the prompt",
+        {
+            "mpesa": "422 INS-5 after answer_delay_s; status Cancelled",
+            "airtel": "push accepted; callback TF 'Transaction cancelled by customer'; status TF DP00800001008",
+            "mixx": "push accepted; callback Status \"false\" 'Transaction cancelled by customer'",
+            "halopesa": "push accepted; webhook PAYMENT FAILED 'Transaction cancelled by customer'",
+        },
+    ),
+    ScenarioInfo(
+        "94",
+        Scenario.NO_CALLBACK,
+        "customer never answers; no callback; the provider finally says expired/failed",
+        {
+            "mpesa": "reply held prompt_timeout_s then 408 INS-9 (ambiguous; a shorter adapter "
+            "timeout also gives ambiguous); status Pending, then Expired after prompt_timeout_s",
+            "airtel": "push accepted; no callback; status TIP, then TE after prompt_timeout_s",
+            "mixx": "push accepted; no callback (no status API): our expiry resolves it",
+            "halopesa": "push accepted; no webhook; status PROCESSING, then FAILED "
+            "'Request timed out' after prompt_timeout_s",
+        },
+    ),
+    ScenarioInfo(
+        "95",
+        Scenario.LATE_CALLBACK,
+        "customer pays late: the success arrives after late_delay_s",
+        {
+            "mpesa": "reply held late_delay_s then 201 INS-0 (a shorter adapter timeout gives "
+            "ambiguous); status Pending, then Completed",
+            "airtel": "push accepted; callback TS after late_delay_s; status TIP until then",
+            "mixx": 'push accepted; callback Status "true" after late_delay_s',
+            "halopesa": "push accepted; webhook PAYMENT RECEIVED after late_delay_s",
+        },
+    ),
+    ScenarioInfo(
+        "96",
+        Scenario.DUPLICATE_CALLBACKS,
+        "success, and the same callback is delivered duplicate_count times",
+        {
+            "mpesa": "n/a (no callbacks): plain success",
+            "airtel": "identical callback TS delivered duplicate_count times",
+            "mixx": "identical callback delivered duplicate_count times",
+            "halopesa": "identical webhook delivered duplicate_count times",
+        },
+    ),
+    ScenarioInfo(
+        "97",
+        Scenario.AMBIGUOUS_THEN_SUCCESS,
+        "push reply is ambiguous, yet the customer paid",
+        {
+            "mpesa": "500 INS-1 after answer_delay_s; status Completed",
+            "airtel": "push reply DP00800001000 (ambiguous); callback TS; status TS",
+            "mixx": 'push reply HTTP 504; callback Status "true" after answer_delay_s',
+            "halopesa": "push reply HTTP 502; webhook PAYMENT RECEIVED; status SUCCESS",
+        },
+    ),
+    ScenarioInfo(
+        "98",
+        Scenario.BAD_SIGNATURE,
+        "a forged success callback (wrong key / wrong URL token); the customer never paid",
+        {
+            "mpesa": "n/a (no callbacks): plain success",
+            "airtel": "callback TS whose hash uses a wrong key; status TIP, then TE",
+            "mixx": 'callback Status "true" sent to the webhook with a wrong ?token=',
+            "halopesa": "webhook PAYMENT RECEIVED with a checksum made with a wrong key; "
+            "status PROCESSING, then FAILED",
+        },
+    ),
+    ScenarioInfo(
+        "99",
+        Scenario.REFUSED,
+        "push refused at once (number not registered for mobile money)",
+        {
+            "mpesa": "400 INS-2051 'Invalid MSISDN' at once",
+            "airtel": "400 'Invalid MSISDN' at once",
+            "mixx": "200 ResponseStatus false 'Invalid customer MSISDN' at once",
+            "halopesa": "400 'Invalid phone number' at once",
+        },
+    ),
+)
+
+_BY_DIGITS = {info.digits: info for info in TABLE}
+
+
+def scenario_for(msisdn: str) -> Scenario:
+    """The scenario for a phone number: by its last two digits, success otherwise."""
+    info = _BY_DIGITS.get(msisdn[-2:])
+    return info.scenario if info else Scenario.SUCCESS
+
+
+def describe() -> list[dict[str, object]]:
+    """The table as JSON-able rows (served at ``/_sandbox/scenarios``)."""
+    return [
+        {
+            "digits": info.digits,
+            "scenario": info.scenario.value,
+            "summary": info.summary,
+            "behaviour": info.behaviour,
+        }
+        for info in (*TABLE, _DEFAULT)
+    ]
+
+
+#: Failure reason (our normalized vocabulary) and the message each provider sends for it.
+FAILURE_TEXT: dict[Scenario, tuple[str, str]] = {
+    Scenario.INSUFFICIENT_FUNDS: ("insufficient_funds", "Insufficient balance"),
+    Scenario.WRONG_PIN: ("wrong_pin", "Invalid PIN"),
+    Scenario.CANCELLED: ("cancelled", "Transaction cancelled by customer"),
+}

@@ -1,0 +1,214 @@
+/**
+ * Provider configuration, read only from environment variables (through an injectable
+ * getter). Going live is configuration only: every URL is a variable. The variables are
+ * listed in docs/payments-env.txt and docs/payments.md.
+ */
+import type { EnvGetter, ProviderName } from "./types.ts";
+
+export class ConfigError extends Error {
+  constructor(readonly provider: ProviderName, readonly missing: string[]) {
+    super(
+      `payment provider ${provider} is not configured: missing or invalid ${
+        missing.join(", ")
+      }`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** The default getter: the process environment (Supabase injects secrets there). */
+export const denoEnv: EnvGetter = (name) => Deno.env.get(name);
+
+class Reader {
+  readonly missing: string[] = [];
+  constructor(private readonly env: EnvGetter) {}
+
+  required(name: string): string {
+    const value = this.env(name)?.trim();
+    if (!value) {
+      this.missing.push(name);
+      return "";
+    }
+    return value;
+  }
+
+  optional(name: string, fallback: string): string {
+    const value = this.env(name)?.trim();
+    return value ? value : fallback;
+  }
+
+  url(name: string): string {
+    const value = this.required(name);
+    if (!value) return "";
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+        throw new Error("not http(s)");
+      }
+    } catch {
+      this.missing.push(name);
+      return "";
+    }
+    return value.replace(/\/+$/, "");
+  }
+
+  millis(name: string, fallback: number): number {
+    const raw = this.env(name)?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value <= 0) {
+      this.missing.push(name);
+      return fallback;
+    }
+    return value;
+  }
+
+  list(name: string): string[] {
+    const raw = this.env(name)?.trim();
+    if (!raw) return [];
+    return raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  }
+
+  done(provider: ProviderName): void {
+    if (this.missing.length > 0) throw new ConfigError(provider, this.missing);
+  }
+}
+
+/** Timeouts shared by all providers (token, status, refund calls; async pushes). */
+export interface CommonTimeouts {
+  /** Token/session, status query and refund calls. */
+  httpTimeoutMs: number;
+  /** Push calls of asynchronous providers (they answer at once; no USSD wait). */
+  pushTimeoutMs: number;
+}
+
+function commonTimeouts(r: Reader): CommonTimeouts {
+  return {
+    httpTimeoutMs: r.millis("PAYMENTS_HTTP_TIMEOUT_MS", 15_000),
+    pushTimeoutMs: r.millis("PAYMENTS_PUSH_TIMEOUT_MS", 30_000),
+  };
+}
+
+export interface MpesaConfig extends CommonTimeouts {
+  /** e.g. https://openapi.m-pesa.com (production host) or the local sandbox. */
+  baseUrl: string;
+  /** e.g. /openapi/ipg/v2/vodacomTZN (live) or /sandbox/ipg/v2/vodacomTZN. */
+  marketPath: string;
+  apiKey: string;
+  /** The portal's public key: PEM, or base64 DER (SubjectPublicKeyInfo) as the portal shows it. */
+  publicKey: string;
+  serviceProviderCode: string;
+  /** Value of the `Origin` header the OpenAPI requires. */
+  origin: string;
+  /** Synchronous C2B: must outlast the USSD PIN prompt. */
+  syncPushTimeoutMs: number;
+  /** How long a session id is reused before a new one is fetched. */
+  sessionTtlMs: number;
+}
+
+export function mpesaConfig(env: EnvGetter): MpesaConfig {
+  const r = new Reader(env);
+  const marketPath = "/" +
+    r.optional("MPESA_MARKET_PATH", "/openapi/ipg/v2/vodacomTZN")
+      .replace(/^\/+|\/+$/g, "");
+  const cfg: MpesaConfig = {
+    ...commonTimeouts(r),
+    baseUrl: r.url("MPESA_BASE_URL"),
+    marketPath,
+    apiKey: r.required("MPESA_API_KEY"),
+    publicKey: r.required("MPESA_PUBLIC_KEY"),
+    serviceProviderCode: r.required("MPESA_SERVICE_PROVIDER_CODE"),
+    origin: r.optional("MPESA_ORIGIN", "*"),
+    syncPushTimeoutMs: r.millis("MPESA_PUSH_TIMEOUT_MS", 90_000),
+    sessionTtlMs: r.millis("MPESA_SESSION_TTL_S", 3_000) * 1000,
+  };
+  r.done("mpesa");
+  return cfg;
+}
+
+export interface AirtelConfig extends CommonTimeouts {
+  /** https://openapi.airtel.africa (live), https://openapiuat.airtel.africa (UAT). */
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** The portal's key for callback authentication (`hash`). */
+  callbackHashKey: string;
+  country: string;
+  currency: string;
+  callbackAllowedIps: string[];
+}
+
+export function airtelConfig(env: EnvGetter): AirtelConfig {
+  const r = new Reader(env);
+  const cfg: AirtelConfig = {
+    ...commonTimeouts(r),
+    baseUrl: r.url("AIRTEL_BASE_URL"),
+    clientId: r.required("AIRTEL_CLIENT_ID"),
+    clientSecret: r.required("AIRTEL_CLIENT_SECRET"),
+    callbackHashKey: r.required("AIRTEL_CALLBACK_HASH_KEY"),
+    country: r.optional("AIRTEL_COUNTRY", "TZ"),
+    currency: r.optional("AIRTEL_CURRENCY", "TZS"),
+    callbackAllowedIps: r.list("AIRTEL_CALLBACK_ALLOWED_IPS"),
+  };
+  r.done("airtel");
+  return cfg;
+}
+
+export interface MixxConfig extends CommonTimeouts {
+  /** Token URL issued to us at onboarding (form-encoded password grant). */
+  tokenUrl: string;
+  /** Push BillPay URL issued to us at onboarding. */
+  pushUrl: string;
+  username: string;
+  password: string;
+  billerMsisdn: string;
+  /** Prefix of every ReferenceID (Mixx routes by it). */
+  billerCode: string;
+  /** Secret carried as `?token=` in the callback URL registered with Mixx. */
+  callbackToken: string;
+  callbackAllowedIps: string[];
+}
+
+export function mixxConfig(env: EnvGetter): MixxConfig {
+  const r = new Reader(env);
+  const cfg: MixxConfig = {
+    ...commonTimeouts(r),
+    tokenUrl: r.url("MIXX_TOKEN_URL"),
+    pushUrl: r.url("MIXX_PUSH_URL"),
+    username: r.required("MIXX_USERNAME"),
+    password: r.required("MIXX_PASSWORD"),
+    billerMsisdn: r.required("MIXX_BILLER_MSISDN"),
+    billerCode: r.required("MIXX_BILLER_CODE"),
+    callbackToken: r.required("MIXX_CALLBACK_TOKEN"),
+    callbackAllowedIps: r.list("MIXX_CALLBACK_ALLOWED_IPS"),
+  };
+  if (cfg.callbackToken && cfg.callbackToken.length < 24) {
+    r.missing.push("MIXX_CALLBACK_TOKEN (at least 24 characters)");
+  }
+  r.done("mixx");
+  return cfg;
+}
+
+export interface ClickPesaConfig extends CommonTimeouts {
+  /** https://api.clickpesa.com/third-parties (live) or the local sandbox. */
+  baseUrl: string;
+  clientId: string;
+  apiKey: string;
+  /** Checksum key: signs our requests and verifies ClickPesa's webhooks. */
+  checksumKey: string;
+  callbackAllowedIps: string[];
+}
+
+export function clickPesaConfig(env: EnvGetter): ClickPesaConfig {
+  const r = new Reader(env);
+  const cfg: ClickPesaConfig = {
+    ...commonTimeouts(r),
+    baseUrl: r.url("CLICKPESA_BASE_URL"),
+    clientId: r.required("CLICKPESA_CLIENT_ID"),
+    apiKey: r.required("CLICKPESA_API_KEY"),
+    checksumKey: r.required("CLICKPESA_CHECKSUM_KEY"),
+    callbackAllowedIps: r.list("CLICKPESA_CALLBACK_ALLOWED_IPS"),
+  };
+  r.done("halopesa");
+  return cfg;
+}

@@ -1,0 +1,362 @@
+/**
+ * HaloPesa (Halotel) through the ClickPesa aggregator.
+ *
+ * HaloPesa publishes no direct merchant push API; ClickPesa covers Halotel with a
+ * documented USSD-push API, HMAC-signed webhooks and a status query (see docs/payments.md).
+ *
+ * - Auth: `POST /generate-token` with `client-id` and `api-key` headers → `token`, which
+ *   already starts with "Bearer " (valid one hour; cached 55 minutes at most).
+ * - Push: `POST /payments/initiate-ussd-push-request` `{amount (string), currency,
+ *   orderReference, phoneNumber (255…), checksum}`; `checksum` = hex HMAC-SHA256 (checksum
+ *   key) over the canonical JSON (keys sorted recursively, compact) of the other fields.
+ * - Status: `GET /payments/{orderReference}` → an array of payments.
+ * - Webhook: `{event: "PAYMENT RECEIVED" | "PAYMENT FAILED", data: {…}, checksum,
+ *   checksumMethod}` signed like requests, over the body without checksum/checksumMethod.
+ * - No refund API for collections (refunds would be payouts): capability says so.
+ */
+import {
+  assertPayment,
+  invalidMsisdn,
+  ipAllowed,
+  pushError,
+  statusError,
+} from "./common.ts";
+import type { ClickPesaConfig } from "./config.ts";
+import { canonicalJson, hmacSha256Hex, timingSafeEqual } from "./crypto.ts";
+import {
+  AuthError,
+  fetchCredential,
+  httpRequest,
+  type HttpResult,
+  jsonResponse,
+  obj,
+  parseJson,
+  str,
+  wholeAmount,
+  withFreshCredentialOn401,
+  withRetry,
+} from "./http.ts";
+import { isCanonicalMsisdn, toCanonicalMsisdn } from "./msisdn.ts";
+import { reasonFromText } from "./reasons.ts";
+import { expiryAt, lifetimeMs, tokenCache } from "./token_cache.ts";
+import type {
+  AckOutcome,
+  AdapterDeps,
+  CallbackInput,
+  Capabilities,
+  InitiateResult,
+  ParsedCallback,
+  PaymentAdapter,
+  PaymentRequest,
+  PaymentState,
+  RefundResult,
+  StatusResult,
+} from "./types.ts";
+
+/** ClickPesa's checksum of a payload: fields `checksum`/`checksumMethod` are left out. */
+export async function clickPesaChecksum(
+  key: string,
+  payload: Record<string, unknown>,
+): Promise<string> {
+  const { checksum: _c, checksumMethod: _m, ...rest } = payload;
+  return await hmacSha256Hex(key, canonicalJson(rest));
+}
+
+/** ClickPesa payment status → normalized state. */
+export function mapClickPesaStatus(status: string | undefined): PaymentState {
+  switch ((status ?? "").toUpperCase()) {
+    case "SUCCESS":
+    case "SETTLED":
+      return "succeeded";
+    case "FAILED":
+      return "failed";
+    case "PROCESSING":
+    case "PENDING":
+      return "initiated";
+    default:
+      return "ambiguous";
+  }
+}
+
+export class HaloPesaAdapter implements PaymentAdapter {
+  readonly provider = "halopesa" as const;
+  readonly capabilities: Capabilities = {
+    mode: "async",
+    callbackAuth: "hmac",
+    statusQuery: true,
+    refund: false,
+  };
+
+  constructor(
+    private readonly cfg: ClickPesaConfig,
+    private readonly deps: AdapterDeps,
+  ) {}
+
+  private get cacheKey(): string {
+    return `clickpesa|${this.cfg.baseUrl}|${this.cfg.clientId}`;
+  }
+
+  private token(): Promise<string> {
+    return tokenCache.get(this.cacheKey, this.deps.now, async () => {
+      const reply = await fetchCredential(
+        "ClickPesa token",
+        () =>
+          httpRequest(this.deps.fetch, `${this.cfg.baseUrl}/generate-token`, {
+            method: "POST",
+            headers: {
+              "client-id": this.cfg.clientId,
+              "api-key": this.cfg.apiKey,
+              "Accept": "application/json",
+            },
+          }, this.cfg.httpTimeoutMs),
+      );
+      const body = obj(reply.json);
+      const token = str(body.token);
+      if (reply.status >= 300 || body.success !== true || !token) {
+        throw new AuthError(
+          `ClickPesa token refused: HTTP ${reply.status} ${
+            str(body.message) ?? ""
+          }`.trim(),
+        );
+      }
+      // The token is valid one hour; the reply carries no expiry.
+      return {
+        value: token.startsWith("Bearer ") ? token : `Bearer ${token}`,
+        expiresAt: expiryAt(this.deps.now(), lifetimeMs(body.expires_in, 3600)),
+      };
+    });
+  }
+
+  private async call(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    idempotent: boolean,
+  ): Promise<HttpResult> {
+    const send = async (authorization: string) => {
+      const once = () =>
+        httpRequest(this.deps.fetch, `${this.cfg.baseUrl}${path}`, {
+          method,
+          headers: {
+            "Authorization": authorization,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }, timeoutMs);
+      return idempotent ? await withRetry(once) : await once();
+    };
+    return await withFreshCredentialOn401(
+      () => this.token(),
+      (token) => tokenCache.invalidate(this.cacheKey, token),
+      send,
+    );
+  }
+
+  async initiate(payment: PaymentRequest): Promise<InitiateResult> {
+    assertPayment(payment);
+    const providerRef = payment.reference;
+    if (!isCanonicalMsisdn(payment.msisdn)) return invalidMsisdn(providerRef);
+    const payload: Record<string, unknown> = {
+      amount: String(payment.amount),
+      currency: payment.currency,
+      orderReference: providerRef,
+      phoneNumber: payment.msisdn,
+    };
+    payload.checksum = await clickPesaChecksum(this.cfg.checksumKey, payload);
+    let reply: HttpResult;
+    try {
+      reply = await this.call(
+        "POST",
+        "/payments/initiate-ussd-push-request",
+        payload,
+        this.cfg.pushTimeoutMs,
+        false,
+      );
+    } catch (error) {
+      return pushError(error, providerRef);
+    }
+    const json = obj(reply.json);
+    const status = str(json.status);
+    const message = messageOf(json);
+    const base = {
+      providerRef,
+      providerTxnId: str(json.id) || undefined,
+      rawCode: status ?? `HTTP ${reply.status}`,
+      message,
+      raw: reply.json ?? reply.text.slice(0, 2000),
+    };
+    if (reply.status >= 500 || reply.status === 408) {
+      return { state: "ambiguous", ...base };
+    }
+    if (reply.status >= 200 && reply.status < 300) {
+      const mapped = mapClickPesaStatus(status);
+      if (mapped === "failed") {
+        return {
+          state: "failed",
+          failureReason: reasonFromText(message),
+          ...base,
+        };
+      }
+      // PROCESSING (and even SUCCESS) only means accepted: the webhook or the status
+      // query confirms payment.
+      if (mapped === "initiated" || mapped === "succeeded") {
+        return { state: "initiated", ...base };
+      }
+      return { state: "ambiguous", ...base };
+    }
+    if (
+      reply.status === 409 || /already|duplicate|exists/i.test(message ?? "")
+    ) {
+      return { state: "ambiguous", ...base };
+    }
+    const reason = /phone|msisdn|number/i.test(message ?? "")
+      ? "invalid_msisdn"
+      : reasonFromText(message);
+    return { state: "failed", failureReason: reason, ...base };
+  }
+
+  async verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback> {
+    const parsed = parseJson(input.rawBody);
+    const body = obj(parsed);
+    const data = obj(body.data);
+    const customer = obj(data.customer);
+    const event = str(body.event) ?? null;
+    const message = str(data.message) ?? null;
+    let state: PaymentState | null = null;
+    if (event === "PAYMENT RECEIVED") state = "succeeded";
+    else if (event === "PAYMENT FAILED") state = "failed";
+    const result: ParsedCallback = {
+      authentic: false,
+      providerRef: str(data.orderReference) ?? null,
+      providerTxnId: str(data.id) ?? null,
+      state,
+      failureReason: state === "failed" ? reasonFromText(message) : null,
+      amount: wholeAmount(data.collectedAmount),
+      currency: str(data.collectedCurrency) ?? null,
+      msisdn: toCanonicalMsisdn(
+        customer.customerPhoneNumber ?? data.paymentPhoneNumber,
+      ),
+      rawCode: event,
+      message,
+      raw: parsed ?? input.rawBody.slice(0, 2000),
+    };
+    if (
+      parsed === null || typeof parsed !== "object" || Array.isArray(parsed)
+    ) {
+      return { ...result, rejection: "malformed" };
+    }
+    if (!ipAllowed(this.cfg.callbackAllowedIps, input.sourceIp)) {
+      return { ...result, rejection: "ip_not_allowed" };
+    }
+    const received = str(body.checksum);
+    if (!received) return { ...result, rejection: "missing_signature" };
+    const expected = await clickPesaChecksum(this.cfg.checksumKey, body);
+    if (!timingSafeEqual(expected, received.toLowerCase())) {
+      return { ...result, rejection: "bad_signature" };
+    }
+    if (!event || !result.providerRef) {
+      return { ...result, rejection: "malformed" };
+    }
+    return { ...result, authentic: true };
+  }
+
+  acknowledge(_parsed: ParsedCallback | null, outcome: AckOutcome): Response {
+    switch (outcome) {
+      case "accepted":
+        return jsonResponse(200, { received: true });
+      case "unauthentic":
+        return jsonResponse(401, {
+          statusCode: 401,
+          message: "Unauthorized",
+          error: "Unauthorized",
+        });
+      case "invalid":
+        return jsonResponse(400, {
+          statusCode: 400,
+          message: "Invalid payload",
+          error: "Bad Request",
+        });
+      default:
+        return jsonResponse(500, {
+          statusCode: 500,
+          message: "Temporary failure, please retry",
+          error: "Internal Server Error",
+        });
+    }
+  }
+
+  async queryStatus(providerRef: string): Promise<StatusResult> {
+    let reply: HttpResult;
+    try {
+      reply = await this.call(
+        "GET",
+        `/payments/${encodeURIComponent(providerRef)}`,
+        undefined,
+        this.cfg.httpTimeoutMs,
+        true,
+      );
+    } catch (error) {
+      return statusError(error);
+    }
+    const raw = reply.json ?? reply.text.slice(0, 2000);
+    const list = Array.isArray(reply.json) ? reply.json.map(obj) : null;
+    if (reply.status === 404 || (reply.status === 200 && list?.length === 0)) {
+      return {
+        supported: true,
+        state: "ambiguous",
+        notFound: true,
+        rawCode: `HTTP ${reply.status}`,
+        message: messageOf(obj(reply.json)),
+        raw,
+      };
+    }
+    if (reply.status !== 200 || !list) {
+      return {
+        supported: true,
+        state: "ambiguous",
+        transportError: "provider_unavailable",
+        rawCode: `HTTP ${reply.status}`,
+        message: messageOf(obj(reply.json)),
+        raw,
+      };
+    }
+    // One order reference, possibly several attempts: a success wins, else the latest.
+    const success = list.find((p) =>
+      mapClickPesaStatus(str(p.status)) === "succeeded"
+    );
+    const latest = success ??
+      [...list].sort((a, b) =>
+        String(b.updatedAt ?? b.createdAt ?? "").localeCompare(
+          String(a.updatedAt ?? a.createdAt ?? ""),
+        )
+      )[0];
+    const status = str(latest.status);
+    const state = mapClickPesaStatus(status);
+    const message = str(latest.message);
+    return {
+      supported: true,
+      state,
+      failureReason: state === "failed" ? reasonFromText(message) : undefined,
+      providerTxnId: str(latest.id) || undefined,
+      amount: wholeAmount(latest.collectedAmount) ?? undefined,
+      msisdn: toCanonicalMsisdn(
+        latest.paymentPhoneNumber ?? obj(latest.customer).customerPhoneNumber,
+      ) ?? undefined,
+      rawCode: status,
+      message,
+      raw,
+    };
+  }
+
+  refund(): Promise<RefundResult> {
+    return Promise.resolve({ supported: false });
+  }
+}
+
+function messageOf(json: Record<string, unknown>): string | undefined {
+  const message = json.message;
+  if (Array.isArray(message)) return message.map(String).join("; ");
+  return str(message) ?? str(json.error);
+}

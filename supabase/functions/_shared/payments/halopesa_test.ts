@@ -1,0 +1,291 @@
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { canonicalJson, hmacSha256Hex } from "./crypto.ts";
+import { clickPesaChecksum, mapClickPesaStatus } from "./halopesa.ts";
+import { createPaymentAdapter } from "./mod.ts";
+import { envOf, FakeClock, json, MockProvider } from "./testing.ts";
+import { tokenCache } from "./token_cache.ts";
+
+const CHECKSUM_KEY = "clickpesa-checksum-key";
+const API = "/clickpesa/third-parties";
+
+function setup(extraEnv: Record<string, string> = {}) {
+  tokenCache.clear();
+  const mock = new MockProvider();
+  const clock = new FakeClock();
+  let tokens = 0;
+  mock.on("POST", `${API}/generate-token`, (req) => {
+    if (
+      req.headers.get("client-id") !== "cp-id" ||
+      req.headers.get("api-key") !== "cp-key"
+    ) {
+      return json(401, { message: "Unauthorized" });
+    }
+    tokens++;
+    return json(200, { success: true, token: `Bearer jwt${tokens}` });
+  });
+  const adapter = createPaymentAdapter("halopesa", {
+    env: envOf({
+      CLICKPESA_BASE_URL: `http://clickpesa.test${API}`,
+      CLICKPESA_CLIENT_ID: "cp-id",
+      CLICKPESA_API_KEY: "cp-key",
+      CLICKPESA_CHECKSUM_KEY: CHECKSUM_KEY,
+      PAYMENTS_PUSH_TIMEOUT_MS: "100",
+      ...extraEnv,
+    }),
+    fetch: mock.fetch,
+    now: clock.now,
+  });
+  return { mock, clock, adapter, tokens: () => tokens };
+}
+
+const payment = {
+  reference: "W00000000000000000C3",
+  amount: 12000,
+  currency: "TZS" as const,
+  msisdn: "255624000001",
+};
+
+Deno.test("halopesa/clickpesa: token headers, push body with a valid checksum", async () => {
+  const { mock, adapter } = setup();
+  mock.on(
+    "POST",
+    `${API}/payments/initiate-ussd-push-request`,
+    () =>
+      json(200, {
+        id: "CP1",
+        status: "PROCESSING",
+        channel: "HALOPESA",
+        orderReference: payment.reference,
+        collectedAmount: "12000",
+        collectedCurrency: "TZS",
+        createdAt: "2026-01-01T00:00:00Z",
+      }),
+  );
+  const result = await adapter.initiate(payment);
+  assertEquals([result.state, result.providerRef, result.providerTxnId], [
+    "initiated",
+    payment.reference,
+    "CP1",
+  ]);
+  const push = mock.callsTo(`${API}/payments/initiate-ussd-push-request`)[0];
+  assertEquals(push.headers.get("authorization"), "Bearer jwt1");
+  const body = JSON.parse(push.body);
+  assertEquals(
+    { ...body, checksum: undefined },
+    {
+      amount: "12000",
+      currency: "TZS",
+      orderReference: payment.reference,
+      phoneNumber: "255624000001",
+      checksum: undefined,
+    },
+  );
+  assertMatch(body.checksum, /^[0-9a-f]{64}$/);
+  const expected = await hmacSha256Hex(
+    CHECKSUM_KEY,
+    '{"amount":"12000","currency":"TZS","orderReference":"W00000000000000000C3","phoneNumber":"255624000001"}',
+  );
+  assertEquals(body.checksum, expected);
+});
+
+Deno.test("halopesa/clickpesa: push outcomes", async () => {
+  const cases: Array<[() => Response | "hang", string, string | undefined]> = [
+    [
+      () => json(200, { id: "1", status: "PROCESSING" }),
+      "initiated",
+      undefined,
+    ],
+    [
+      () =>
+        json(200, {
+          id: "1",
+          status: "FAILED",
+          message: "Insufficient balance",
+        }),
+      "failed",
+      "insufficient_funds",
+    ],
+    [
+      () =>
+        json(400, {
+          statusCode: 400,
+          message: ["Invalid phone number"],
+          error: "Bad Request",
+        }),
+      "failed",
+      "invalid_msisdn",
+    ],
+    [
+      () => json(409, { message: "Order reference already exists" }),
+      "ambiguous",
+      undefined,
+    ],
+    [
+      () => json(500, { message: "Internal server error" }),
+      "ambiguous",
+      undefined,
+    ],
+    [() => "hang", "ambiguous", undefined],
+  ];
+  for (const [reply, state, reason] of cases) {
+    const { mock, adapter } = setup();
+    mock.on("POST", `${API}/payments/initiate-ussd-push-request`, reply);
+    const result = await adapter.initiate(payment);
+    assertEquals([result.state, result.failureReason], [state, reason]);
+    assertEquals(
+      mock.callsTo(`${API}/payments/initiate-ussd-push-request`).length,
+      1,
+    );
+  }
+});
+
+Deno.test("halopesa/clickpesa: checksum is independent of key order and skips checksum fields", async () => {
+  const a = await clickPesaChecksum("k", { b: "2", a: { y: 1, x: [1, 2] } });
+  const b = await clickPesaChecksum("k", {
+    a: { x: [1, 2], y: 1 },
+    checksum: "whatever",
+    checksumMethod: "canonical",
+    b: "2",
+  });
+  assertEquals(a, b);
+  assertEquals(
+    a,
+    await hmacSha256Hex("k", canonicalJson({ a: { x: [1, 2], y: 1 }, b: "2" })),
+  );
+});
+
+async function webhook(
+  event: string,
+  data: Record<string, unknown>,
+  opts: {
+    key?: string;
+    tamper?: (b: Record<string, unknown>) => void;
+    omit?: boolean;
+  } = {},
+) {
+  const body: Record<string, unknown> = { event, data: structuredClone(data) };
+  if (!opts.omit) {
+    body.checksum = await clickPesaChecksum(opts.key ?? CHECKSUM_KEY, body);
+    body.checksumMethod = "canonical";
+  }
+  opts.tamper?.(body);
+  return {
+    headers: new Headers({ "content-type": "application/json" }),
+    rawBody: JSON.stringify(body),
+    url: "http://127.0.0.1:54321/functions/v1/payment-webhook/halopesa",
+    sourceIp: "127.0.0.1",
+  };
+}
+
+const received = {
+  id: "CP1",
+  status: "SUCCESS",
+  paymentReference: "HP123",
+  orderReference: payment.reference,
+  collectedAmount: "12000",
+  collectedCurrency: "TZS",
+  message: "success",
+  channel: "HALOPESA",
+  updatedAt: "2026-01-01T00:00:10Z",
+  createdAt: "2026-01-01T00:00:00Z",
+  customer: {
+    customerName: "Asha",
+    customerPhoneNumber: "255624000001",
+    customerEmail: "",
+  },
+};
+
+Deno.test("halopesa/clickpesa: webhook checksum — valid, forged, tampered, missing", async () => {
+  const { adapter } = setup();
+  const ok = await adapter.verifyAndParseCallback(
+    await webhook("PAYMENT RECEIVED", received),
+  );
+  assert(ok.authentic);
+  assertEquals(
+    [
+      ok.state,
+      ok.providerRef,
+      ok.providerTxnId,
+      ok.amount,
+      ok.currency,
+      ok.msisdn,
+    ],
+    ["succeeded", payment.reference, "CP1", 12000, "TZS", "255624000001"],
+  );
+  const forged = await adapter.verifyAndParseCallback(
+    await webhook("PAYMENT RECEIVED", received, { key: "wrong" }),
+  );
+  assertEquals([forged.authentic, forged.rejection], [false, "bad_signature"]);
+  const tampered = await adapter.verifyAndParseCallback(
+    await webhook("PAYMENT RECEIVED", received, {
+      tamper: (b) => (b.data as Record<string, unknown>).collectedAmount = "1",
+    }),
+  );
+  assertEquals([tampered.authentic, tampered.rejection], [
+    false,
+    "bad_signature",
+  ]);
+  const missing = await adapter.verifyAndParseCallback(
+    await webhook("PAYMENT RECEIVED", received, { omit: true }),
+  );
+  assertEquals([missing.authentic, missing.rejection], [
+    false,
+    "missing_signature",
+  ]);
+  const failed = await adapter.verifyAndParseCallback(
+    await webhook("PAYMENT FAILED", {
+      ...received,
+      status: "FAILED",
+      message: "Invalid PIN",
+    }),
+  );
+  assert(failed.authentic);
+  assertEquals([failed.state, failed.failureReason], ["failed", "wrong_pin"]);
+  const ack = adapter.acknowledge(ok, "accepted");
+  assertEquals(ack.status, 200);
+  assertEquals(adapter.acknowledge(forged, "unauthentic").status, 401);
+});
+
+Deno.test("halopesa/clickpesa: status query returns an array", async () => {
+  const { mock, adapter } = setup();
+  mock.on("GET", `${API}/payments/${payment.reference}`, () =>
+    json(200, [
+      {
+        ...received,
+        status: "FAILED",
+        id: "old",
+        updatedAt: "2026-01-01T00:00:05Z",
+      },
+      { ...received, paymentPhoneNumber: "255624000001" },
+    ]));
+  const ok = await adapter.queryStatus(payment.reference);
+  assert(ok.supported);
+  assertEquals([ok.state, ok.providerTxnId, ok.amount, ok.msisdn], [
+    "succeeded",
+    "CP1",
+    12000,
+    "255624000001",
+  ]);
+  mock.on("GET", `${API}/payments/${payment.reference}`, () => json(200, []));
+  const empty = await adapter.queryStatus(payment.reference);
+  assert(empty.supported);
+  assertEquals([empty.state, empty.notFound], ["ambiguous", true]);
+  mock.on(
+    "GET",
+    `${API}/payments/${payment.reference}`,
+    () => json(404, { message: "Not found" }),
+  );
+  const missing = await adapter.queryStatus(payment.reference);
+  assert(missing.supported);
+  assertEquals(missing.notFound, true);
+  assertEquals(
+    ["SUCCESS", "SETTLED", "PROCESSING", "PENDING", "FAILED", "?"].map(
+      mapClickPesaStatus,
+    ),
+    ["succeeded", "succeeded", "initiated", "initiated", "failed", "ambiguous"],
+  );
+  assertEquals(
+    await adapter.refund({ providerRef: "x", amount: 1, reference: "R" }),
+    { supported: false },
+  );
+});

@@ -1,0 +1,267 @@
+/**
+ * Mixx by Yas (formerly Tigo Pesa), "Push BillPay".
+ *
+ * - Auth: the token URL issued at onboarding takes a form-encoded password grant
+ *   (`username`, `password`, `grant_type=password`); every push also carries `Username`
+ *   and `Password` headers.
+ * - Push: JSON `{CustomerMSISDN, BillerMSISDN, Amount, Remarks, ReferenceID}`;
+ *   `ReferenceID` starts with our biller code. The reply only says accepted.
+ * - Callback: `{Status, Description, MFSTransactionID, ReferenceID, Amount}` where Status
+ *   may be the string "true" and Amount a string. It is NOT signed. The push request has
+ *   no callback-URL field: Mixx posts every result to the one callback URL registered at
+ *   onboarding. That URL carries our secret `?token=…` (MIXX_CALLBACK_TOKEN), checked in
+ *   constant time, plus Mixx's source IPs when MIXX_CALLBACK_ALLOWED_IPS is set. The
+ *   per-payment secret is the ReferenceID itself (derived from a random payment id): a
+ *   callback can only name a payment whose reference it knows.
+ * - We must answer `{ResponseCode, ResponseStatus, ResponseDescription, ReferenceID}`.
+ * - There is no status-query API (capability says so): unresolved payments expire.
+ */
+import {
+  assertPayment,
+  invalidMsisdn,
+  ipAllowed,
+  pushError,
+} from "./common.ts";
+import type { MixxConfig } from "./config.ts";
+import { timingSafeEqual } from "./crypto.ts";
+import {
+  AuthError,
+  fetchCredential,
+  httpRequest,
+  type HttpResult,
+  jsonResponse,
+  obj,
+  parseJson,
+  str,
+  wholeAmount,
+  withFreshCredentialOn401,
+} from "./http.ts";
+import { isCanonicalMsisdn } from "./msisdn.ts";
+import { reasonFromText } from "./reasons.ts";
+import { expiryAt, lifetimeMs, tokenCache } from "./token_cache.ts";
+import type {
+  AckOutcome,
+  AdapterDeps,
+  CallbackInput,
+  Capabilities,
+  InitiateResult,
+  ParsedCallback,
+  PaymentAdapter,
+  PaymentRequest,
+  RefundResult,
+  StatusResult,
+} from "./types.ts";
+
+export const MIXX_PUSH_SUCCESS = "BILLER-18-0000-S";
+export const MIXX_ACK_OK = "BILLER-30-0000-S";
+export const MIXX_ACK_ERROR = "BILLER-30-3030-E";
+
+/** The callback URL to register with Mixx: the webhook URL plus our secret token. */
+export function mixxCallbackUrl(webhookUrl: string, token: string): string {
+  const url = new URL(webhookUrl);
+  url.searchParams.set("token", token);
+  return url.toString();
+}
+
+/** Mixx booleans arrive as true/false or "true"/"false" (any case). */
+export function mixxBool(value: unknown): boolean | null {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "string") {
+    const v = value.trim().toLowerCase();
+    if (v === "true") return true;
+    if (v === "false") return false;
+  }
+  return null;
+}
+
+export class MixxAdapter implements PaymentAdapter {
+  readonly provider = "mixx" as const;
+  readonly capabilities: Capabilities = {
+    mode: "async",
+    callbackAuth: "url_token",
+    statusQuery: false,
+    refund: false,
+  };
+
+  constructor(
+    private readonly cfg: MixxConfig,
+    private readonly deps: AdapterDeps,
+  ) {}
+
+  private get cacheKey(): string {
+    return `mixx|${this.cfg.tokenUrl}|${this.cfg.username}`;
+  }
+
+  /** The ReferenceID Mixx knows a payment by: biller code + our reference. */
+  providerRefFor(reference: string): string {
+    return `${this.cfg.billerCode}${reference}`;
+  }
+
+  private token(): Promise<string> {
+    return tokenCache.get(this.cacheKey, this.deps.now, async () => {
+      const form = new URLSearchParams({
+        username: this.cfg.username,
+        password: this.cfg.password,
+        grant_type: "password",
+      });
+      const reply = await fetchCredential(
+        "Mixx token",
+        () =>
+          httpRequest(this.deps.fetch, this.cfg.tokenUrl, {
+            method: "POST",
+            headers: {
+              "Content-Type": "application/x-www-form-urlencoded",
+              "Accept": "application/json",
+              "Cache-Control": "no-cache",
+            },
+            body: form.toString(),
+          }, this.cfg.httpTimeoutMs),
+      );
+      const body = obj(reply.json);
+      const token = str(body.access_token);
+      if (reply.status !== 200 || !token) {
+        throw new AuthError(
+          `Mixx token refused: HTTP ${reply.status} ${
+            str(body.error_description) ?? str(body.error) ?? ""
+          }`.trim(),
+        );
+      }
+      return {
+        value: token,
+        expiresAt: expiryAt(this.deps.now(), lifetimeMs(body.expires_in, 3600)),
+      };
+    });
+  }
+
+  async initiate(payment: PaymentRequest): Promise<InitiateResult> {
+    assertPayment(payment);
+    const providerRef = this.providerRefFor(payment.reference);
+    if (!isCanonicalMsisdn(payment.msisdn)) return invalidMsisdn(providerRef);
+    const body = JSON.stringify({
+      CustomerMSISDN: payment.msisdn,
+      BillerMSISDN: this.cfg.billerMsisdn,
+      Amount: payment.amount,
+      Remarks: (payment.description || payment.reference).slice(0, 100),
+      ReferenceID: providerRef,
+    });
+    let reply: HttpResult;
+    try {
+      reply = await withFreshCredentialOn401(
+        () => this.token(),
+        (token) => tokenCache.invalidate(this.cacheKey, token),
+        (token) =>
+          httpRequest(this.deps.fetch, this.cfg.pushUrl, {
+            method: "POST",
+            headers: {
+              "Authorization": `Bearer ${token}`,
+              "Username": this.cfg.username,
+              "Password": this.cfg.password,
+              "Content-Type": "application/json",
+              "Accept": "application/json",
+              "Cache-Control": "no-cache",
+            },
+            body,
+          }, this.cfg.pushTimeoutMs),
+      );
+    } catch (error) {
+      return pushError(error, providerRef);
+    }
+    const json = obj(reply.json);
+    const code = str(json.ResponseCode);
+    const ok = mixxBool(json.ResponseStatus);
+    const message = str(json.ResponseDescription) ?? str(json.Message);
+    const base = {
+      providerRef,
+      rawCode: code ?? `HTTP ${reply.status}`,
+      message,
+      raw: reply.json ?? reply.text.slice(0, 2000),
+    };
+    if (reply.status >= 500 || reply.status === 408) {
+      return { state: "ambiguous", ...base };
+    }
+    if (reply.status === 200 && ok === true) {
+      return { state: "initiated", ...base };
+    }
+    if (/duplicate|already/i.test(message ?? "")) {
+      return { state: "ambiguous", ...base };
+    }
+    if (ok === false || (reply.status >= 400 && reply.status < 500)) {
+      return {
+        state: "failed",
+        failureReason: reasonFromText(message),
+        ...base,
+      };
+    }
+    return { state: "ambiguous", ...base };
+  }
+
+  verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback> {
+    const parsed = parseJson(input.rawBody);
+    const body = obj(parsed);
+    const status = mixxBool(body.Status);
+    const description = str(body.Description) ?? null;
+    const result: ParsedCallback = {
+      authentic: false,
+      providerRef: str(body.ReferenceID) ?? null,
+      providerTxnId: str(body.MFSTransactionID) || null,
+      state: status === true ? "succeeded" : status === false ? "failed" : null,
+      failureReason: status === false ? reasonFromText(description) : null,
+      amount: wholeAmount(body.Amount),
+      currency: null,
+      msisdn: null,
+      rawCode: body.Status === undefined ? null : String(body.Status),
+      message: description,
+      raw: parsed ?? input.rawBody.slice(0, 2000),
+    };
+    let token: string | null = null;
+    try {
+      token = new URL(input.url).searchParams.get("token");
+    } catch {
+      token = null;
+    }
+    if (!token) {
+      return Promise.resolve({ ...result, rejection: "missing_signature" });
+    }
+    if (!timingSafeEqual(token, this.cfg.callbackToken)) {
+      return Promise.resolve({ ...result, rejection: "bad_token" });
+    }
+    if (!ipAllowed(this.cfg.callbackAllowedIps, input.sourceIp)) {
+      return Promise.resolve({ ...result, rejection: "ip_not_allowed" });
+    }
+    if (parsed === null || !result.providerRef || status === null) {
+      return Promise.resolve({ ...result, rejection: "malformed" });
+    }
+    return Promise.resolve({ ...result, authentic: true });
+  }
+
+  acknowledge(parsed: ParsedCallback | null, outcome: AckOutcome): Response {
+    const referenceId = parsed?.providerRef ?? "";
+    if (outcome === "accepted") {
+      return jsonResponse(200, {
+        ResponseCode: MIXX_ACK_OK,
+        ResponseStatus: true,
+        ResponseDescription: "Callback successful",
+        ReferenceID: referenceId,
+      });
+    }
+    const [status, description] = outcome === "unauthentic"
+      ? [401, "Unauthorized"]
+      : outcome === "invalid"
+      ? [400, "Invalid callback"]
+      : [500, "Temporary failure, please retry"];
+    return jsonResponse(status, {
+      ResponseCode: MIXX_ACK_ERROR,
+      ResponseStatus: false,
+      ResponseDescription: description,
+      ReferenceID: referenceId,
+    });
+  }
+
+  queryStatus(_providerRef: string): Promise<StatusResult> {
+    return Promise.resolve({ supported: false });
+  }
+
+  refund(): Promise<RefundResult> {
+    return Promise.resolve({ supported: false });
+  }
+}

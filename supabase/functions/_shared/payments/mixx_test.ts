@@ -1,0 +1,289 @@
+import { assert, assertEquals } from "./assert.ts";
+import { createPaymentAdapter } from "./mod.ts";
+import {
+  MIXX_ACK_ERROR,
+  MIXX_ACK_OK,
+  mixxBool,
+  mixxCallbackUrl,
+} from "./mixx.ts";
+import { envOf, FakeClock, json, MockProvider } from "./testing.ts";
+import { tokenCache } from "./token_cache.ts";
+
+const TOKEN = "mixx-callback-token-0123456789abcdef";
+const WEBHOOK = "http://127.0.0.1:54321/functions/v1/payment-webhook/mixx";
+
+function setup(extraEnv: Record<string, string> = {}) {
+  tokenCache.clear();
+  const mock = new MockProvider();
+  const clock = new FakeClock();
+  let tokens = 0;
+  mock.on("POST", "/mixx/token", (req) => {
+    const form = new URLSearchParams(req.body);
+    if (
+      req.headers.get("content-type") !== "application/x-www-form-urlencoded" ||
+      form.get("username") !== "wats" || form.get("password") !== "pw" ||
+      form.get("grant_type") !== "password"
+    ) {
+      return json(400, {
+        error: "invalid_grant",
+        error_description: "The user name or password is incorrect.",
+      });
+    }
+    tokens++;
+    return json(200, {
+      access_token: `mt${tokens}`,
+      token_type: "bearer",
+      expires_in: 86399,
+    });
+  });
+  const adapter = createPaymentAdapter("mixx", {
+    env: envOf({
+      MIXX_TOKEN_URL: "http://mixx.test/mixx/token",
+      MIXX_PUSH_URL: "http://mixx.test/mixx/push",
+      MIXX_USERNAME: "wats",
+      MIXX_PASSWORD: "pw",
+      MIXX_BILLER_MSISDN: "255650000000",
+      MIXX_BILLER_CODE: "WATS",
+      MIXX_CALLBACK_TOKEN: TOKEN,
+      PAYMENTS_PUSH_TIMEOUT_MS: "100",
+      ...extraEnv,
+    }),
+    fetch: mock.fetch,
+    now: clock.now,
+  });
+  return { mock, clock, adapter, tokens: () => tokens };
+}
+
+const payment = {
+  reference: "W00000000000000000B2",
+  amount: 7000,
+  currency: "TZS" as const,
+  msisdn: "255654000001",
+  description: "WATS order",
+};
+
+const ACCEPTED = {
+  ResponseCode: "BILLER-18-0000-S",
+  ResponseStatus: true,
+  ResponseDescription: "Bill request submitted successfully",
+  ReferenceID: "WATS" + payment.reference,
+};
+
+Deno.test("mixx: form-encoded token, push with Username/Password headers and typed body", async () => {
+  const { mock, adapter } = setup();
+  mock.on("POST", "/mixx/push", () => json(200, ACCEPTED));
+  const result = await adapter.initiate(payment);
+  assertEquals(result.state, "initiated");
+  assertEquals(result.providerRef, "WATS" + payment.reference);
+  assertEquals(result.rawCode, "BILLER-18-0000-S");
+  const push = mock.callsTo("/mixx/push")[0];
+  assertEquals(push.headers.get("authorization"), "Bearer mt1");
+  assertEquals(push.headers.get("username"), "wats");
+  assertEquals(push.headers.get("password"), "pw");
+  const body = JSON.parse(push.body);
+  assertEquals(body, {
+    CustomerMSISDN: "255654000001",
+    BillerMSISDN: "255650000000",
+    Amount: 7000,
+    Remarks: "WATS order",
+    ReferenceID: "WATSW00000000000000000B2",
+  });
+  assertEquals(typeof body.Amount, "number");
+});
+
+Deno.test("mixx: push outcomes", async () => {
+  const cases: Array<[() => Response | "hang", string, string | undefined]> = [
+    [() => json(200, ACCEPTED), "initiated", undefined],
+    [
+      () => json(200, { ...ACCEPTED, ResponseStatus: "true" }),
+      "initiated",
+      undefined,
+    ],
+    [
+      () =>
+        json(200, {
+          ResponseCode: "BILLER-18-3017-E",
+          ResponseStatus: false,
+          ResponseDescription: "Invalid customer MSISDN",
+          ReferenceID: "x",
+        }),
+      "failed",
+      "invalid_msisdn",
+    ],
+    [
+      () =>
+        json(200, {
+          ResponseCode: "BILLER-18-3020-E",
+          ResponseStatus: "false",
+          ResponseDescription: "Duplicate ReferenceID",
+        }),
+      "ambiguous",
+      undefined,
+    ],
+    [() => json(504, { Message: "Gateway timeout" }), "ambiguous", undefined],
+    [() => "hang", "ambiguous", undefined],
+  ];
+  for (const [reply, state, reason] of cases) {
+    const { mock, adapter } = setup();
+    mock.on("POST", "/mixx/push", reply);
+    const result = await adapter.initiate(payment);
+    assertEquals([result.state, result.failureReason], [state, reason]);
+    assertEquals(mock.callsTo("/mixx/push").length, 1);
+  }
+});
+
+Deno.test("mixx: token cached; wrong password → failed, nothing pushed", async () => {
+  const { mock, adapter, tokens } = setup();
+  mock.on("POST", "/mixx/push", () => json(200, ACCEPTED));
+  await adapter.initiate(payment);
+  await adapter.initiate(payment);
+  assertEquals(tokens(), 1);
+  const bad = setup({ MIXX_PASSWORD: "wrong" });
+  const result = await bad.adapter.initiate(payment);
+  assertEquals([result.state, result.failureReason], [
+    "failed",
+    "provider_error",
+  ]);
+  assertEquals(bad.mock.callsTo("/mixx/push").length, 0);
+});
+
+function callbackInput(
+  body: unknown,
+  url = mixxCallbackUrl(WEBHOOK, TOKEN),
+  ip = "127.0.0.1",
+) {
+  return {
+    headers: new Headers({ "content-type": "application/json" }),
+    rawBody: typeof body === "string" ? body : JSON.stringify(body),
+    url,
+    sourceIp: ip,
+  };
+}
+
+Deno.test("mixx: callback with Status as string and Amount as string", async () => {
+  const { adapter } = setup();
+  const ok = await adapter.verifyAndParseCallback(callbackInput({
+    Status: "true",
+    Description: "Success",
+    MFSTransactionID: "8ABC123",
+    ReferenceID: "WATSW00000000000000000B2",
+    Amount: "7000",
+  }));
+  assert(ok.authentic);
+  assertEquals(
+    [
+      ok.state,
+      ok.providerRef,
+      ok.providerTxnId,
+      ok.amount,
+      ok.msisdn,
+      ok.rawCode,
+    ],
+    ["succeeded", "WATSW00000000000000000B2", "8ABC123", 7000, null, "true"],
+  );
+  const failed = await adapter.verifyAndParseCallback(callbackInput({
+    Status: false,
+    Description: "Insufficient balance",
+    MFSTransactionID: "",
+    ReferenceID: "WATSW00000000000000000B2",
+    Amount: 7000,
+  }));
+  assert(failed.authentic);
+  assertEquals(
+    [failed.state, failed.failureReason, failed.providerTxnId, failed.amount],
+    ["failed", "insufficient_funds", null, 7000],
+  );
+});
+
+Deno.test("mixx: URL token — wrong, missing; IP allow-list; malformed body", async () => {
+  const { adapter } = setup();
+  const body = {
+    Status: "true",
+    Description: "ok",
+    MFSTransactionID: "1",
+    ReferenceID: "R",
+    Amount: "1",
+  };
+  const wrong = await adapter.verifyAndParseCallback(
+    callbackInput(body, mixxCallbackUrl(WEBHOOK, TOKEN.slice(0, -1) + "X")),
+  );
+  assertEquals([wrong.authentic, wrong.rejection], [false, "bad_token"]);
+  const missing = await adapter.verifyAndParseCallback(
+    callbackInput(body, WEBHOOK),
+  );
+  assertEquals([missing.authentic, missing.rejection], [
+    false,
+    "missing_signature",
+  ]);
+  const malformed = await adapter.verifyAndParseCallback(
+    callbackInput("{nope"),
+  );
+  assertEquals([malformed.authentic, malformed.rejection], [
+    false,
+    "malformed",
+  ]);
+  const noStatus = await adapter.verifyAndParseCallback(
+    callbackInput({ ReferenceID: "R" }),
+  );
+  assertEquals(noStatus.rejection, "malformed");
+  const limited = setup({ MIXX_CALLBACK_ALLOWED_IPS: "41.1.1.1" });
+  const outsider = await limited.adapter.verifyAndParseCallback(
+    callbackInput(body),
+  );
+  assertEquals(outsider.rejection, "ip_not_allowed");
+  const insider = await limited.adapter.verifyAndParseCallback(
+    callbackInput(body, undefined, "41.1.1.1"),
+  );
+  assert(insider.authentic);
+});
+
+Deno.test("mixx: the JSON acknowledgement Mixx expects", async () => {
+  const { adapter } = setup();
+  const parsed = await adapter.verifyAndParseCallback(callbackInput({
+    Status: "true",
+    Description: "ok",
+    MFSTransactionID: "1",
+    ReferenceID: "WATSX",
+    Amount: "1",
+  }));
+  const ok = adapter.acknowledge(parsed, "accepted");
+  assertEquals(ok.status, 200);
+  assertEquals(await ok.json(), {
+    ResponseCode: MIXX_ACK_OK,
+    ResponseStatus: true,
+    ResponseDescription: "Callback successful",
+    ReferenceID: "WATSX",
+  });
+  const denied = adapter.acknowledge(parsed, "unauthentic");
+  assertEquals(denied.status, 401);
+  const deniedBody = await denied.json();
+  assertEquals([deniedBody.ResponseCode, deniedBody.ResponseStatus], [
+    MIXX_ACK_ERROR,
+    false,
+  ]);
+  assertEquals(adapter.acknowledge(null, "error").status, 500);
+});
+
+Deno.test("mixx: no status query, no refund", async () => {
+  const { adapter } = setup();
+  assertEquals(await adapter.queryStatus("x"), { supported: false });
+  assertEquals(
+    await adapter.refund({ providerRef: "x", amount: 1, reference: "R" }),
+    { supported: false },
+  );
+  assertEquals([
+    mixxBool("TRUE"),
+    mixxBool("false"),
+    mixxBool("yes"),
+    mixxBool(1),
+  ], [
+    true,
+    false,
+    null,
+    null,
+  ]);
+  assertEquals(
+    mixxCallbackUrl("http://h/functions/v1/payment-webhook/mixx", "a+b/c"),
+    "http://h/functions/v1/payment-webhook/mixx?token=a%2Bb%2Fc",
+  );
+});

@@ -1,0 +1,216 @@
+/**
+ * The one interface every mobile-money provider adapter implements.
+ *
+ * Adapters are pure I/O with the provider: they build requests, parse replies and
+ * callbacks, and normalize states. They never touch the database; the edge functions
+ * (checkout-initiate, payment-webhook, payment-reconcile) do that through SQL functions.
+ */
+
+/** Providers a customer can choose at checkout (the path segment of payment-webhook). */
+export type ProviderName = "mpesa" | "airtel" | "mixx" | "halopesa";
+
+export const PROVIDERS: readonly ProviderName[] = [
+  "mpesa",
+  "airtel",
+  "mixx",
+  "halopesa",
+];
+
+/** Normalized payment states (DESIGN §4). Adapters never return `pending` or `expired`:
+ * `pending` is ours before the push, `expired` is our own payment window running out. */
+export type PaymentState =
+  | "pending"
+  | "initiated"
+  | "succeeded"
+  | "failed"
+  | "expired"
+  | "ambiguous"
+  | "refunded";
+
+/** Why a payment failed, whatever the provider called it. */
+export type FailureReason =
+  | "insufficient_funds"
+  | "wrong_pin"
+  | "cancelled"
+  | "timeout"
+  | "invalid_msisdn"
+  | "limit"
+  | "provider_error";
+
+/** What the caller hands to `initiate`. */
+export interface PaymentRequest {
+  /**
+   * Our stable, unique reference for this payment: 1–20 ASCII letters/digits (the
+   * strictest provider limit, M-Pesa's `input_TransactionReference`). The same payment
+   * must always be pushed with the same reference, so that a provider which refuses
+   * duplicates refuses an accidental second push. See `referenceFromPaymentId`.
+   */
+  reference: string;
+  /** Whole Tanzanian shillings, > 0. */
+  amount: number;
+  currency: "TZS";
+  /** Canonical MSISDN: `255` + 9 digits. Each adapter reformats it for its provider. */
+  msisdn: string;
+  /** Short text shown to the customer where the provider shows one. */
+  description?: string;
+}
+
+export type InitiateState = "initiated" | "failed" | "ambiguous" | "succeeded";
+
+export interface InitiateResult {
+  /**
+   * - `initiated`: the provider accepted the push; the outcome comes later (callback or
+   *   status query). An "accepted" reply is never treated as paid.
+   * - `failed`: the provider refused the push; nothing was or will be charged.
+   * - `ambiguous`: we cannot tell (timeout, 5xx, duplicate, unclear code): resolve with
+   *   `queryStatus` or a callback, never by pushing again.
+   * - `succeeded`: only synchronous providers (`capabilities.mode === "sync"`, M-Pesa):
+   *   the reply carries the customer's final answer with the provider's transaction id.
+   */
+  state: InitiateState;
+  /** The reference the provider knows this payment by; store it, pass it to queryStatus. */
+  providerRef: string;
+  /** The provider's own transaction id, when the reply carries one. */
+  providerTxnId?: string;
+  failureReason?: FailureReason;
+  /** The provider's result code (e.g. `INS-2006`, `DP00800001006`), for logs and audit. */
+  rawCode?: string;
+  /** The provider's message, or ours (`timeout`, `network error …`). */
+  message?: string;
+  /** Set when no usable reply arrived: `timeout` or `network`. */
+  transportError?: "timeout" | "network";
+  /** Parsed reply body (or null), for storage; never contains our credentials. */
+  raw: unknown;
+}
+
+/** What the webhook hands to `verifyAndParseCallback`: the request exactly as received. */
+export interface CallbackInput {
+  headers: Headers;
+  /** The body as received, before any JSON parsing (signatures are over bytes/JSON). */
+  rawBody: string;
+  /** The full request URL (query string included: Mixx's token travels there). */
+  url: string;
+  /** The caller's IP as the edge function determined it (for optional allow-lists). */
+  sourceIp?: string | null;
+}
+
+export type CallbackRejection =
+  | "missing_signature"
+  | "bad_signature"
+  | "bad_token"
+  | "ip_not_allowed"
+  | "malformed"
+  | "unsupported";
+
+export interface ParsedCallback {
+  /**
+   * True only when the callback proved it comes from the provider (HMAC/checksum or URL
+   * token, plus the IP allow-list where configured). When false, every other field is
+   * informational (for the stored event) and must never be applied.
+   */
+  authentic: boolean;
+  rejection?: CallbackRejection;
+  /** Our reference as the provider echoes it (matches InitiateResult.providerRef). */
+  providerRef: string | null;
+  providerTxnId: string | null;
+  /** `succeeded` / `failed` (or `ambiguous`, or null for events that are not outcomes). */
+  state: PaymentState | null;
+  failureReason: FailureReason | null;
+  /** Whole TZS, or null where the provider's callback does not report it. */
+  amount: number | null;
+  /** Currency, or null where the callback does not report it. */
+  currency: string | null;
+  /** Canonical MSISDN (`255…`), or null where the callback does not report it. */
+  msisdn: string | null;
+  /** Provider's status/result code as sent (`TS`, `TF`, `PAYMENT RECEIVED`, `true` …). */
+  rawCode: string | null;
+  /** Provider's message/description. */
+  message: string | null;
+  /** The parsed body (or the raw text when it is not JSON). */
+  raw: unknown;
+}
+
+/**
+ * How the webhook wants the provider answered:
+ * - `accepted`: stored and applied (or a harmless duplicate / sent to review) → 200;
+ * - `unauthentic`: signature/token/IP check failed → 401;
+ * - `invalid`: malformed body → 400;
+ * - `error`: our own temporary failure; the provider should retry → 500.
+ */
+export type AckOutcome = "accepted" | "unauthentic" | "invalid" | "error";
+
+export type StatusResult =
+  | { supported: false }
+  | {
+    supported: true;
+    /** `initiated` (still in progress), `succeeded`, `failed`, `ambiguous`, `refunded`. */
+    state: PaymentState;
+    /** The provider says it has no such transaction (push never arrived, or too early). */
+    notFound?: boolean;
+    providerTxnId?: string;
+    failureReason?: FailureReason;
+    amount?: number;
+    msisdn?: string;
+    rawCode?: string;
+    message?: string;
+    /** Set when we could not ask (timeout, network, 5xx): nothing was learned. */
+    transportError?: "timeout" | "network" | "provider_unavailable";
+    raw: unknown;
+  };
+
+export interface RefundRequest {
+  /** The payment's providerRef. */
+  providerRef: string;
+  /** The provider's transaction id of the payment (M-Pesa and Airtel need it). */
+  providerTxnId?: string | null;
+  /** Whole TZS to refund. */
+  amount: number;
+  /** Our unique reference for this refund (1–20 letters/digits). */
+  reference: string;
+}
+
+export type RefundResult =
+  | { supported: false }
+  | {
+    supported: true;
+    /** `refunded`, `failed` (refused, nothing moved) or `ambiguous` (unknown: check by hand). */
+    state: "refunded" | "failed" | "ambiguous";
+    providerRefundId?: string;
+    rawCode?: string;
+    message?: string;
+    transportError?: "timeout" | "network";
+    raw: unknown;
+  };
+
+export interface Capabilities {
+  /** `sync`: initiate() blocks until the customer answers and returns the outcome (run it
+   * in the background); `async`: initiate() returns at once, the outcome comes later. */
+  mode: "sync" | "async";
+  /** How callbacks prove their origin (`none`: the provider sends no callbacks). */
+  callbackAuth: "hmac" | "url_token" | "none";
+  statusQuery: boolean;
+  refund: boolean;
+}
+
+export interface PaymentAdapter {
+  readonly provider: ProviderName;
+  readonly capabilities: Capabilities;
+  initiate(payment: PaymentRequest): Promise<InitiateResult>;
+  verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback>;
+  /** The HTTP answer in the form the provider expects (also for rejected calls). */
+  acknowledge(parsed: ParsedCallback | null, outcome: AckOutcome): Response;
+  queryStatus(providerRef: string): Promise<StatusResult>;
+  refund(request: RefundRequest): Promise<RefundResult>;
+}
+
+/** Reads one environment variable (Deno.env.get in production; a map in tests). */
+export type EnvGetter = (name: string) => string | undefined;
+
+/** The subset of `fetch` the adapters use (injectable for tests). */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface AdapterDeps {
+  fetch: FetchLike;
+  /** Milliseconds since the epoch (injectable for token-expiry tests). */
+  now: () => number;
+}

@@ -1,0 +1,343 @@
+/**
+ * End to end: the real adapters against the Python mobile-money sandbox.
+ *
+ * Runs only when WATS_SANDBOX_URL and WATS_E2E_WEBHOOK_PORT are set (the pytest
+ * tests/sandbox/test_deno_adapters_e2e.py starts the sandbox and sets them, with the
+ * adapter variables from `ensure_credentials`). This test listens on the webhook port the
+ * sandbox calls back, verifies each callback with the adapter and answers with the
+ * adapter's acknowledgement — what payment-webhook will do, minus the database.
+ */
+import { assert, assertEquals } from "../_shared/payments/assert.ts";
+import {
+  clearCredentialCache,
+  createPaymentAdapter,
+  isProviderName,
+  type ParsedCallback,
+  type PaymentAdapter,
+  type ProviderName,
+} from "../_shared/payments/mod.ts";
+
+const SANDBOX = Deno.env.get("WATS_SANDBOX_URL") ?? "";
+const WEBHOOK_PORT = Number(Deno.env.get("WATS_E2E_WEBHOOK_PORT") ?? "0");
+const ENABLED = SANDBOX.startsWith("http://127.0.0.1") && WEBHOOK_PORT > 0;
+
+interface Seen {
+  provider: ProviderName;
+  parsed: ParsedCallback;
+  status: number;
+}
+
+const seen: Seen[] = [];
+
+const PREFIX: Record<ProviderName, string> = {
+  mpesa: "25575",
+  airtel: "25568",
+  mixx: "25565",
+  halopesa: "25562",
+};
+
+function phone(provider: ProviderName, digits: string): string {
+  return `${PREFIX[provider]}00011${digits}`;
+}
+
+function newRef(digits: string): string {
+  const random = crypto.getRandomValues(new Uint8Array(6));
+  return "E" +
+    Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")
+      .toUpperCase() +
+    digits;
+}
+
+async function sandbox(path: string, init: RequestInit = {}): Promise<unknown> {
+  const response = await fetch(`${SANDBOX}${path}`, init);
+  const body = await response.json();
+  assert(
+    response.status < 300,
+    `${path}: ${response.status} ${JSON.stringify(body)}`,
+  );
+  return body;
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 8000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function callbacksFor(providerRef: string): Seen[] {
+  return seen.filter((s) => s.parsed.providerRef === providerRef);
+}
+
+async function payment(
+  adapter: PaymentAdapter,
+  digits: string,
+  amount = 10_000,
+) {
+  const reference = newRef(digits);
+  const result = await adapter.initiate({
+    reference,
+    amount,
+    currency: "TZS",
+    msisdn: phone(adapter.provider, digits),
+    description: "WATS e2e",
+  });
+  return result;
+}
+
+Deno.test({
+  name: "adapters against the sandbox: initiate → callback → verify → status",
+  ignore: !ENABLED,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    clearCredentialCache();
+    await sandbox("/_sandbox/reset", { method: "POST" });
+    await sandbox("/_sandbox/settings", {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        answer_delay_s: 0.2,
+        late_delay_s: 1.0,
+        prompt_timeout_s: 1.5,
+        duplicate_count: 3,
+        duplicate_interval_s: 0.05,
+        callback_retries: 0,
+      }),
+    });
+    const stop = new AbortController();
+    const server = Deno.serve(
+      {
+        hostname: "127.0.0.1",
+        port: WEBHOOK_PORT,
+        signal: stop.signal,
+        onListen: () => {},
+      },
+      async (request, info) => {
+        const match = new URL(request.url).pathname.match(
+          /\/payment-webhook\/([a-z]+)$/,
+        );
+        const provider = match?.[1];
+        if (!isProviderName(provider)) {
+          return new Response("?", { status: 404 });
+        }
+        const adapter = createPaymentAdapter(provider);
+        const parsed = await adapter.verifyAndParseCallback({
+          headers: request.headers,
+          rawBody: await request.text(),
+          url: request.url,
+          sourceIp: info.remoteAddr.hostname,
+        });
+        const response = adapter.acknowledge(
+          parsed,
+          parsed.authentic ? "accepted" : "unauthentic",
+        );
+        seen.push({ provider, parsed, status: response.status });
+        return response;
+      },
+    );
+
+    try {
+      for (const provider of ["airtel", "mixx", "halopesa"] as const) {
+        const adapter = createPaymentAdapter(provider);
+
+        await t.step(
+          `${provider}: success, callback authentic, status`,
+          async () => {
+            const result = await payment(adapter, "01");
+            assertEquals(result.state, "initiated", JSON.stringify(result));
+            const [cb] = await until("callback", () => {
+              const got = callbacksFor(result.providerRef);
+              return got.length ? got : undefined;
+            });
+            assert(cb.parsed.authentic, JSON.stringify(cb.parsed));
+            assertEquals(cb.status, 200);
+            assertEquals(cb.parsed.state, "succeeded");
+            if (provider !== "airtel") assertEquals(cb.parsed.amount, 10_000);
+            if (adapter.capabilities.statusQuery) {
+              const status = await adapter.queryStatus(result.providerRef);
+              assert(status.supported);
+              assertEquals(status.state, "succeeded");
+            }
+          },
+        );
+
+        await t.step(`${provider}: insufficient funds`, async () => {
+          const result = await payment(adapter, "91");
+          assertEquals(result.state, "initiated");
+          const [cb] = await until("callback", () => {
+            const got = callbacksFor(result.providerRef);
+            return got.length ? got : undefined;
+          });
+          assert(cb.parsed.authentic);
+          assertEquals(
+            [cb.parsed.state, cb.parsed.failureReason],
+            ["failed", "insufficient_funds"],
+          );
+        });
+
+        await t.step(
+          `${provider}: forged callback rejected with 401`,
+          async () => {
+            const result = await payment(adapter, "98");
+            const [cb] = await until("forged callback", () => {
+              const got = callbacksFor(result.providerRef);
+              return got.length ? got : undefined;
+            });
+            assertEquals(cb.parsed.authentic, false);
+            assertEquals(cb.status, 401);
+            const deliveries = await sandbox(
+              `/_sandbox/deliveries?ref=${
+                encodeURIComponent(result.providerRef)
+              }`,
+            ) as Array<{ status_code: number }>;
+            assertEquals(deliveries.map((d) => d.status_code), [401]);
+          },
+        );
+
+        await t.step(
+          `${provider}: duplicate callbacks all verify`,
+          async () => {
+            const result = await payment(adapter, "96");
+            const got = await until("3 callbacks", () => {
+              const list = callbacksFor(result.providerRef);
+              return list.length >= 3 ? list : undefined;
+            });
+            assert(
+              got.every((s) =>
+                s.parsed.authentic && s.parsed.state === "succeeded"
+              ),
+            );
+          },
+        );
+
+        await t.step(`${provider}: ambiguous push, then success`, async () => {
+          const result = await payment(adapter, "97");
+          assertEquals(result.state, "ambiguous");
+          if (adapter.capabilities.statusQuery) {
+            const status = await until("status success", async () => {
+              const s = await adapter.queryStatus(result.providerRef);
+              return s.supported && s.state === "succeeded" ? s : undefined;
+            });
+            assert(status.supported);
+          }
+          const [cb] = await until("callback", () => {
+            const got = callbacksFor(result.providerRef);
+            return got.length ? got : undefined;
+          });
+          assertEquals(cb.parsed.state, "succeeded");
+        });
+
+        await t.step(`${provider}: refused at once`, async () => {
+          const result = await payment(adapter, "99");
+          assertEquals(
+            [result.state, result.failureReason],
+            ["failed", "invalid_msisdn"],
+          );
+        });
+      }
+
+      await t.step("airtel: refund after success", async () => {
+        const adapter = createPaymentAdapter("airtel");
+        const result = await payment(adapter, "02");
+        const status = await until("paid", async () => {
+          const s = await adapter.queryStatus(result.providerRef);
+          return s.supported && s.state === "succeeded" ? s : undefined;
+        });
+        assert(status.supported);
+        const refund = await adapter.refund({
+          providerRef: result.providerRef,
+          providerTxnId: status.providerTxnId,
+          amount: 10_000,
+          reference: "RF" + result.providerRef.slice(-10),
+        });
+        assert(refund.supported);
+        assertEquals(refund.state, "refunded");
+      });
+
+      const mpesa = createPaymentAdapter("mpesa");
+      await t.step("mpesa: synchronous success, status, reversal", async () => {
+        const result = await payment(mpesa, "01");
+        assertEquals(result.state, "succeeded", JSON.stringify(result));
+        assert(result.providerTxnId);
+        const status = await mpesa.queryStatus(result.providerRef);
+        assert(status.supported);
+        assertEquals(status.state, "succeeded");
+        const refund = await mpesa.refund({
+          providerRef: result.providerRef,
+          providerTxnId: result.providerTxnId,
+          amount: 10_000,
+          reference: "RV" + result.providerRef.slice(-10),
+        });
+        assert(refund.supported);
+        assertEquals(refund.state, "refunded");
+      });
+
+      await t.step("mpesa: customer failures", async () => {
+        for (
+          const [digits, reason] of [
+            ["91", "insufficient_funds"],
+            ["92", "wrong_pin"],
+            ["93", "cancelled"],
+            ["99", "invalid_msisdn"],
+          ]
+        ) {
+          const result = await payment(mpesa, digits);
+          assertEquals([result.state, result.failureReason], [
+            "failed",
+            reason,
+          ]);
+        }
+      });
+
+      await t.step("mpesa: ambiguous reply, status says paid", async () => {
+        const result = await payment(mpesa, "97");
+        assertEquals(result.state, "ambiguous");
+        const status = await mpesa.queryStatus(result.providerRef);
+        assert(status.supported);
+        assertEquals(status.state, "succeeded");
+      });
+
+      await t.step(
+        "mpesa: no answer → our timeout → ambiguous → expired",
+        async () => {
+          const result = await payment(mpesa, "94");
+          assertEquals(result.state, "ambiguous");
+          const status = await until("expired", async () => {
+            const s = await mpesa.queryStatus(result.providerRef);
+            return s.supported && s.state === "failed" ? s : undefined;
+          });
+          assert(status.supported);
+          assertEquals(status.failureReason, "timeout");
+        },
+      );
+
+      await t.step(
+        "status of an unknown reference is 'not found'",
+        async () => {
+          for (const provider of ["mpesa", "airtel", "halopesa"] as const) {
+            const status = await createPaymentAdapter(provider).queryStatus(
+              "NOSUCHREF1",
+            );
+            assert(status.supported);
+            assertEquals(
+              [status.state, status.notFound],
+              ["ambiguous", true],
+              provider,
+            );
+          }
+        },
+      );
+    } finally {
+      stop.abort();
+      await server.finished;
+    }
+  },
+});
