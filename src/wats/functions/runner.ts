@@ -11,27 +11,37 @@ if (!entry || !port) {
   Deno.exit(2);
 }
 
-type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+type Handler = (
+  request: Request,
+  info: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 const realServe = Deno.serve.bind(Deno);
 
-function pickHandler(args: unknown[]): { handler: Handler; options: Record<string, unknown> } {
+function pickHandler(
+  args: unknown[],
+): { handler: Handler; options: Record<string, unknown> } {
   const [first, second] = args;
-  if (typeof first === "function") return { handler: first as Handler, options: {} };
+  if (typeof first === "function") {
+    return { handler: first as Handler, options: {} };
+  }
   const options = (first ?? {}) as Record<string, unknown>;
-  const handler = (typeof second === "function" ? second : options.handler) as Handler;
+  const handler =
+    (typeof second === "function" ? second : options.handler) as Handler;
   return { handler, options };
 }
 
 // @ts-ignore: replace Deno.serve with a port-pinning wrapper before the function loads
 Deno.serve = (...args: unknown[]) => {
   const { handler, options } = pickHandler(args);
-  const { port: _p, hostname: _h, onListen: _l, handler: _x, ...rest } = options;
+  const { port: _p, hostname: _h, onListen: _l, handler: _x, ...rest } =
+    options;
   return realServe({
     ...rest,
     port,
     hostname: "127.0.0.1",
-    onListen: () => console.log(`function ${entry} listening on 127.0.0.1:${port}`),
+    onListen: () =>
+      console.log(`function ${entry} listening on 127.0.0.1:${port}`),
   }, handler);
 };
 

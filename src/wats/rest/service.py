@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -109,6 +110,26 @@ def jwt_error(code: str, message: str) -> ApiError:
     )
 
 
+_verified: dict[str, dict[str, Any]] = {}
+_VERIFIED_MAX = 4096
+
+
+def _verify_cached(secret: str, token: str) -> dict[str, Any]:
+    """Verify a JWT, remembering good signatures (PostgREST caches them too); expiry is
+    checked on every use."""
+    claims = _verified.get(token)
+    if claims is None:
+        claims = keys.verify(secret, token)
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[token] = claims
+    exp = claims.get("exp")
+    if isinstance(exp, (int, float)) and exp <= time.time():
+        _verified.pop(token, None)
+        raise keys.ExpiredToken("token expired")
+    return claims
+
+
 def authenticate(authorization: str | None, secret: str, anon_role: str) -> Identity:
     """The role and claims of a request, from its ``Authorization: Bearer`` JWT."""
     if authorization is None:
@@ -123,7 +144,7 @@ def authenticate(authorization: str | None, secret: str, anon_role: str) -> Iden
     if parts != 3:
         raise jwt_error("PGRST301", f"Expected 3 parts in JWT; got {parts}")
     try:
-        claims = keys.verify(secret, token)
+        claims = _verify_cached(secret, token)
     except keys.ExpiredToken:
         raise jwt_error("PGRST303", "JWT expired") from None
     except keys.InvalidToken:
@@ -612,17 +633,28 @@ class RestService:
             json.dumps(cookies),
         ]
         begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
+        role_settings = self.role_settings.get(identity.role, [])
+        setup_sql = SETUP_SQL + "".join(", set_config(%s, %s, true)" for _ in role_settings)
+        for name, value in role_settings:
+            setup += [name, value]
+        checked = single or max_affected is not None
         try:
             async with self.pool.connection() as conn:
                 try:
-                    await conn.execute(begin)
-                    await conn.execute(SETUP_SQL, setup, prepare=True)
-                    for name, value in self.role_settings.get(identity.role, []):
-                        await conn.execute("select set_config(%s, %s, true)", [name, value], prepare=True)
-                    cur = await conn.execute(sql, params.values)
-                    row = await cur.fetchone()
+                    # One round trip: BEGIN, the request settings, the statement and (unless
+                    # the result must be checked first) COMMIT go out in one pipeline.
+                    async with conn.pipeline() as pipeline:
+                        await conn.execute(begin, prepare=True)
+                        await conn.execute(setup_sql, setup, prepare=True)
+                        cur = await conn.execute(sql, params.values)
+                        if not checked:
+                            await conn.execute("COMMIT", prepare=True)
+                        await pipeline.sync()
+                        row = await cur.fetchone()
                     assert row is not None
                     outcome = _outcome(row)
+                    if not checked:
+                        return outcome
                     if single and outcome.page_total != 1:
                         await conn.execute("ROLLBACK")
                         raise ApiError(

@@ -1,30 +1,28 @@
-"""Pieces of the stack that other packages provide: the mobile-money sandbox (and the
-provider credentials it shares with the Edge Functions) and the payment scheduler."""
+"""What the stack runs besides the Supabase stand-in: the mobile-money sandbox (and the
+provider settings it shares with the Edge Functions) and the payment scheduler."""
 
 from __future__ import annotations
 
 import importlib
 import os
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+from starlette.applications import Starlette
 
+from wats.sandbox.app import create_app as create_sandbox_app
+from wats.sandbox.config import SandboxConfig
+from wats.sandbox.credentials import adapter_env, ensure_credentials
 from wats.settings import Settings
 
-
-def _module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
+#: Prefixes of the variables the payment adapters read.
+PROVIDER_PREFIXES = ("MPESA_", "AIRTEL_", "MIXX_", "CLICKPESA_", "PAYMENTS_", "WATS_PAYMENT")
 
 
 def project_env(settings: Settings) -> dict[str, str]:
-    """Variables from the project's git-ignored ``.env`` (``supabase/functions/.env`` too)."""
+    """Variables from the project's git-ignored ``.env`` (and ``supabase/functions/.env``,
+    the file `supabase functions serve` reads)."""
     env: dict[str, str] = {}
     for path in (settings.root / ".env", settings.root / "supabase" / "functions" / ".env"):
         if path.is_file():
@@ -36,37 +34,33 @@ def webhook_base(settings: Settings) -> str:
     return f"{settings.api_url}/functions/v1/payment-webhook"
 
 
-def provider_env(settings: Settings) -> dict[str, str]:
-    """Provider credentials and base URLs pointing at the local sandbox."""
-    creds = _module("wats.sandbox.stack")
-    if creds is None:
-        return {}
-    return dict(creds.ensure_credentials(settings.home, settings.sandbox_url, webhook_base(settings)))
+def sandbox_env(settings: Settings) -> dict[str, str]:
+    """Both sides of the sandbox's wire: adapter variables and the sandbox's secrets."""
+    return ensure_credentials(settings.home, settings.sandbox_url, webhook_base(settings))
 
 
 def functions_env(settings: Settings) -> dict[str, str]:
     """What the Edge Functions see besides Supabase's own variables: provider settings
-    (sandbox locally, unless the developer's .env says otherwise), never sandbox secrets."""
-    env = {k: v for k, v in provider_env(settings).items() if not k.startswith("SANDBOX_")}
-    env["WATS_WEBHOOK_BASE_URL"] = webhook_base(settings)
+    pointing at the sandbox, unless the developer's .env or environment says otherwise.
+    Sandbox-side secrets never reach the functions."""
+    env = adapter_env(sandbox_env(settings))
     env.update(project_env(settings))
     for key, value in os.environ.items():
-        if key.startswith(("MPESA_", "AIRTEL_", "MIXX_", "CLICKPESA_", "WATS_PAYMENT_")):
+        if key.startswith(PROVIDER_PREFIXES):
             env[key] = value
     return env
 
 
-def sandbox_app(settings: Settings) -> Any | None:
-    app_module = _module("wats.sandbox.stack")
-    if app_module is None:
-        return None
-    return app_module.app_for_stack(provider_env(settings), webhook_base(settings))
+def sandbox_app(settings: Settings) -> Starlette:
+    return create_sandbox_app(SandboxConfig.from_env(sandbox_env(settings)))
 
 
 def scheduler(settings: Settings) -> Coroutine[Any, Any, None] | None:
-    module = _module("wats.stack.scheduler")
-    if module is None:
-        return None
+    """The local stand-in for Supabase Cron, once the payment scheduler exists."""
+    try:
+        module = importlib.import_module("wats.stack.scheduler")
+    except ModuleNotFoundError as exc:
+        if exc.name and "wats.stack.scheduler".startswith(exc.name):
+            return None
+        raise
     return module.run(settings)
-
-
