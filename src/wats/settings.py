@@ -103,7 +103,7 @@ class Settings:
 
     @property
     def bin_dir(self) -> Path:
-        return self.root / "node_modules" / ".bin"
+        return self.root / "tools" / "node_modules" / ".bin"
 
     # -- addresses ----------------------------------------------------------------------
     @property

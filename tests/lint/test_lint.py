@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "node_modules" / ".bin"
+BIN = ROOT / "tools" / "node_modules" / ".bin"
 
 
 def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -58,7 +58,6 @@ def test_deno_unit_tests_pass():
     proc = run(
         str(BIN / "deno"),
         "test",
-        "--node-modules-dir=none",  # type-check against npm: specifiers, not the repo's node_modules
         "--allow-net=127.0.0.1",
         "--allow-env",
         "--allow-read",

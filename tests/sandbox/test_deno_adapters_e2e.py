@@ -22,7 +22,7 @@ import uvicorn
 from wats.sandbox import SandboxConfig, adapter_env, create_app, ensure_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
-DENO = ROOT / "node_modules" / ".bin" / "deno"
+DENO = ROOT / "tools" / "node_modules" / ".bin" / "deno"
 TEST_FILE = "supabase/functions/tests/payments_sandbox_test.ts"
 
 
@@ -74,7 +74,6 @@ def test_deno_adapters_against_the_sandbox(running_sandbox: tuple[dict[str, str]
         [
             deno,
             "test",
-            "--node-modules-dir=none",
             "--allow-net=127.0.0.1",
             "--allow-env",
             "--allow-read",
