@@ -1,0 +1,349 @@
+import { assert, assertEquals } from "../_shared/payments/assert.ts";
+import {
+  ASYNC_HMAC,
+  fakeJwt,
+  recordingRpc,
+  type RpcCall,
+  ScriptedAdapter,
+  SYNC_NO_CALLBACK,
+} from "../_shared/edge/fakes.ts";
+import { HttpError } from "../_shared/edge/http.ts";
+import type { CheckoutResult } from "./handler.ts";
+import { handleCheckout, parseCheckoutRequest } from "./handler.ts";
+
+const customer = fakeJwt({
+  sub: "c0ffee00-0000-4000-8000-000000000001",
+  role: "authenticated",
+});
+const address = {
+  recipient_name: "Amina Juma",
+  region: "Dar es Salaam",
+  district: "Ilala",
+  street: "Samora Avenue 12",
+};
+
+function request(body: unknown, headers: Record<string, string> = {}): Request {
+  return new Request("http://local/checkout-initiate", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "Authorization": `Bearer ${customer}`,
+      "Idempotency-Key": "checkout-key-0001",
+      ...headers,
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+function checkoutResult(over: Partial<CheckoutResult> = {}): CheckoutResult {
+  return {
+    order_id: "0rder000-0000-4000-8000-000000000001",
+    payment_id: "9a900000-0000-4000-8000-000000000001",
+    order_status: "pending_payment",
+    payment_status: "pending",
+    amount: 25000,
+    currency: "TZS",
+    provider: "airtel",
+    provider_ref: "WP0123456789ABCDEF01",
+    msisdn: "255711000001",
+    expires_at: "2026-11-27T12:00:00Z",
+    replayed: false,
+    push_requested: false,
+    ...over,
+  };
+}
+
+function setup(
+  adapter: ScriptedAdapter,
+  result: CheckoutResult,
+  claim = true,
+) {
+  const calls: RpcCall[] = [];
+  const background: Promise<unknown>[] = [];
+  const answers = {
+    checkout: () => result,
+    claim_payment_push: () => ({
+      claimed: claim,
+      payment_status: result.payment_status,
+      order_status: result.order_status,
+    }),
+    record_payment_initiation: (args: Record<string, unknown>) => ({
+      payment_status: args.p_outcome,
+      order_status: args.p_outcome === "failed"
+        ? "cancelled"
+        : "pending_payment",
+    }),
+    apply_payment_event: () => ({ result: "applied" }),
+  };
+  const deps = {
+    userRpc: (token: string) =>
+      recordingRpc(`user:${token.slice(-9)}`, calls, answers),
+    serviceRpc: recordingRpc("service", calls, answers),
+    adapterFor: () => adapter,
+    background: (task: () => Promise<unknown>) => {
+      background.push(task());
+    },
+  };
+  return { calls, deps, background };
+}
+
+Deno.test("a request without an Idempotency-Key is refused before anything happens", () => {
+  try {
+    parseCheckoutRequest(
+      new Headers(),
+      JSON.stringify({ provider: "mpesa", shipping_address: address }),
+    );
+    throw new Error("expected a refusal");
+  } catch (error) {
+    assert(error instanceof HttpError);
+    assertEquals([error.status, error.code], [400, "idempotency_key_missing"]);
+  }
+});
+
+Deno.test("bodies are validated field by field", () => {
+  const headers = new Headers({ "Idempotency-Key": "checkout-key-0001" });
+  const cases: [unknown, number, string][] = [
+    ["{not json", 400, "invalid_json"],
+    [[1, 2], 400, "invalid_json"],
+    [{ provider: "visa", shipping_address: address }, 422, "unknown_provider"],
+    [{ provider: "mpesa" }, 422, "invalid_address"],
+    [
+      { provider: "mpesa", shipping_address: { ...address, street: " " } },
+      422,
+      "invalid_address",
+    ],
+    [
+      { provider: "mpesa", shipping_address: { ...address, floor: "3" } },
+      422,
+      "invalid_address",
+    ],
+    [
+      { provider: "mpesa", shipping_address: { ...address, region: 7 } },
+      422,
+      "invalid_address",
+    ],
+    [
+      { provider: "mpesa", shipping_address: address, amount: 1 },
+      422,
+      "unknown_field",
+    ],
+  ];
+  for (const [body, status, code] of cases) {
+    try {
+      parseCheckoutRequest(
+        headers,
+        typeof body === "string" ? body : JSON.stringify(body),
+      );
+      throw new Error(`accepted ${JSON.stringify(body)}`);
+    } catch (error) {
+      assert(error instanceof HttpError, String(error));
+      assertEquals(
+        [error.status, error.code],
+        [status, code],
+        JSON.stringify(body),
+      );
+    }
+  }
+  const ok = parseCheckoutRequest(
+    headers,
+    JSON.stringify({
+      provider: "halopesa",
+      shipping_address: { ...address, notes: "  gate 2 " },
+    }),
+  );
+  assertEquals(ok.shippingAddress.notes, "gate 2");
+});
+
+Deno.test("idempotency keys must be 8-255 printable characters", () => {
+  for (const key of ["short", "has space in it", "x".repeat(256)]) {
+    try {
+      parseCheckoutRequest(new Headers({ "Idempotency-Key": key }), "{}");
+      throw new Error(`accepted ${key}`);
+    } catch (error) {
+      assert(error instanceof HttpError);
+      assertEquals(error.code, "idempotency_key_invalid");
+    }
+  }
+});
+
+Deno.test("the anon key is not a customer", async () => {
+  const adapter = new ScriptedAdapter("airtel", ASYNC_HMAC, {});
+  const { calls, deps } = setup(adapter, checkoutResult());
+  const anon = fakeJwt({ role: "anon" });
+  const res = await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }, {
+      Authorization: `Bearer ${anon}`,
+    }),
+    deps,
+  );
+  assertEquals(res.status, 401);
+  assertEquals(calls.length, 0);
+});
+
+Deno.test("an async provider: checkout as the user, claim, one push, record initiated", async () => {
+  const adapter = new ScriptedAdapter("airtel", ASYNC_HMAC, {});
+  const { calls, deps } = setup(adapter, checkoutResult());
+  const res = await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }),
+    deps,
+  );
+  assertEquals(res.status, 202);
+  const body = await res.json();
+  assertEquals(body.payment_status, "initiated");
+  assertEquals(calls.map((c) => `${c.as}:${c.fn}`), [
+    `user:${customer.slice(-9)}:checkout`,
+    "service:claim_payment_push",
+    "service:record_payment_initiation",
+  ]);
+  assertEquals(calls[0].args.p_idempotency_key, "checkout-key-0001");
+  assertEquals(adapter.initiated.length, 1);
+  assertEquals(adapter.initiated[0].reference, "WP0123456789ABCDEF01");
+  assertEquals(adapter.initiated[0].msisdn, "255711000001");
+});
+
+Deno.test("a retry after the push was requested never pushes again", async () => {
+  const adapter = new ScriptedAdapter("airtel", ASYNC_HMAC, {});
+  const { calls, deps } = setup(
+    adapter,
+    checkoutResult({
+      replayed: true,
+      push_requested: true,
+      payment_status: "initiated",
+    }),
+  );
+  const res = await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }),
+    deps,
+  );
+  assertEquals(res.status, 202);
+  assertEquals(res.headers.get("Idempotent-Replayed"), "true");
+  assertEquals(adapter.initiated.length, 0);
+  assertEquals(calls.map((c) => c.fn), ["checkout"]);
+});
+
+Deno.test("a lost race for the push claim does not push", async () => {
+  const adapter = new ScriptedAdapter("airtel", ASYNC_HMAC, {});
+  const { deps } = setup(adapter, checkoutResult(), false);
+  const res = await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }),
+    deps,
+  );
+  assertEquals(res.status, 202);
+  assertEquals(adapter.initiated.length, 0);
+});
+
+Deno.test("a refused push is recorded as failed (the database releases the stock)", async () => {
+  const adapter = new ScriptedAdapter("airtel", ASYNC_HMAC, {
+    initiate: (p) => ({
+      state: "failed",
+      providerRef: p.reference,
+      failureReason: "invalid_msisdn",
+      raw: null,
+    }),
+  });
+  const { calls, deps } = setup(adapter, checkoutResult());
+  const res = await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }),
+    deps,
+  );
+  const body = await res.json();
+  assertEquals([res.status, body.payment_status, body.order_status], [
+    202,
+    "failed",
+    "cancelled",
+  ]);
+  assertEquals(body.failure_reason, "invalid_msisdn");
+  const record = calls.find((c) => c.fn === "record_payment_initiation");
+  assertEquals(record?.args.p_outcome, "failed");
+  assertEquals(record?.args.p_failure_reason, "invalid_msisdn");
+});
+
+Deno.test("a sync provider is recorded initiated first and settled in the background", async () => {
+  const adapter = new ScriptedAdapter("mpesa", SYNC_NO_CALLBACK, {
+    initiate: (p) => ({
+      state: "succeeded",
+      providerRef: p.reference,
+      providerTxnId: "MP123",
+      raw: null,
+    }),
+  });
+  const { calls, deps, background } = setup(
+    adapter,
+    checkoutResult({ provider: "mpesa" }),
+  );
+  const res = await handleCheckout(
+    request({ provider: "mpesa", shipping_address: address }),
+    deps,
+  );
+  assertEquals(res.status, 202);
+  assertEquals((await res.json()).payment_status, "initiated");
+  await Promise.all(background);
+  assertEquals(calls.map((c) => c.fn), [
+    "checkout",
+    "claim_payment_push",
+    "record_payment_initiation",
+    "apply_payment_event",
+  ]);
+  const applied = calls[3].args;
+  assertEquals(
+    [applied.p_outcome, applied.p_provider_txn_id, applied.p_source],
+    [
+      "succeeded",
+      "MP123",
+      "initiate_response",
+    ],
+  );
+});
+
+Deno.test("an unconfigured provider fails the payment and answers 503", async () => {
+  const { calls, deps } = setup(
+    new ScriptedAdapter("mixx", ASYNC_HMAC, {}),
+    checkoutResult({ provider: "mixx" }),
+  );
+  deps.adapterFor = () => {
+    throw new Error("MIXX_PUSH_URL missing");
+  };
+  const res = await handleCheckout(
+    request({ provider: "mixx", shipping_address: address }),
+    deps,
+  );
+  assertEquals(res.status, 503);
+  assertEquals((await res.json()).error.code, "provider_unavailable");
+  assertEquals(calls.at(-1)?.args.p_outcome, "failed");
+});
+
+Deno.test("database refusals pass through with their status and reason", async () => {
+  const { deps } = setup(
+    new ScriptedAdapter("airtel", ASYNC_HMAC, {}),
+    checkoutResult(),
+  );
+  deps.userRpc = () => () =>
+    Promise.reject(
+      new HttpError(409, "insufficient_stock", "not enough stock"),
+    );
+  const res = await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }),
+    deps,
+  );
+  assertEquals(res.status, 409);
+  assertEquals((await res.json()).error.code, "insufficient_stock");
+  assertEquals(res.headers.get("Access-Control-Allow-Origin"), "*");
+});
+
+Deno.test("CORS preflight is answered without touching anything", async () => {
+  const { calls, deps } = setup(
+    new ScriptedAdapter("airtel", ASYNC_HMAC, {}),
+    checkoutResult(),
+  );
+  const res = await handleCheckout(
+    new Request("http://local/checkout-initiate", { method: "OPTIONS" }),
+    deps,
+  );
+  assertEquals(res.status, 204);
+  assert(
+    res.headers.get("Access-Control-Allow-Headers")?.includes(
+      "idempotency-key",
+    ),
+  );
+  assertEquals(calls.length, 0);
+});

@@ -1,0 +1,163 @@
+/**
+ * payment-reconcile: the scheduled job (Supabase Cron, or the local stack's scheduler)
+ * that settles payments nobody told us about.
+ *
+ * 1. `payments_to_reconcile` lists stale initiated/ambiguous payments (and pushes whose
+ *    outcome was never recorded);
+ * 2. each provider with a status query is asked; a final answer goes through the same
+ *    `apply_payment_event` as a callback;
+ * 3. `expire_overdue_payments` expires what stays unpaid past its window, releasing stock.
+ */
+import type { PaymentAdapter, ProviderName } from "../_shared/payments/mod.ts";
+import { isProviderName } from "../_shared/payments/mod.ts";
+import {
+  errorResponse,
+  HttpError,
+  json,
+  readBody,
+} from "../_shared/edge/http.ts";
+import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
+import type { Rpc } from "../_shared/edge/db.ts";
+
+export interface ReconcileDeps {
+  serviceRpc: Rpc;
+  adapterFor(provider: ProviderName): PaymentAdapter;
+  now(): number;
+}
+
+interface StalePayment {
+  payment_id: string;
+  provider: string;
+  provider_ref: string;
+  status: string;
+}
+
+interface Options {
+  minAgeSeconds: number;
+  limit: number;
+  budgetMs: number;
+}
+
+function options(raw: string): Options {
+  const defaults: Options = { minAgeSeconds: 60, limit: 100, budgetMs: 50_000 };
+  if (!raw.trim()) return defaults;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
+  }
+  const whole = (value: unknown, fallback: number, max: number) => {
+    if (value === undefined) return fallback;
+    if (
+      typeof value !== "number" || !Number.isInteger(value) || value < 0 ||
+      value > max
+    ) {
+      throw new HttpError(
+        422,
+        "invalid_option",
+        `options must be whole numbers up to ${max}`,
+      );
+    }
+    return value;
+  };
+  return {
+    minAgeSeconds: whole(body.min_age_seconds, defaults.minAgeSeconds, 86_400),
+    limit: whole(body.limit, defaults.limit, 1_000),
+    budgetMs: defaults.budgetMs,
+  };
+}
+
+async function settle(
+  payment: StalePayment,
+  deps: ReconcileDeps,
+): Promise<Record<string, unknown>> {
+  if (!isProviderName(payment.provider)) {
+    return { payment_id: payment.payment_id, result: "unknown_provider" };
+  }
+  const adapter = deps.adapterFor(payment.provider);
+  const status = await adapter.queryStatus(payment.provider_ref);
+  if (!status.supported) {
+    return { payment_id: payment.payment_id, result: "no_status_query" };
+  }
+  if (status.transportError || status.notFound) {
+    return {
+      payment_id: payment.payment_id,
+      result: status.notFound ? "not_found" : "provider_unreachable",
+    };
+  }
+  let outcome: string | null = null;
+  let reason = status.failureReason ?? null;
+  if (status.state === "succeeded" || status.state === "failed") {
+    outcome = status.state;
+  } else if (status.state === "expired") {
+    // the customer never answered the prompt: nothing was charged
+    outcome = "failed";
+    reason ??= "timeout";
+  }
+  if (!outcome) {
+    return {
+      payment_id: payment.payment_id,
+      result: "still_pending",
+      state: status.state,
+    };
+  }
+  const applied = await deps.serviceRpc("apply_payment_event", {
+    p_provider: payment.provider,
+    p_provider_ref: payment.provider_ref,
+    p_outcome: outcome,
+    p_amount: status.amount ?? null,
+    p_msisdn: status.msisdn ?? null,
+    p_provider_txn_id: status.providerTxnId ?? null,
+    p_failure_reason: reason,
+    p_source: "status_query",
+  });
+  return { payment_id: payment.payment_id, result: "applied", applied };
+}
+
+export async function handleReconcile(
+  req: Request,
+  deps: ReconcileDeps,
+): Promise<Response> {
+  try {
+    if (req.method !== "POST") {
+      throw new HttpError(405, "method_not_allowed", "use POST");
+    }
+    const token = bearerToken(req);
+    const claims = token ? decodeClaims(token) : null;
+    if (claims?.role !== "service_role") {
+      throw new HttpError(
+        403,
+        "service_role_required",
+        "only the scheduler may reconcile",
+      );
+    }
+    const opts = options(await readBody(req, 4096));
+    const started = deps.now();
+    const stale = await deps.serviceRpc("payments_to_reconcile", {
+      p_min_age_seconds: opts.minAgeSeconds,
+      p_limit: opts.limit,
+    }) as StalePayment[];
+    const results: Record<string, unknown>[] = [];
+    for (const payment of stale) {
+      if (deps.now() - started > opts.budgetMs) {
+        results.push({ payment_id: payment.payment_id, result: "deferred" });
+        continue;
+      }
+      try {
+        results.push(await settle(payment, deps));
+      } catch (error) {
+        console.error(`reconciling ${payment.provider_ref} failed:`, error);
+        results.push({ payment_id: payment.payment_id, result: "error" });
+      }
+    }
+    const expired = await deps.serviceRpc("expire_overdue_payments", {});
+    return json(200, { checked: stale.length, results, expired });
+  } catch (error) {
+    if (error instanceof HttpError) return errorResponse(error);
+    console.error("payment-reconcile failed:", error);
+    return errorResponse(
+      new HttpError(500, "internal_error", "reconciliation failed"),
+    );
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * payment-webhook/<provider>: a mobile-money provider reports a payment's outcome.
+ *
+ * 1. the raw event is stored first (`record_webhook_event`, deduplicated), whatever it is;
+ * 2. the provider's adapter authenticates it (signature in constant time, or the URL
+ *    token) and normalizes it — a forged call gets 401 and changes nothing else;
+ * 3. `apply_payment_event` (one SQL transaction) applies it: duplicates are no-ops,
+ *    mismatches go to review, terminal states never regress;
+ * 4. the adapter answers in the form that provider expects.
+ */
+import type {
+  AckOutcome,
+  ParsedCallback,
+  PaymentAdapter,
+  ProviderName,
+} from "../_shared/payments/mod.ts";
+import { isProviderName } from "../_shared/payments/mod.ts";
+import {
+  clientIp,
+  errorResponse,
+  HttpError,
+  readBody,
+} from "../_shared/edge/http.ts";
+import type { Rpc } from "../_shared/edge/db.ts";
+
+export interface WebhookDeps {
+  serviceRpc: Rpc;
+  adapterFor(provider: ProviderName): PaymentAdapter;
+}
+
+const MAX_BODY = 64 * 1024;
+
+/** `/payment-webhook/airtel` (local) or `/functions/v1/payment-webhook/airtel` → airtel. */
+export function providerFromPath(pathname: string): string | null {
+  const parts = pathname.split("/").filter(Boolean);
+  const at = parts.indexOf("payment-webhook");
+  if (at < 0 || parts.length !== at + 2) return null;
+  return parts[at + 1];
+}
+
+function headerObject(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    out[key] = key === "authorization" ? "[redacted]" : value;
+  });
+  return out;
+}
+
+export async function handleWebhook(
+  req: Request,
+  deps: WebhookDeps,
+): Promise<Response> {
+  try {
+    const url = new URL(req.url);
+    const provider = providerFromPath(url.pathname);
+    if (!provider || !isProviderName(provider)) {
+      throw new HttpError(404, "unknown_provider", "no such payment provider");
+    }
+    if (req.method !== "POST") {
+      throw new HttpError(
+        405,
+        "method_not_allowed",
+        "providers POST their callbacks",
+      );
+    }
+    const rawBody = await readBody(req, MAX_BODY);
+    const sourceIp = clientIp(req);
+    const eventId = await deps.serviceRpc("record_webhook_event", {
+      p_provider: provider,
+      p_headers: headerObject(req.headers),
+      p_body: rawBody,
+      p_source_ip: sourceIp,
+      p_path: url.pathname + url.search,
+    }) as string;
+
+    let adapter: PaymentAdapter;
+    try {
+      adapter = deps.adapterFor(provider);
+    } catch (error) {
+      console.error("payment provider not configured:", error);
+      throw new HttpError(
+        503,
+        "provider_unavailable",
+        "provider not configured",
+      );
+    }
+
+    const finish = (
+      authentic: boolean,
+      rejection: string | null,
+      result: unknown,
+    ) =>
+      deps.serviceRpc("finish_webhook_event", {
+        p_event_id: eventId,
+        p_authentic: authentic,
+        p_rejection: rejection,
+        p_result: result ?? {},
+      });
+    const answer = (parsed: ParsedCallback | null, outcome: AckOutcome) =>
+      adapter.acknowledge(parsed, outcome);
+
+    const parsed = await adapter.verifyAndParseCallback({
+      headers: req.headers,
+      rawBody,
+      url: req.url,
+      sourceIp,
+    });
+    if (!parsed.authentic) {
+      const rejection = parsed.rejection ?? "unauthentic";
+      await finish(false, rejection, null);
+      return answer(
+        parsed,
+        rejection === "malformed" ? "invalid" : "unauthentic",
+      );
+    }
+    if (!parsed.providerRef || !parsed.state) {
+      await finish(true, "malformed", null);
+      return answer(parsed, "invalid");
+    }
+    let result: unknown;
+    try {
+      result = await deps.serviceRpc("apply_payment_event", {
+        p_provider: provider,
+        p_provider_ref: parsed.providerRef,
+        p_outcome: parsed.state,
+        p_amount: parsed.amount,
+        p_currency: parsed.currency,
+        p_msisdn: parsed.msisdn,
+        p_provider_txn_id: parsed.providerTxnId,
+        p_failure_reason: parsed.failureReason,
+        p_source: "callback",
+        p_webhook_event_id: eventId,
+      });
+    } catch (error) {
+      console.error("applying a payment event failed:", error);
+      return answer(parsed, "error");
+    }
+    await finish(true, null, result);
+    return answer(parsed, "accepted");
+  } catch (error) {
+    if (error instanceof HttpError) return errorResponse(error);
+    console.error("payment-webhook failed:", error);
+    return errorResponse(
+      new HttpError(
+        500,
+        "internal_error",
+        "the event was not processed; retry later",
+      ),
+    );
+  }
+}

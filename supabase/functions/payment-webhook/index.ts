@@ -1,0 +1,10 @@
+import { createPaymentAdapter } from "../_shared/payments/mod.ts";
+import { rpcWith, serviceClient } from "../_shared/edge/db.ts";
+import { handleWebhook } from "./handler.ts";
+
+Deno.serve((req) =>
+  handleWebhook(req, {
+    serviceRpc: rpcWith(serviceClient()),
+    adapterFor: (provider) => createPaymentAdapter(provider),
+  })
+);
