@@ -27,10 +27,18 @@ CORS_HEADERS = [
 
 
 def error_body(status: int, message: str, code: str | None = None) -> bytes:
-    """A JSON error that every client library can read (PostgREST's four keys + msg)."""
-    return json.dumps(
-        {"code": code or str(status), "details": None, "hint": None, "message": message}
-    ).encode()
+    """A JSON error that every client library can read (PostgREST's four keys)."""
+    return json.dumps({"code": code or str(status), "details": None, "hint": None, "message": message}).encode()
+
+
+def too_large(path: str, limit: int) -> bytes:
+    """413 in the shape of the service behind ``path`` (Storage has its own error shape)."""
+    message = f"Request body too large: the limit is {limit} bytes"
+    if path.startswith("/storage/v1"):
+        return json.dumps(
+            {"statusCode": "413", "code": "EntityTooLarge", "error": "Payload too large", "message": message}
+        ).encode()
+    return error_body(413, message)
 
 
 async def send_json(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -92,7 +100,7 @@ class Gateway:
                 await send_json(send, 400, error_body(400, "Invalid Content-Length header"), cors)
                 return
             if int(declared) > limit:
-                await send_json(send, 413, error_body(413, f"Request body too large: the limit is {limit} bytes"), cors)
+                await send_json(send, 413, too_large(path, limit), cors)
                 return
 
         if declared is None and method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -106,7 +114,7 @@ class Gateway:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    await send_json(send, 413, error_body(413, f"Request body too large: the limit is {limit} bytes"), cors)
+                    await send_json(send, 413, too_large(path, limit), cors)
                     return
                 chunks.append(chunk)
                 if not message.get("more_body"):

@@ -91,3 +91,17 @@ reset role;
 
 grant all on storage.buckets, storage.objects to anon, authenticated, service_role, postgres;
 grant select on storage.migrations to postgres;
+
+-- Keep storage.objects.updated_at current, as Supabase Storage's trigger does.
+create function storage.update_updated_at_column() returns trigger
+language plpgsql
+as $$
+begin
+    new.updated_at = now();
+    return new;
+end
+$$;
+
+create trigger update_objects_updated_at
+before update on storage.objects
+for each row execute function storage.update_updated_at_column();
