@@ -22,6 +22,23 @@ from wats.settings import Settings
 
 log = logging.getLogger("wats.functions")
 
+#: Variables of the developer's environment a function process inherits: how to reach the
+#: npm registry (proxies, extra certificate authorities) and nothing else.
+INHERITED = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "DENO_CERT",
+    "DENO_TLS_CA_STORE",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "NPM_CONFIG_REGISTRY",
+)
+
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -99,6 +116,7 @@ class FunctionsHost:
             "SUPABASE_SERVICE_ROLE_KEY": s.service_role_key,
             "SUPABASE_DB_URL": s.db_url(),
             "SB_REGION": "local",
+            **{k: os.environ[k] for k in INHERITED if k in os.environ},
             # for the runner
             "WATS_FUNCTION_ENTRY": (s.root / "supabase" / "functions" / fn.name / "index.ts").as_uri(),
             "WATS_FUNCTION_PORT": str(fn.port),
