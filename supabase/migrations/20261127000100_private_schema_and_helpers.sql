@@ -1,0 +1,324 @@
+-- WATS schema, part 1: the `private` schema and the generic helpers every domain uses.
+--
+-- `private` is not listed in [api] schemas of supabase/config.toml, so the Data API never
+-- exposes it. It holds internal tables (webhook events, idempotency records, payouts, the
+-- state-transition list) and the functions that RLS policies and triggers call. API roles
+-- get USAGE on the schema only so that policies and triggers evaluated as them can call
+-- the few helpers granted to them below; no API role has any privilege on its tables.
+
+create schema if not exists private;
+
+comment on schema private is
+'Internal tables and helper functions. Not exposed by the Data API; API roles may only '
+'execute the helpers RLS policies and triggers call.';
+
+revoke all on schema private from public, anon, authenticated, service_role;
+grant usage on schema private to anon, authenticated, service_role;
+
+-- Functions are executable by PUBLIC by default, and a per-schema ALTER DEFAULT PRIVILEGES
+-- cannot take that away. So every migration that creates functions in `private` ends with
+-- `revoke execute on all functions in schema private from public`; API roles execute only
+-- the helpers granted to them by name.
+
+-- ---------------------------------------------------------------------------------------
+-- State machines: the allowed-transition list and the checker
+-- ---------------------------------------------------------------------------------------
+
+create table private.status_transitions (
+    machine text not null,
+    from_state text not null,
+    to_state text not null,
+    primary key (machine, from_state, to_state),
+    constraint status_transitions_change check (from_state <> to_state)
+);
+
+comment on table private.status_transitions is
+'Every allowed status change, per state machine (order, payment, shipment, return, vendor, '
+'livestream, bnpl, payout). A status update not listed here raises WT001. Staying in the '
+'same state is always allowed. Initial states are set by column defaults.';
+comment on column private.status_transitions.machine is
+'State machine name, passed as the first argument of private.enforce_status_transition().';
+
+alter table private.status_transitions enable row level security;
+revoke all on table private.status_transitions from anon, authenticated, service_role;
+
+insert into private.status_transitions (machine, from_state, to_state)
+values
+-- order (DESIGN §4). expired -> paid: a late success re-reserved the stock.
+-- paid -> cancelled: an admin cancels a paid order before fulfilment (refund follows).
+-- return_requested -> delivered: every return request on the order was rejected.
+('order', 'pending_payment', 'paid'),
+('order', 'pending_payment', 'cancelled'),
+('order', 'pending_payment', 'expired'),
+('order', 'expired', 'paid'),
+('order', 'paid', 'processing'),
+('order', 'paid', 'cancelled'),
+('order', 'processing', 'shipped'),
+('order', 'shipped', 'delivered'),
+('order', 'delivered', 'completed'),
+('order', 'delivered', 'return_requested'),
+('order', 'return_requested', 'returned'),
+('order', 'return_requested', 'delivered'),
+('order', 'returned', 'return_requested'),
+-- payment. pending -> succeeded/failed: the provider's callback raced the record of the
+-- push being accepted. expired -> succeeded: money arrived after expiry (DESIGN §4).
+('payment', 'pending', 'initiated'),
+('payment', 'pending', 'ambiguous'),
+('payment', 'pending', 'succeeded'),
+('payment', 'pending', 'failed'),
+('payment', 'pending', 'expired'),
+('payment', 'initiated', 'ambiguous'),
+('payment', 'initiated', 'succeeded'),
+('payment', 'initiated', 'failed'),
+('payment', 'initiated', 'expired'),
+('payment', 'ambiguous', 'succeeded'),
+('payment', 'ambiguous', 'failed'),
+('payment', 'ambiguous', 'expired'),
+('payment', 'expired', 'succeeded'),
+('payment', 'succeeded', 'refunded'),
+('payment', 'succeeded', 'partially_refunded'),
+('payment', 'partially_refunded', 'refunded'),
+-- shipment. A local courier may skip in_transit.
+('shipment', 'pending', 'packed'),
+('shipment', 'packed', 'dispatched'),
+('shipment', 'dispatched', 'in_transit'),
+('shipment', 'dispatched', 'delivered'),
+('shipment', 'dispatched', 'failed'),
+('shipment', 'in_transit', 'delivered'),
+('shipment', 'in_transit', 'failed'),
+('shipment', 'failed', 'returned'),
+-- return
+('return', 'requested', 'approved'),
+('return', 'requested', 'rejected'),
+('return', 'approved', 'received'),
+('return', 'received', 'refunded'),
+-- vendor (approval is an admin decision)
+('vendor', 'pending', 'approved'),
+('vendor', 'pending', 'suspended'),
+('vendor', 'approved', 'suspended'),
+('vendor', 'suspended', 'approved'),
+-- livestream
+('livestream', 'scheduled', 'live'),
+('livestream', 'scheduled', 'cancelled'),
+('livestream', 'live', 'ended'),
+-- buy now, pay later
+('bnpl', 'pending', 'active'),
+('bnpl', 'pending', 'cancelled'),
+('bnpl', 'active', 'completed'),
+('bnpl', 'active', 'defaulted'),
+('bnpl', 'defaulted', 'completed'),
+-- vendor payout
+('payout', 'pending', 'processing'),
+('payout', 'pending', 'cancelled'),
+('payout', 'processing', 'paid'),
+('payout', 'processing', 'failed'),
+('payout', 'failed', 'pending');
+
+create function private.can_transition(p_machine text, p_from text, p_to text)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select p_from is not distinct from p_to
+        or exists (
+            select 1
+            from private.status_transitions as t
+            where t.machine = p_machine and t.from_state = p_from and t.to_state = p_to
+        )
+$$;
+
+comment on function private.can_transition(text, text, text) is
+'True when state machine p_machine may go from p_from to p_to (or stays put). For SQL '
+'functions that want to decide between "apply" and "ignore" without raising.';
+
+create function private.assert_transition(p_machine text, p_from text, p_to text)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if not private.can_transition(p_machine, p_from, p_to) then
+        raise exception 'illegal % status transition: % -> %', p_machine, p_from, p_to
+            using errcode = 'WT001',
+                  hint = 'Allowed transitions are listed in private.status_transitions.';
+    end if;
+end;
+$$;
+
+comment on function private.assert_transition(text, text, text) is
+'Raises SQLSTATE WT001 (HTTP 400 through the Data API) unless p_machine may go from p_from '
+'to p_to. Used by private.enforce_status_transition() and callable from SQL functions.';
+
+create function private.enforce_status_transition()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_machine text := tg_argv[0];
+    v_stamp text;
+    v_state text;
+    v_column text;
+    v_new jsonb;
+    v_old jsonb;
+begin
+    perform private.assert_transition(v_machine, old.status, new.status);
+    -- Remaining arguments are 'state:column' pairs: entering `state` stamps `column` with
+    -- now(), unless the same statement set that column explicitly.
+    v_new := to_jsonb(new);
+    v_old := to_jsonb(old);
+    foreach v_stamp in array tg_argv[1:] loop
+        v_state := split_part(v_stamp, ':', 1);
+        v_column := split_part(v_stamp, ':', 2);
+        if new.status = v_state
+            and (v_new -> v_column = 'null'::jsonb
+                 or v_new -> v_column is not distinct from v_old -> v_column) then
+            new := jsonb_populate_record(new, jsonb_build_object(v_column, now()));
+        end if;
+    end loop;
+    return new;
+end;
+$$;
+
+comment on function private.enforce_status_transition() is
+'BEFORE UPDATE OF status trigger shared by every state table. Argument 1: the state machine '
+'name in private.status_transitions; further arguments: ''state:column'' pairs whose column '
+'is stamped with now() when the row enters that state. Illegal transitions raise WT001.';
+
+-- ---------------------------------------------------------------------------------------
+-- Generic triggers
+-- ---------------------------------------------------------------------------------------
+
+create function private.touch_updated_at()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.created_at := old.created_at;
+    new.updated_at := now();
+    return new;
+end;
+$$;
+
+comment on function private.touch_updated_at() is
+'BEFORE UPDATE trigger on every table with updated_at: stamps updated_at and keeps '
+'created_at unchanged. (On insert both columns default to now().)';
+
+create function private.forbid_change()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    raise exception '%.% is append-only: % is not allowed', tg_table_schema, tg_table_name, tg_op
+        using errcode = '42501';
+end;
+$$;
+
+comment on function private.forbid_change() is
+'Trigger that rejects every UPDATE, DELETE or TRUNCATE, for every role including the table '
+'owner. Makes append-only tables (audit_logs, loyalty_points) append-only for real.';
+
+-- ---------------------------------------------------------------------------------------
+-- Small pure helpers
+-- ---------------------------------------------------------------------------------------
+
+create function private.is_api_user()
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+    select current_user in ('anon', 'authenticated')
+$$;
+
+comment on function private.is_api_user() is
+'True when the statement runs directly as an end-user API role (anon, authenticated), i.e. '
+'a client write through the Data API, and not inside a SECURITY DEFINER SQL function, as '
+'service_role, or as the owner. Guard triggers use it to protect admin-only columns.';
+
+create function private.mask_phone(p_phone text)
+returns text
+language sql
+immutable
+strict
+set search_path = ''
+as $$
+    select case
+        when char_length(p_phone) >= 8 then left(p_phone, 3) || '****' || right(p_phone, 4)
+        else '****'
+    end
+$$;
+
+comment on function private.mask_phone(text) is
+'Masks a phone for anyone but its owner or an admin: 255712345678 -> 255****5678 (first 3 '
+'and last 4 digits kept).';
+
+create function private.normalize_phone(p_phone text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select case
+        when regexp_replace(coalesce(p_phone, ''), '[^0-9]', '', 'g') ~ '^255[0-9]{9}$'
+            then regexp_replace(p_phone, '[^0-9]', '', 'g')
+    end
+$$;
+
+comment on function private.normalize_phone(text) is
+'Digits-only Tanzanian phone (255 + 9 digits) from an auth.users phone, or null when it is '
+'not one (profiles.phone then stays empty and checkout refuses with a clear error).';
+
+create function private.is_valid_shipping_address(p_address jsonb)
+returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+    v_key text;
+    v_value jsonb;
+begin
+    if p_address is null or jsonb_typeof(p_address) <> 'object' then
+        return false;
+    end if;
+    if not p_address ?& array['recipient_name', 'region', 'district', 'street'] then
+        return false;
+    end if;
+    for v_key, v_value in select e.key, e.value from jsonb_each(p_address) as e loop
+        if v_key <> all (array[
+            'recipient_name', 'region', 'district', 'ward', 'street', 'landmark',
+            'postcode', 'notes'
+        ]) then
+            return false;
+        end if;
+        if jsonb_typeof(v_value) <> 'string'
+            or char_length(btrim(v_value #>> '{}')) not between 1 and
+                (case when v_key = 'notes' then 500 else 200 end) then
+            return false;
+        end if;
+    end loop;
+    return true;
+end;
+$$;
+
+comment on function private.is_valid_shipping_address(jsonb) is
+'Shape of orders.shipping_address: a JSON object with string members recipient_name, '
+'region, district, street (required) and ward, landmark, postcode, notes (optional), each '
+'1-200 characters (notes up to 500), and no other members.';
+
+grant execute on function private.can_transition(text, text, text)
+to anon, authenticated, service_role;
+grant execute on function private.assert_transition(text, text, text)
+to anon, authenticated, service_role;
+grant execute on function private.is_api_user() to anon, authenticated, service_role;
+grant execute on function private.mask_phone(text) to authenticated, service_role;
+grant execute on function private.is_valid_shipping_address(jsonb) to authenticated, service_role;
+
+-- Nothing in `private` is executable unless granted by name above.
+revoke execute on all functions in schema private from public;

@@ -1,0 +1,245 @@
+-- WATS schema, part 2: identity. One profile per auth user (created and kept in sync by
+-- triggers on auth.users), the marketplace role, the helpers policies use to know who is
+-- asking, and the custom access token hook that puts the role into every access token.
+
+create table public.profiles (
+    id uuid primary key references auth.users (id) on delete cascade,
+    phone text unique constraint profiles_phone_format check (phone ~ '^255[0-9]{9}$'),
+    full_name text constraint profiles_full_name_length check (
+        char_length(btrim(full_name)) between 1 and 120
+    ),
+    role text not null default 'customer' constraint profiles_role_allowed check (
+        role in ('customer', 'vendor', 'admin')
+    ),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+
+comment on table public.profiles is
+'One row per auth user, created by a trigger on auth.users. Owned by the user; only an '
+'admin may change role.';
+comment on column public.profiles.phone is
+'Copied from auth.users.phone (digits only, 255 + 9 digits) and kept in sync by trigger; '
+'null when the auth phone is not a Tanzanian number. Not writable through the Data API.';
+comment on column public.profiles.role is
+'Marketplace role: customer (default), vendor or admin. Only an admin may change it (guard '
+'trigger); approving a vendor promotes its owner from customer to vendor. Copied into '
+'access tokens as the user_role claim by public.custom_access_token_hook.';
+
+create trigger profiles_touch_updated_at
+before update on public.profiles
+for each row execute function private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Who is asking: helpers for policies (SECURITY DEFINER, so they read profiles without
+-- going through its RLS and without recursion)
+-- ---------------------------------------------------------------------------------------
+
+create function private.is_admin()
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select exists (
+        select 1
+        from public.profiles as p
+        where p.id = (select auth.uid()) and p.role = 'admin'
+    )
+$$;
+
+comment on function private.is_admin() is
+'True when the current user (auth.uid()) has role admin in profiles. Read from the table, '
+'not the token, so a demotion takes effect at once.';
+
+create function private.current_app_role()
+returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select p.role from public.profiles as p where p.id = (select auth.uid())
+$$;
+
+comment on function private.current_app_role() is
+'Marketplace role (customer, vendor, admin) of the current user, or null without a user.';
+
+create function private.visible_user_ids()
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select case
+        when private.is_admin() then array(select p.id from public.profiles as p)
+        else array[(select auth.uid())]
+    end
+$$;
+
+comment on function private.visible_user_ids() is
+'Users whose own rows the current user may read: just themself, or every user for an '
+'admin. Policies use it as `customer_id = any ((select private.visible_user_ids())::uuid[])` '
+'so that "own rows, or all rows for admins" stays one indexable condition (an OR with a '
+'boolean is-admin test would force a sequential scan).';
+
+grant execute on function private.is_admin() to anon, authenticated, service_role;
+grant execute on function private.current_app_role() to anon, authenticated, service_role;
+grant execute on function private.visible_user_ids() to anon, authenticated, service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- Role changes are an admin decision
+-- ---------------------------------------------------------------------------------------
+
+create function private.guard_profile_role()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if private.is_api_user() and not private.is_admin() then
+        raise exception 'only an admin may change a role'
+            using errcode = '42501';
+    end if;
+    if old.role = 'admin' and not exists (
+        select 1 from public.profiles as p where p.role = 'admin' and p.id <> old.id
+    ) then
+        raise exception 'the last admin cannot give up the admin role'
+            using errcode = '42501';
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.guard_profile_role() is
+'BEFORE UPDATE OF role trigger on profiles: a client (anon/authenticated) that is not an '
+'admin may not change a role, and nobody may demote the last admin.';
+
+create trigger profiles_guard_role
+before update of role on public.profiles
+for each row
+when (old.role is distinct from new.role)
+execute function private.guard_profile_role();
+
+-- ---------------------------------------------------------------------------------------
+-- Profiles follow auth.users
+-- ---------------------------------------------------------------------------------------
+
+create function private.handle_auth_user_created()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    -- The role is never taken from user metadata (users can write it): always customer.
+    insert into public.profiles (id, phone, full_name)
+    values (
+        new.id,
+        private.normalize_phone(new.phone),
+        nullif(left(btrim(coalesce(new.raw_user_meta_data ->> 'full_name', '')), 120), '')
+    )
+    on conflict (id) do nothing;
+    return new;
+end;
+$$;
+
+comment on function private.handle_auth_user_created() is
+'AFTER INSERT trigger on auth.users: creates the profile (role customer, phone copied, '
+'full_name from user metadata when given).';
+
+create function private.handle_auth_user_phone_changed()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    update public.profiles
+    set phone = private.normalize_phone(new.phone)
+    where id = new.id;
+    return new;
+end;
+$$;
+
+comment on function private.handle_auth_user_phone_changed() is
+'AFTER UPDATE OF phone trigger on auth.users: keeps profiles.phone equal to the auth phone.';
+
+create trigger wats_on_auth_user_created
+after insert on auth.users
+for each row execute function private.handle_auth_user_created();
+
+create trigger wats_on_auth_user_phone_changed
+after update of phone on auth.users
+for each row
+when (old.phone is distinct from new.phone)
+execute function private.handle_auth_user_phone_changed();
+
+-- ---------------------------------------------------------------------------------------
+-- Custom access token hook (supabase/config.toml [auth.hook.custom_access_token])
+-- ---------------------------------------------------------------------------------------
+
+create function public.custom_access_token_hook(event jsonb)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_claims jsonb := coalesce(event -> 'claims', '{}'::jsonb);
+    v_role text;
+begin
+    select p.role into v_role
+    from public.profiles as p
+    where p.id = (event ->> 'user_id')::uuid;
+
+    v_claims := jsonb_set(v_claims, '{user_role}', to_jsonb(coalesce(v_role, 'customer')));
+    return jsonb_set(event, '{claims}', v_claims);
+end;
+$$;
+
+comment on function public.custom_access_token_hook(jsonb) is
+'Supabase Auth custom access token hook: adds claim user_role (profiles.role, or customer '
+'when the profile does not exist yet). Executable only by supabase_auth_admin. The claim is '
+'for the apps (routing, UI); policies read profiles.role through private.is_admin() etc.';
+
+grant usage on schema public to supabase_auth_admin;
+revoke all on function public.custom_access_token_hook(jsonb)
+from public, anon, authenticated, service_role;
+grant execute on function public.custom_access_token_hook(jsonb) to supabase_auth_admin;
+
+-- ---------------------------------------------------------------------------------------
+-- Privileges and policies
+-- ---------------------------------------------------------------------------------------
+
+alter table public.profiles enable row level security;
+
+revoke all on table public.profiles from anon, authenticated, service_role;
+grant select on table public.profiles to authenticated;
+grant update (full_name, role) on table public.profiles to authenticated;
+grant select, update on table public.profiles to service_role;
+grant select (id, role) on table public.profiles to supabase_auth_admin;
+
+create policy "users read their own profile, admins read all"
+on public.profiles
+for select
+to authenticated
+using (id = any((select private.visible_user_ids())::uuid[]));
+
+create policy "users update their own profile, admins update any"
+on public.profiles
+for update
+to authenticated
+using (id = any((select private.visible_user_ids())::uuid[]))
+with check (id = any((select private.visible_user_ids())::uuid[]));
+
+create policy "the auth service reads roles for access tokens"
+on public.profiles
+for select
+to supabase_auth_admin
+using (true);
+
+-- Nothing in `private` is executable unless granted by name above.
+revoke execute on all functions in schema private from public;

@@ -1,0 +1,923 @@
+-- WATS schema, part 3: the catalog. Vendors (shops) and their private account terms,
+-- categories, fulfillment centers, products, product images and livestreams.
+--
+-- The public catalog (what anon sees): approved vendors, active products of approved
+-- vendors and their images, all categories, active fulfillment centers, scheduled or live
+-- livestreams of approved vendors and the products they feature.
+
+-- ---------------------------------------------------------------------------------------
+-- Vendors
+-- ---------------------------------------------------------------------------------------
+
+create table public.vendors (
+    id uuid primary key default gen_random_uuid(),
+    owner_id uuid not null default auth.uid() unique
+    references public.profiles (id) on delete restrict,
+    name text not null constraint vendors_name_length check (
+        char_length(btrim(name)) between 2 and 80
+    ),
+    slug text not null unique constraint vendors_slug_format check (
+        slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and char_length(slug) <= 60
+    ),
+    description text constraint vendors_description_length check (
+        char_length(description) <= 2000
+    ),
+    logo_path text constraint vendors_logo_in_own_folder check (
+        split_part(logo_path, '/', 1) = id::text
+    ),
+    region text constraint vendors_region_length check (char_length(region) <= 80),
+    status text not null default 'pending' constraint vendors_status_allowed check (
+        status in ('pending', 'approved', 'suspended')
+    ),
+    approved_at timestamptz,
+    suspended_at timestamptz,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+
+comment on table public.vendors is
+'A shop. Public once approved; owned by owner_id (one shop per user). Only an admin may '
+'change status. Commission and payout wallet live in vendor_accounts (not public).';
+comment on column public.vendors.owner_id is
+'The profile that runs the shop (defaults to the signed-in user). Cannot be changed.';
+comment on column public.vendors.logo_path is
+'Object name in storage bucket product-images, under the vendor''s own folder <vendor id>/.';
+comment on column public.vendors.status is
+'pending (applied), approved (listed), suspended. Admin only; transitions checked against '
+'private.status_transitions (machine vendor).';
+
+create index vendors_status_idx on public.vendors (status);
+
+create table public.vendor_accounts (
+    vendor_id uuid primary key references public.vendors (id) on delete cascade,
+    commission_bps integer not null default 1000 constraint vendor_accounts_commission_range check (
+        commission_bps between 0 and 5000
+    ),
+    payout_provider text constraint vendor_accounts_payout_provider_allowed check (
+        payout_provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
+    ),
+    payout_msisdn text constraint vendor_accounts_payout_msisdn_format check (
+        payout_msisdn ~ '^255[0-9]{9}$'
+    ),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint vendor_accounts_payout_complete check (
+        (payout_provider is null) = (payout_msisdn is null)
+    )
+);
+
+comment on table public.vendor_accounts is
+'A vendor''s commercial terms and payout wallet, one row per vendor (created with it). '
+'Visible to the owner and admins only; the owner sets the wallet, only an admin the '
+'commission.';
+comment on column public.vendor_accounts.commission_bps is
+'Marketplace commission in basis points of the line total (1000 = 10%). Admin only; '
+'snapshotted into order_items.commission_bps at checkout.';
+comment on column public.vendor_accounts.payout_msisdn is
+'Mobile-money wallet payouts are sent to (255 + 9 digits), on payout_provider.';
+
+-- ---------------------------------------------------------------------------------------
+-- Vendor helpers for policies
+-- ---------------------------------------------------------------------------------------
+
+create function private.owned_vendor_ids()
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select array(select v.id from public.vendors as v where v.owner_id = (select auth.uid()))
+$$;
+
+comment on function private.owned_vendor_ids() is
+'Ids of the vendors the current user owns (whatever their status).';
+
+create function private.managed_vendor_ids()
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select case
+        when private.is_admin() then array(select v.id from public.vendors as v)
+        else private.owned_vendor_ids()
+    end
+$$;
+
+comment on function private.managed_vendor_ids() is
+'Vendors whose rows the current user may manage: the ones they own, or all for an admin. '
+'Policies use `vendor_id = any ((select private.managed_vendor_ids())::uuid[])`: one '
+'indexable condition evaluated once per statement.';
+
+create function private.is_vendor_of(p_vendor_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select exists (
+        select 1
+        from public.vendors as v
+        where v.id = p_vendor_id and v.owner_id = (select auth.uid())
+    )
+$$;
+
+comment on function private.is_vendor_of(uuid) is
+'True when the current user owns vendor p_vendor_id.';
+
+create function private.approved_vendor_ids()
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select array(select v.id from public.vendors as v where v.status = 'approved')
+$$;
+
+comment on function private.approved_vendor_ids() is
+'Ids of approved vendors: the shops the public catalog shows.';
+
+grant execute on function private.owned_vendor_ids() to anon, authenticated, service_role;
+grant execute on function private.managed_vendor_ids() to anon, authenticated, service_role;
+grant execute on function private.is_vendor_of(uuid) to anon, authenticated, service_role;
+grant execute on function private.approved_vendor_ids() to anon, authenticated, service_role;
+
+-- ---------------------------------------------------------------------------------------
+-- Vendor triggers: admin-only columns, account row, owner promotion
+-- ---------------------------------------------------------------------------------------
+
+create function private.guard_admin_only_change()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if private.is_api_user() and not private.is_admin() then
+        raise exception 'only an admin may change %.% (%)',
+            tg_table_schema, tg_table_name, array_to_string(tg_argv, ', ')
+            using errcode = '42501';
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.guard_admin_only_change() is
+'BEFORE UPDATE OF <columns> trigger: a client (anon/authenticated) that is not an admin may '
+'not change those columns (listed as trigger arguments, for the error message).';
+
+create trigger vendors_guard_status
+before update of status on public.vendors
+for each row
+when (old.status is distinct from new.status)
+execute function private.guard_admin_only_change('status');
+
+create trigger vendors_status_transition
+before update of status on public.vendors
+for each row
+when (old.status is distinct from new.status)
+execute function private.enforce_status_transition(
+    'vendor', 'approved:approved_at', 'suspended:suspended_at'
+);
+
+create trigger vendors_touch_updated_at
+before update on public.vendors
+for each row execute function private.touch_updated_at();
+
+create function private.handle_vendor_created()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    insert into public.vendor_accounts (vendor_id) values (new.id);
+    return new;
+end;
+$$;
+
+comment on function private.handle_vendor_created() is
+'AFTER INSERT trigger on vendors: creates the vendor_accounts row with default terms.';
+
+create trigger vendors_create_account
+after insert on public.vendors
+for each row execute function private.handle_vendor_created();
+
+create function private.promote_approved_vendor_owner()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    update public.profiles
+    set role = 'vendor'
+    where id = new.owner_id and role = 'customer';
+    return new;
+end;
+$$;
+
+comment on function private.promote_approved_vendor_owner() is
+'AFTER INSERT/UPDATE OF status trigger on vendors: an approved vendor''s owner who is still '
+'a customer becomes a vendor (the role shows in the next access token).';
+
+create trigger vendors_promote_owner
+after insert or update of status on public.vendors
+for each row
+when (new.status = 'approved')
+execute function private.promote_approved_vendor_owner();
+
+create trigger vendor_accounts_guard_commission
+before update of commission_bps on public.vendor_accounts
+for each row
+when (old.commission_bps is distinct from new.commission_bps)
+execute function private.guard_admin_only_change('commission_bps');
+
+create trigger vendor_accounts_touch_updated_at
+before update on public.vendor_accounts
+for each row execute function private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Categories and fulfillment centers (admin-managed reference data)
+-- ---------------------------------------------------------------------------------------
+
+create table public.categories (
+    id uuid primary key default gen_random_uuid(),
+    parent_id uuid references public.categories (id) on delete restrict,
+    slug text not null unique constraint categories_slug_format check (
+        slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and char_length(slug) <= 60
+    ),
+    name text not null constraint categories_name_length check (
+        char_length(btrim(name)) between 1 and 80
+    ),
+    position integer not null default 0 constraint categories_position_range check (
+        position between 0 and 10000
+    ),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint categories_not_own_parent check (parent_id <> id)
+);
+
+comment on table public.categories is
+'Product category tree (parent_id null = top level). Public; admins write.';
+comment on column public.categories.position is 'Sort order among siblings.';
+
+create index categories_parent_id_idx on public.categories (parent_id);
+
+create function private.prevent_category_cycle()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if new.parent_id is not null and exists (
+        with recursive ancestors (id, parent_id, depth) as (
+            select c.id, c.parent_id, 1
+            from public.categories as c
+            where c.id = new.parent_id
+            union all
+            select c.id, c.parent_id, a.depth + 1
+            from public.categories as c
+            inner join ancestors as a on c.id = a.parent_id
+            where a.depth < 100
+        )
+        select 1 from ancestors where ancestors.id = new.id
+    ) then
+        raise exception 'category % cannot be its own ancestor', new.id
+            using errcode = '23514';
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.prevent_category_cycle() is
+'BEFORE INSERT/UPDATE OF parent_id trigger on categories: keeps the tree a tree.';
+
+create trigger categories_prevent_cycle
+before insert or update of parent_id on public.categories
+for each row execute function private.prevent_category_cycle();
+
+create trigger categories_touch_updated_at
+before update on public.categories
+for each row execute function private.touch_updated_at();
+
+create table public.fulfillment_centers (
+    id uuid primary key default gen_random_uuid(),
+    code text not null unique constraint fulfillment_centers_code_format check (
+        code ~ '^[A-Z]{3,5}$'
+    ),
+    name text not null constraint fulfillment_centers_name_length check (
+        char_length(btrim(name)) between 2 and 80
+    ),
+    region text not null constraint fulfillment_centers_region_length check (
+        char_length(btrim(region)) between 2 and 80
+    ),
+    address text constraint fulfillment_centers_address_length check (
+        char_length(address) <= 300
+    ),
+    active boolean not null default true,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+
+comment on table public.fulfillment_centers is
+'Warehouses orders ship from (Dar es Salaam, Arusha, Mwanza, Dodoma ...). Active ones are '
+'public; admins write.';
+comment on column public.fulfillment_centers.code is 'Short upper-case code, e.g. DAR.';
+comment on column public.fulfillment_centers.active is
+'Inactive centers are hidden from the public and take no new stock or orders.';
+
+create index fulfillment_centers_active_idx on public.fulfillment_centers (active);
+
+create trigger fulfillment_centers_touch_updated_at
+before update on public.fulfillment_centers
+for each row execute function private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Products and images
+-- ---------------------------------------------------------------------------------------
+
+create table public.products (
+    id uuid primary key default gen_random_uuid(),
+    vendor_id uuid not null references public.vendors (id) on delete restrict,
+    category_id uuid references public.categories (id) on delete set null,
+    title text not null constraint products_title_length check (
+        char_length(btrim(title)) between 1 and 200
+    ),
+    description text constraint products_description_length check (
+        char_length(description) <= 5000
+    ),
+    price bigint not null constraint products_price_positive check (price > 0),
+    currency text not null default 'TZS' constraint products_currency_tzs check (
+        currency = 'TZS'
+    ),
+    status text not null default 'draft' constraint products_status_allowed check (
+        status in ('draft', 'active', 'archived')
+    ),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    -- Target of the (vendor_id, product_id) foreign keys of inventory, product_images,
+    -- order_items and livestream_products; also the index on vendor_id.
+    constraint products_vendor_id_id_key unique (vendor_id, id)
+);
+
+comment on table public.products is
+'A vendor''s product. Public when active and the vendor is approved; the vendor (and admins) '
+'write. Prices are whole TZS; checkout re-reads them.';
+comment on column public.products.price is 'Unit price in whole Tanzanian shillings (> 0).';
+comment on column public.products.status is
+'draft (not public), active (public when the vendor is approved), archived (withdrawn).';
+
+create index products_category_id_idx on public.products (category_id);
+create index products_status_created_at_idx on public.products (status, created_at desc);
+
+create trigger products_touch_updated_at
+before update on public.products
+for each row execute function private.touch_updated_at();
+
+create function private.is_listed_product(p_product_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select exists (
+        select 1
+        from public.products as p
+        inner join public.vendors as v on p.vendor_id = v.id
+        where p.id = p_product_id and p.status = 'active' and v.status = 'approved'
+    )
+$$;
+
+comment on function private.is_listed_product(uuid) is
+'True when product p_product_id is in the public catalog (active, vendor approved).';
+
+grant execute on function private.is_listed_product(uuid) to anon, authenticated, service_role;
+
+create function private.fill_vendor_id_from_product()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if new.vendor_id is null then
+        select p.vendor_id into new.vendor_id from public.products as p where p.id = new.product_id;
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.fill_vendor_id_from_product() is
+'BEFORE INSERT trigger: fills vendor_id from the product when the client omits it. The '
+'(vendor_id, product_id) foreign key and the policies still check it.';
+
+create table public.product_images (
+    id uuid primary key default gen_random_uuid(),
+    product_id uuid not null,
+    vendor_id uuid not null,
+    storage_path text not null unique,
+    position integer not null default 0 constraint product_images_position_range check (
+        position between 0 and 50
+    ),
+    alt_text text constraint product_images_alt_text_length check (char_length(alt_text) <= 200),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint product_images_product_fkey foreign key (vendor_id, product_id)
+    references public.products (vendor_id, id) on delete cascade,
+    constraint product_images_path_in_vendor_folder check (
+        split_part(storage_path, '/', 1) = vendor_id::text
+    )
+);
+
+comment on table public.product_images is
+'Images of a product, stored in bucket product-images under <vendor_id>/. Public with their '
+'product; the product''s vendor writes.';
+comment on column public.product_images.vendor_id is
+'The product''s vendor (filled from the product when omitted; enforced by the composite '
+'foreign key). Kept here so policies need no join.';
+comment on column public.product_images.storage_path is
+'Object name in bucket product-images; must start with <vendor_id>/.';
+comment on column public.product_images.position is 'Display order (0 = main image).';
+
+create index product_images_vendor_id_product_id_idx on public.product_images (
+    vendor_id, product_id
+);
+create index product_images_product_id_position_idx on public.product_images (
+    product_id, position
+);
+
+create trigger product_images_fill_vendor_id
+before insert on public.product_images
+for each row execute function private.fill_vendor_id_from_product();
+
+create trigger product_images_touch_updated_at
+before update on public.product_images
+for each row execute function private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Livestreams
+-- ---------------------------------------------------------------------------------------
+
+create table public.livestream_sessions (
+    id uuid primary key default gen_random_uuid(),
+    vendor_id uuid not null references public.vendors (id) on delete cascade,
+    title text not null constraint livestream_sessions_title_length check (
+        char_length(btrim(title)) between 1 and 140
+    ),
+    description text constraint livestream_sessions_description_length check (
+        char_length(description) <= 2000
+    ),
+    scheduled_start timestamptz not null,
+    scheduled_end timestamptz,
+    stream_url text constraint livestream_sessions_stream_url_https check (
+        stream_url ~ '^https://'
+    ),
+    status text not null default 'scheduled' constraint livestream_sessions_status_allowed check (
+        status in ('scheduled', 'live', 'ended', 'cancelled')
+    ),
+    started_at timestamptz,
+    ended_at timestamptz,
+    cancelled_at timestamptz,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint livestream_sessions_vendor_id_id_key unique (vendor_id, id),
+    constraint livestream_sessions_schedule_order check (
+        scheduled_end is null or scheduled_end > scheduled_start
+    )
+);
+
+comment on table public.livestream_sessions is
+'A vendor''s live shopping session. Public while scheduled or live (vendor approved); the '
+'vendor writes.';
+comment on column public.livestream_sessions.status is
+'scheduled -> live -> ended, or scheduled -> cancelled (machine livestream).';
+comment on column public.livestream_sessions.stream_url is 'Player URL (https) for the apps.';
+
+create index livestream_sessions_status_scheduled_start_idx on public.livestream_sessions (
+    status, scheduled_start
+);
+
+create trigger livestream_sessions_status_transition
+before update of status on public.livestream_sessions
+for each row
+when (old.status is distinct from new.status)
+execute function private.enforce_status_transition(
+    'livestream', 'live:started_at', 'ended:ended_at', 'cancelled:cancelled_at'
+);
+
+create trigger livestream_sessions_touch_updated_at
+before update on public.livestream_sessions
+for each row execute function private.touch_updated_at();
+
+create function private.is_public_livestream(p_session_id uuid)
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select exists (
+        select 1
+        from public.livestream_sessions as s
+        inner join public.vendors as v on s.vendor_id = v.id
+        where s.id = p_session_id
+            and s.status in ('scheduled', 'live')
+            and v.status = 'approved'
+    )
+$$;
+
+comment on function private.is_public_livestream(uuid) is
+'True when livestream session p_session_id is public (scheduled or live, vendor approved).';
+
+grant execute on function private.is_public_livestream(uuid) to anon, authenticated, service_role;
+
+create table public.livestream_products (
+    session_id uuid not null,
+    product_id uuid not null,
+    vendor_id uuid not null,
+    position integer not null default 0 constraint livestream_products_position_range check (
+        position between 0 and 100
+    ),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    primary key (session_id, product_id),
+    constraint livestream_products_session_fkey foreign key (vendor_id, session_id)
+    references public.livestream_sessions (vendor_id, id) on delete cascade,
+    constraint livestream_products_product_fkey foreign key (vendor_id, product_id)
+    references public.products (vendor_id, id) on delete cascade
+);
+
+comment on table public.livestream_products is
+'Products featured in a livestream; both must belong to the same vendor (composite foreign '
+'keys). Public with a public session; the vendor writes.';
+
+create index livestream_products_vendor_id_session_id_idx on public.livestream_products (
+    vendor_id, session_id
+);
+create index livestream_products_vendor_id_product_id_idx on public.livestream_products (
+    vendor_id, product_id
+);
+
+create trigger livestream_products_fill_vendor_id
+before insert on public.livestream_products
+for each row execute function private.fill_vendor_id_from_product();
+
+create trigger livestream_products_touch_updated_at
+before update on public.livestream_products
+for each row execute function private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Privileges
+-- ---------------------------------------------------------------------------------------
+
+alter table public.vendors enable row level security;
+alter table public.vendor_accounts enable row level security;
+alter table public.categories enable row level security;
+alter table public.fulfillment_centers enable row level security;
+alter table public.products enable row level security;
+alter table public.product_images enable row level security;
+alter table public.livestream_sessions enable row level security;
+alter table public.livestream_products enable row level security;
+
+revoke all on table
+public.vendors,
+public.vendor_accounts,
+public.categories,
+public.fulfillment_centers,
+public.products,
+public.product_images,
+public.livestream_sessions,
+public.livestream_products
+from anon, authenticated, service_role;
+
+grant select on table
+public.vendors,
+public.categories,
+public.fulfillment_centers,
+public.products,
+public.product_images,
+public.livestream_sessions,
+public.livestream_products
+to anon, authenticated;
+
+grant select, insert, update, delete on table
+public.vendors,
+public.vendor_accounts,
+public.categories,
+public.fulfillment_centers,
+public.products,
+public.product_images,
+public.livestream_sessions,
+public.livestream_products
+to service_role;
+
+grant insert (owner_id, name, slug, description, logo_path, region)
+on table public.vendors to authenticated;
+grant update (name, slug, description, logo_path, region, status)
+on table public.vendors to authenticated;
+grant delete on table public.vendors to authenticated;
+
+grant select on table public.vendor_accounts to authenticated;
+grant update (commission_bps, payout_provider, payout_msisdn)
+on table public.vendor_accounts to authenticated;
+
+grant insert (parent_id, slug, name, position) on table public.categories to authenticated;
+grant update (parent_id, slug, name, position) on table public.categories to authenticated;
+grant delete on table public.categories to authenticated;
+
+grant insert (code, name, region, address, active)
+on table public.fulfillment_centers to authenticated;
+grant update (code, name, region, address, active)
+on table public.fulfillment_centers to authenticated;
+grant delete on table public.fulfillment_centers to authenticated;
+
+grant insert (vendor_id, category_id, title, description, price, currency, status)
+on table public.products to authenticated;
+grant update (category_id, title, description, price, status)
+on table public.products to authenticated;
+grant delete on table public.products to authenticated;
+
+grant insert (product_id, vendor_id, storage_path, position, alt_text)
+on table public.product_images to authenticated;
+grant update (position, alt_text) on table public.product_images to authenticated;
+grant delete on table public.product_images to authenticated;
+
+grant insert (vendor_id, title, description, scheduled_start, scheduled_end, stream_url)
+on table public.livestream_sessions to authenticated;
+grant update (title, description, scheduled_start, scheduled_end, stream_url, status)
+on table public.livestream_sessions to authenticated;
+grant delete on table public.livestream_sessions to authenticated;
+
+grant insert (session_id, product_id, vendor_id, position)
+on table public.livestream_products to authenticated;
+grant update (position) on table public.livestream_products to authenticated;
+grant delete on table public.livestream_products to authenticated;
+
+-- ---------------------------------------------------------------------------------------
+-- Policies (one per role and action)
+-- ---------------------------------------------------------------------------------------
+
+-- vendors
+create policy "anyone reads approved vendors"
+on public.vendors
+for select
+to anon
+using (status = 'approved');
+
+create policy "users read approved vendors and their own, admins read all"
+on public.vendors
+for select
+to authenticated
+using (
+    status = 'approved'
+    or owner_id = (select auth.uid())
+    or (select private.is_admin())
+);
+
+create policy "users open a shop for themselves, admins for anyone"
+on public.vendors
+for insert
+to authenticated
+with check (owner_id = (select auth.uid()) or (select private.is_admin()));
+
+create policy "owners update their shop, admins update any"
+on public.vendors
+for update
+to authenticated
+using (id = any((select private.managed_vendor_ids())::uuid[]))
+with check (id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "admins delete vendors"
+on public.vendors
+for delete
+to authenticated
+using ((select private.is_admin()));
+
+-- vendor_accounts
+create policy "owners read their account, admins read all"
+on public.vendor_accounts
+for select
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "owners update their payout wallet, admins update any"
+on public.vendor_accounts
+for update
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+-- categories
+create policy "anyone reads categories"
+on public.categories
+for select
+to anon, authenticated
+using (true);
+
+create policy "admins create categories"
+on public.categories
+for insert
+to authenticated
+with check ((select private.is_admin()));
+
+create policy "admins update categories"
+on public.categories
+for update
+to authenticated
+using ((select private.is_admin()))
+with check ((select private.is_admin()));
+
+create policy "admins delete categories"
+on public.categories
+for delete
+to authenticated
+using ((select private.is_admin()));
+
+-- fulfillment_centers
+create policy "anyone reads active fulfillment centers"
+on public.fulfillment_centers
+for select
+to anon
+using (active);
+
+create policy "users read active fulfillment centers, admins read all"
+on public.fulfillment_centers
+for select
+to authenticated
+using (active or (select private.is_admin()));
+
+create policy "admins create fulfillment centers"
+on public.fulfillment_centers
+for insert
+to authenticated
+with check ((select private.is_admin()));
+
+create policy "admins update fulfillment centers"
+on public.fulfillment_centers
+for update
+to authenticated
+using ((select private.is_admin()))
+with check ((select private.is_admin()));
+
+create policy "admins delete fulfillment centers"
+on public.fulfillment_centers
+for delete
+to authenticated
+using ((select private.is_admin()));
+
+-- products
+create policy "anyone reads listed products"
+on public.products
+for select
+to anon
+using (
+    status = 'active'
+    and vendor_id = any((select private.approved_vendor_ids())::uuid[])
+);
+
+create policy "users read listed products, vendors their own, admins all"
+on public.products
+for select
+to authenticated
+using (
+    (status = 'active' and vendor_id = any((select private.approved_vendor_ids())::uuid[]))
+    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+);
+
+create policy "vendors create their own products"
+on public.products
+for insert
+to authenticated
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors update their own products"
+on public.products
+for update
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors delete their own products"
+on public.products
+for delete
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+-- product_images
+create policy "anyone reads images of listed products"
+on public.product_images
+for select
+to anon
+using (private.is_listed_product(product_id));
+
+create policy "users read listed images, vendors their own, admins all"
+on public.product_images
+for select
+to authenticated
+using (
+    vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    or private.is_listed_product(product_id)
+);
+
+create policy "vendors add images to their own products"
+on public.product_images
+for insert
+to authenticated
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors update their own product images"
+on public.product_images
+for update
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors delete their own product images"
+on public.product_images
+for delete
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+-- livestream_sessions
+create policy "anyone reads scheduled and live streams"
+on public.livestream_sessions
+for select
+to anon
+using (
+    status in ('scheduled', 'live')
+    and vendor_id = any((select private.approved_vendor_ids())::uuid[])
+);
+
+create policy "users read public streams, vendors their own, admins all"
+on public.livestream_sessions
+for select
+to authenticated
+using (
+    (
+        status in ('scheduled', 'live')
+        and vendor_id = any((select private.approved_vendor_ids())::uuid[])
+    )
+    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+);
+
+create policy "vendors schedule their own streams"
+on public.livestream_sessions
+for insert
+to authenticated
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors update their own streams"
+on public.livestream_sessions
+for update
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors delete their own streams"
+on public.livestream_sessions
+for delete
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+-- livestream_products
+create policy "anyone reads products featured in public streams"
+on public.livestream_products
+for select
+to anon
+using (private.is_public_livestream(session_id));
+
+create policy "users read featured products, vendors their own, admins all"
+on public.livestream_products
+for select
+to authenticated
+using (
+    vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    or private.is_public_livestream(session_id)
+);
+
+create policy "vendors feature their own products"
+on public.livestream_products
+for insert
+to authenticated
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors reorder their featured products"
+on public.livestream_products
+for update
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
+with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+create policy "vendors remove their featured products"
+on public.livestream_products
+for delete
+to authenticated
+using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+-- Nothing in `private` is executable unless granted by name above.
+revoke execute on all functions in schema private from public;

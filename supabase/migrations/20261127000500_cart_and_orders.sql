@@ -1,0 +1,345 @@
+-- WATS schema, part 5: carts and orders. A customer fills one cart; checkout (an SQL
+-- function, issue 4) turns it into an order with price and title snapshots. Orders and
+-- order items are written only by SQL functions.
+
+-- ---------------------------------------------------------------------------------------
+-- Carts
+-- ---------------------------------------------------------------------------------------
+
+create table public.carts (
+    id uuid primary key default gen_random_uuid(),
+    customer_id uuid not null default auth.uid() unique
+    references public.profiles (id) on delete cascade,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    -- Target of cart_items' (customer_id, cart_id) foreign key.
+    constraint carts_customer_id_id_key unique (customer_id, id)
+);
+
+comment on table public.carts is
+'The customer''s one open cart (one per customer). Checkout empties it.';
+
+create trigger carts_touch_updated_at
+before update on public.carts
+for each row execute function private.touch_updated_at();
+
+create table public.cart_items (
+    id uuid primary key default gen_random_uuid(),
+    cart_id uuid not null,
+    customer_id uuid not null default auth.uid(),
+    product_id uuid not null references public.products (id) on delete cascade,
+    quantity integer not null constraint cart_items_quantity_range check (
+        quantity between 1 and 100
+    ),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint cart_items_cart_product_key unique (cart_id, product_id),
+    constraint cart_items_cart_fkey foreign key (customer_id, cart_id)
+    references public.carts (customer_id, id) on delete cascade
+);
+
+comment on table public.cart_items is
+'A product and quantity in a cart. Only listed products can be added; checkout re-reads '
+'prices and stock.';
+comment on column public.cart_items.customer_id is
+'The cart''s owner (defaults to the signed-in user; the composite foreign key keeps it equal '
+'to the cart''s). Kept here so policies need no join.';
+
+create index cart_items_customer_id_cart_id_idx on public.cart_items (customer_id, cart_id);
+create index cart_items_product_id_idx on public.cart_items (product_id);
+
+create trigger cart_items_touch_updated_at
+before update on public.cart_items
+for each row execute function private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Orders
+-- ---------------------------------------------------------------------------------------
+
+create table public.orders (
+    id uuid primary key default gen_random_uuid(),
+    customer_id uuid not null references public.profiles (id) on delete restrict,
+    status text not null default 'pending_payment' constraint orders_status_allowed check (
+        status in (
+            'pending_payment', 'paid', 'processing', 'shipped', 'delivered', 'completed',
+            'cancelled', 'expired', 'return_requested', 'returned'
+        )
+    ),
+    subtotal bigint not null constraint orders_subtotal_non_negative check (subtotal >= 0),
+    discount bigint not null default 0 constraint orders_discount_non_negative check (
+        discount >= 0
+    ),
+    shipping_fee bigint not null default 0 constraint orders_shipping_fee_non_negative check (
+        shipping_fee >= 0
+    ),
+    total bigint not null,
+    currency text not null default 'TZS' constraint orders_currency_tzs check (currency = 'TZS'),
+    shipping_address jsonb not null constraint orders_shipping_address_shape check (
+        private.is_valid_shipping_address(shipping_address)
+    ),
+    phone text not null constraint orders_phone_format check (phone ~ '^255[0-9]{9}$'),
+    idempotency_key text not null constraint orders_idempotency_key_length check (
+        char_length(idempotency_key) between 1 and 255
+    ),
+    expires_at timestamptz not null default now() + interval '30 minutes',
+    paid_at timestamptz,
+    shipped_at timestamptz,
+    delivered_at timestamptz,
+    completed_at timestamptz,
+    cancelled_at timestamptz,
+    expired_at timestamptz,
+    cancel_reason text constraint orders_cancel_reason_length check (
+        char_length(cancel_reason) <= 500
+    ),
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint orders_discount_within_subtotal check (discount <= subtotal),
+    constraint orders_total_adds_up check (total = subtotal - discount + shipping_fee),
+    constraint orders_customer_idempotency_key_key unique (customer_id, idempotency_key),
+    -- Target of the (customer_id, order_id) foreign keys of order_items, payments,
+    -- shipments and bnpl_orders.
+    constraint orders_customer_id_id_key unique (customer_id, id)
+);
+
+comment on table public.orders is
+'One checkout of one customer (possibly many vendors). Read by the customer and admins; '
+'written only by SQL functions (checkout, payment apply, expiry, fulfilment). Status '
+'transitions are checked against private.status_transitions (machine order).';
+comment on column public.orders.status is
+'pending_payment -> paid -> processing -> shipped -> delivered -> completed; pending_payment '
+'-> cancelled | expired; expired -> paid (late payment, stock re-reserved); paid -> '
+'cancelled; delivered -> return_requested -> returned | delivered.';
+comment on column public.orders.subtotal is 'Sum of order_items.line_total, whole TZS.';
+comment on column public.orders.discount is
+'Whole TZS taken off the subtotal (e.g. loyalty points redeemed).';
+comment on column public.orders.total is
+'Amount to pay: subtotal - discount + shipping_fee (checked).';
+comment on column public.orders.shipping_address is
+'Delivery address, shape checked by private.is_valid_shipping_address(): recipient_name, '
+'region, district, street required; ward, landmark, postcode, notes optional.';
+comment on column public.orders.phone is
+'Customer phone at checkout (from the profile); the default payment msisdn. Shown masked to '
+'vendors (public.vendor_order_lines).';
+comment on column public.orders.idempotency_key is
+'The Idempotency-Key of the checkout request; unique per customer.';
+comment on column public.orders.expires_at is
+'When an unpaid (pending_payment) order expires and its reserved stock is released.';
+
+create index orders_pending_expires_at_idx on public.orders (expires_at)
+where status = 'pending_payment';
+
+create trigger orders_status_transition
+before update of status on public.orders
+for each row
+when (old.status is distinct from new.status)
+execute function private.enforce_status_transition(
+    'order',
+    'paid:paid_at',
+    'shipped:shipped_at',
+    'delivered:delivered_at',
+    'completed:completed_at',
+    'cancelled:cancelled_at',
+    'expired:expired_at'
+);
+
+create trigger orders_touch_updated_at
+before update on public.orders
+for each row execute function private.touch_updated_at();
+
+create table public.order_items (
+    id uuid primary key default gen_random_uuid(),
+    order_id uuid not null,
+    customer_id uuid not null,
+    product_id uuid not null,
+    vendor_id uuid not null,
+    center_id uuid not null references public.fulfillment_centers (id) on delete restrict,
+    title text not null constraint order_items_title_length check (
+        char_length(title) between 1 and 200
+    ),
+    unit_price bigint not null constraint order_items_unit_price_positive check (unit_price > 0),
+    quantity integer not null constraint order_items_quantity_positive check (quantity > 0),
+    line_total bigint not null,
+    currency text not null default 'TZS' constraint order_items_currency_tzs check (
+        currency = 'TZS'
+    ),
+    commission_bps integer not null default 0 constraint order_items_commission_range check (
+        commission_bps between 0 and 5000
+    ),
+    created_at timestamptz not null default now(),
+    constraint order_items_line_total_adds_up check (line_total = unit_price * quantity),
+    constraint order_items_order_fkey foreign key (customer_id, order_id)
+    references public.orders (customer_id, id) on delete cascade,
+    constraint order_items_product_fkey foreign key (vendor_id, product_id)
+    references public.products (vendor_id, id) on delete restrict
+);
+
+comment on table public.order_items is
+'One line of an order: a snapshot of the product (title, unit price) as sold, its vendor and '
+'the center it ships from. Read by the order''s customer, the line''s vendor and admins; '
+'written only by SQL functions. Rows never change (no updated_at).';
+comment on column public.order_items.customer_id is
+'The order''s customer (composite foreign key), kept here so policies need no join.';
+comment on column public.order_items.vendor_id is
+'The product''s vendor (composite foreign key): the vendor who fulfils this line.';
+comment on column public.order_items.center_id is
+'Fulfillment center whose stock was reserved for this line.';
+comment on column public.order_items.title is 'Product title at checkout.';
+comment on column public.order_items.unit_price is 'Product price at checkout, whole TZS.';
+comment on column public.order_items.line_total is 'unit_price * quantity (checked).';
+comment on column public.order_items.commission_bps is
+'Vendor commission at checkout (vendor_accounts.commission_bps), for payouts.';
+
+create index order_items_customer_id_order_id_idx on public.order_items (customer_id, order_id);
+create index order_items_order_id_idx on public.order_items (order_id);
+create index order_items_vendor_id_product_id_idx on public.order_items (vendor_id, product_id);
+create index order_items_center_id_idx on public.order_items (center_id);
+
+-- ---------------------------------------------------------------------------------------
+-- What vendors see of the orders they fulfil (phone masked)
+-- ---------------------------------------------------------------------------------------
+
+create function public.vendor_order_lines(p_vendor_id uuid default null)
+returns table (
+    order_item_id uuid,
+    order_id uuid,
+    vendor_id uuid,
+    product_id uuid,
+    center_id uuid,
+    title text,
+    unit_price bigint,
+    quantity integer,
+    line_total bigint,
+    currency text,
+    order_status text,
+    ordered_at timestamptz,
+    paid_at timestamptz,
+    shipping_address jsonb,
+    customer_phone text
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select
+        oi.id,
+        oi.order_id,
+        oi.vendor_id,
+        oi.product_id,
+        oi.center_id,
+        oi.title,
+        oi.unit_price,
+        oi.quantity,
+        oi.line_total,
+        oi.currency,
+        o.status,
+        o.created_at,
+        o.paid_at,
+        o.shipping_address,
+        case
+            when (select private.is_admin()) or o.customer_id = (select auth.uid()) then o.phone
+            else private.mask_phone(o.phone)
+        end
+    from public.order_items as oi
+    inner join public.orders as o on oi.order_id = o.id
+    where oi.vendor_id = any((select private.managed_vendor_ids())::uuid[])
+        and (p_vendor_id is null or oi.vendor_id = p_vendor_id)
+        and o.status not in ('pending_payment', 'cancelled', 'expired')
+    order by o.created_at desc, oi.id
+$$;
+
+comment on function public.vendor_order_lines(uuid) is
+'Order lines a vendor fulfils, with the order fields needed to ship them: status, times, '
+'shipping address and the customer phone masked (255****5678). Only paid (and later) '
+'orders. A vendor gets the lines of their own shops (p_vendor_id narrows to one), an admin '
+'those of every vendor with the phone unmasked, anyone else nothing. Supports Data API '
+'filters, ordering and paging.';
+
+revoke all on function public.vendor_order_lines(uuid)
+from public, anon, authenticated, service_role;
+grant execute on function public.vendor_order_lines(uuid) to authenticated;
+
+-- ---------------------------------------------------------------------------------------
+-- Privileges and policies
+-- ---------------------------------------------------------------------------------------
+
+alter table public.carts enable row level security;
+alter table public.cart_items enable row level security;
+alter table public.orders enable row level security;
+alter table public.order_items enable row level security;
+
+revoke all on table public.carts, public.cart_items, public.orders, public.order_items
+from anon, authenticated, service_role;
+
+grant select, delete on table public.carts to authenticated;
+grant insert (customer_id) on table public.carts to authenticated;
+grant select, delete on table public.cart_items to authenticated;
+grant insert (cart_id, customer_id, product_id, quantity)
+on table public.cart_items to authenticated;
+grant update (quantity) on table public.cart_items to authenticated;
+grant select, insert, update, delete on table public.carts, public.cart_items to service_role;
+
+-- Orders and order items: read-only for every API role; SQL functions write them.
+grant select on table public.orders, public.order_items to authenticated, service_role;
+
+-- carts
+create policy "customers read their own cart, admins read all"
+on public.carts
+for select
+to authenticated
+using (customer_id = any((select private.visible_user_ids())::uuid[]));
+
+create policy "customers create their own cart"
+on public.carts
+for insert
+to authenticated
+with check (customer_id = (select auth.uid()));
+
+create policy "customers delete their own cart"
+on public.carts
+for delete
+to authenticated
+using (customer_id = (select auth.uid()));
+
+-- cart_items
+create policy "customers read their own cart items, admins read all"
+on public.cart_items
+for select
+to authenticated
+using (customer_id = any((select private.visible_user_ids())::uuid[]));
+
+create policy "customers add listed products to their own cart"
+on public.cart_items
+for insert
+to authenticated
+with check (customer_id = (select auth.uid()) and private.is_listed_product(product_id));
+
+create policy "customers change quantities in their own cart"
+on public.cart_items
+for update
+to authenticated
+using (customer_id = (select auth.uid()))
+with check (customer_id = (select auth.uid()));
+
+create policy "customers remove items from their own cart"
+on public.cart_items
+for delete
+to authenticated
+using (customer_id = (select auth.uid()));
+
+-- orders
+create policy "customers read their own orders, admins read all"
+on public.orders
+for select
+to authenticated
+using (customer_id = any((select private.visible_user_ids())::uuid[]));
+
+-- order_items
+create policy "customers and vendors read their order lines, admins all"
+on public.order_items
+for select
+to authenticated
+using (
+    customer_id = any((select private.visible_user_ids())::uuid[])
+    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+);

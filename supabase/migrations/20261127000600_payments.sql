@@ -1,0 +1,334 @@
+-- WATS schema, part 6: payments. One row per mobile-money payment attempt of an order,
+-- written only by SQL functions (issue 4: checkout, record push outcome, apply provider
+-- event, reconcile/expire). Internal tables the payment flow needs live in `private`:
+-- raw webhook events, idempotency records, per-payment callback tokens, vendor payouts.
+
+create table public.payments (
+    id uuid primary key default gen_random_uuid(),
+    order_id uuid not null,
+    customer_id uuid not null,
+    provider text not null constraint payments_provider_allowed check (
+        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
+    ),
+    msisdn text not null constraint payments_msisdn_format check (msisdn ~ '^255[0-9]{9}$'),
+    amount bigint not null constraint payments_amount_positive check (amount > 0),
+    currency text not null default 'TZS' constraint payments_currency_tzs check (
+        currency = 'TZS'
+    ),
+    status text not null default 'pending' constraint payments_status_allowed check (
+        status in (
+            'pending', 'initiated', 'ambiguous', 'succeeded', 'failed', 'expired',
+            'refunded', 'partially_refunded'
+        )
+    ),
+    attempt integer not null default 1 constraint payments_attempt_range check (
+        attempt between 1 and 20
+    ),
+    provider_ref text not null unique
+    default 'WP' || upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 18))
+    constraint payments_provider_ref_format check (provider_ref ~ '^[!-~]{4,100}$'),
+    provider_request_id text constraint payments_provider_request_id_length check (
+        char_length(provider_request_id) <= 128
+    ),
+    provider_txn_id text constraint payments_provider_txn_id_length check (
+        char_length(provider_txn_id) <= 128
+    ),
+    failure_code text constraint payments_failure_code_length check (
+        char_length(failure_code) <= 64
+    ),
+    failure_reason text constraint payments_failure_reason_length check (
+        char_length(failure_reason) <= 500
+    ),
+    status_checks integer not null default 0 constraint payments_status_checks_non_negative check (
+        status_checks >= 0
+    ),
+    last_checked_at timestamptz,
+    push_requested_at timestamptz,
+    initiated_at timestamptz,
+    completed_at timestamptz,
+    refunded_amount bigint not null default 0,
+    refunded_at timestamptz,
+    needs_review boolean not null default false,
+    review_reason text constraint payments_review_reason_allowed check (
+        review_reason in (
+            'amount_mismatch',
+            'currency_mismatch',
+            'msisdn_mismatch',
+            'success_after_expiry_no_stock',
+            'success_after_failure',
+            'duplicate_payment',
+            'other'
+        )
+    ),
+    review_note text constraint payments_review_note_length check (
+        char_length(review_note) <= 1000
+    ),
+    reviewed_at timestamptz,
+    reviewed_by uuid references public.profiles (id) on delete set null,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint payments_order_attempt_key unique (order_id, attempt),
+    constraint payments_refund_within_amount check (refunded_amount between 0 and amount),
+    constraint payments_review_has_reason check (not needs_review or review_reason is not null),
+    constraint payments_order_fkey foreign key (customer_id, order_id)
+    references public.orders (customer_id, id) on delete restrict
+);
+
+comment on table public.payments is
+'A mobile-money payment attempt for an order (attempt 1, 2 ... per order). Read by the '
+'customer and admins; written only by SQL functions. Status transitions are checked '
+'against private.status_transitions (machine payment); a terminal state never goes back.';
+comment on column public.payments.customer_id is
+'The order''s customer (composite foreign key), kept here so policies need no join.';
+comment on column public.payments.msisdn is
+'Wallet the push prompt goes to (255 + 9 digits), from the customer''s profile.';
+comment on column public.payments.status is
+'pending -> initiated -> succeeded | failed | expired; pending/initiated -> ambiguous '
+'(timeout, unclear answer) -> succeeded | failed | expired, resolved only by a status query '
+'or a callback; succeeded -> refunded | partially_refunded; expired -> succeeded (money '
+'arrived late). Review is a flag (needs_review), not a status.';
+comment on column public.payments.attempt is 'Attempt number for the order, from 1.';
+comment on column public.payments.provider_ref is
+'Our unique, unguessable reference sent to the provider (transaction/conversation reference); '
+'callbacks and status queries are matched on it. Defaults to WP + 18 hex characters.';
+comment on column public.payments.provider_request_id is
+'Identifier the provider returned when it accepted the push (e.g. a conversation id).';
+comment on column public.payments.provider_txn_id is
+'The provider''s transaction id from the callback or status query (the receipt).';
+comment on column public.payments.failure_code is 'Provider result code of a failure.';
+comment on column public.payments.status_checks is
+'How many status queries reconciliation has made for this payment.';
+comment on column public.payments.push_requested_at is
+'When a caller claimed the right to send the push prompt (set once, under a row lock): a '
+'retried checkout never prompts the customer twice.';
+comment on column public.payments.completed_at is
+'When the payment reached succeeded, failed or expired (stamped by the transition trigger).';
+comment on column public.payments.refunded_amount is 'Whole TZS refunded so far (<= amount).';
+comment on column public.payments.needs_review is
+'True when a person must look at this payment before money or stock moves: the provider '
+'reported a different amount, currency or msisdn, or money arrived after the order expired '
+'(no stock left) or after a failure, or the order was paid twice. review_reason says why.';
+comment on column public.payments.review_reason is
+'Why needs_review was set; kept after the review is resolved (reviewed_at, reviewed_by).';
+
+create index payments_customer_id_order_id_idx on public.payments (customer_id, order_id);
+create index payments_reviewed_by_idx on public.payments (reviewed_by);
+create unique index payments_provider_txn_id_key on public.payments (provider, provider_txn_id);
+-- At most one open attempt per order.
+create unique index payments_one_open_per_order_key on public.payments (order_id)
+where status in ('pending', 'initiated', 'ambiguous');
+-- Reconciliation picks stale open payments; reviewers pick flagged ones.
+create index payments_open_created_at_idx on public.payments (created_at)
+where status in ('pending', 'initiated', 'ambiguous');
+create index payments_needs_review_idx on public.payments (created_at) where needs_review;
+
+create trigger payments_status_transition
+before update of status on public.payments
+for each row
+when (old.status is distinct from new.status)
+execute function private.enforce_status_transition(
+    'payment',
+    'initiated:initiated_at',
+    'succeeded:completed_at',
+    'failed:completed_at',
+    'expired:completed_at',
+    'refunded:refunded_at',
+    'partially_refunded:refunded_at'
+);
+
+create trigger payments_touch_updated_at
+before update on public.payments
+for each row execute function private.touch_updated_at();
+
+alter table public.payments enable row level security;
+
+revoke all on table public.payments from anon, authenticated, service_role;
+grant select on table public.payments to authenticated, service_role;
+
+create policy "customers read their own payments, admins read all"
+on public.payments
+for select
+to authenticated
+using (customer_id = any((select private.visible_user_ids())::uuid[]));
+
+-- ---------------------------------------------------------------------------------------
+-- Internal tables (schema private: no API role can reach them)
+-- ---------------------------------------------------------------------------------------
+
+create table private.payment_events (
+    id uuid primary key default gen_random_uuid(),
+    provider text not null constraint payment_events_provider_allowed check (
+        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
+    ),
+    source text not null default 'callback' constraint payment_events_source_allowed check (
+        source in ('callback', 'status_query', 'initiate_response')
+    ),
+    received_at timestamptz not null default now(),
+    remote_addr inet,
+    request_path text,
+    headers jsonb not null default '{}'::jsonb,
+    body text,
+    authenticated boolean,
+    auth_error text,
+    payment_id uuid references public.payments (id) on delete set null,
+    provider_ref text,
+    provider_txn_id text,
+    outcome text constraint payment_events_outcome_allowed check (
+        outcome in ('succeeded', 'failed', 'pending', 'unknown')
+    ),
+    amount bigint,
+    currency text,
+    msisdn text,
+    dedupe_key text,
+    status text not null default 'received' constraint payment_events_status_allowed check (
+        status in ('received', 'rejected', 'applied', 'duplicate', 'ignored', 'review', 'error')
+    ),
+    processed_at timestamptz,
+    error text,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+
+comment on table private.payment_events is
+'Every provider callback (and status-query answer) exactly as received, stored before it is '
+'authenticated, then annotated with the parsed result and what applying it did. Internal.';
+comment on column private.payment_events.request_path is
+'Path the provider called; may contain the per-payment callback token, so this table must '
+'stay internal.';
+comment on column private.payment_events.body is 'Raw request body as received.';
+comment on column private.payment_events.authenticated is
+'Signature / checksum / URL token check result: null not checked yet, false rejected.';
+comment on column private.payment_events.outcome is 'Normalized provider outcome.';
+comment on column private.payment_events.dedupe_key is
+'provider + provider reference + outcome. Unique among applied events, so one outcome is '
+'applied once however often or concurrently it arrives.';
+comment on column private.payment_events.status is
+'received (stored), rejected (authentication failed), applied, duplicate (same dedupe_key '
+'already applied), ignored (no state change, e.g. a terminal payment), review (flagged), '
+'error.';
+
+create unique index payment_events_applied_dedupe_key on private.payment_events (dedupe_key)
+where status = 'applied';
+create index payment_events_payment_id_idx on private.payment_events (payment_id);
+create index payment_events_provider_ref_idx on private.payment_events (provider, provider_ref);
+
+create trigger payment_events_touch_updated_at
+before update on private.payment_events
+for each row execute function private.touch_updated_at();
+
+create table private.idempotency_records (
+    id uuid primary key default gen_random_uuid(),
+    customer_id uuid not null references public.profiles (id) on delete cascade,
+    scope text not null default 'checkout' constraint idempotency_records_scope_allowed check (
+        scope in ('checkout')
+    ),
+    idempotency_key text not null constraint idempotency_records_key_length check (
+        char_length(idempotency_key) between 1 and 255
+    ),
+    request_fingerprint text not null,
+    status text not null default 'in_progress' constraint idempotency_records_status_allowed check (
+        status in ('in_progress', 'completed', 'failed')
+    ),
+    order_id uuid references public.orders (id) on delete set null,
+    payment_id uuid references public.payments (id) on delete set null,
+    response jsonb,
+    expires_at timestamptz not null default now() + interval '24 hours',
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint idempotency_records_customer_scope_key_key unique (
+        customer_id, scope, idempotency_key
+    )
+);
+
+comment on table private.idempotency_records is
+'One row per (customer, scope, Idempotency-Key): the fingerprint of the first request and '
+'what it produced, so a retry gets the same answer and a different request with the same '
+'key gets a clear error. Internal.';
+comment on column private.idempotency_records.request_fingerprint is
+'Hash of the normalized request (cart contents, address, provider ...).';
+comment on column private.idempotency_records.response is 'The answer given to the first request.';
+
+create index idempotency_records_order_id_idx on private.idempotency_records (order_id);
+create index idempotency_records_payment_id_idx on private.idempotency_records (payment_id);
+
+create trigger idempotency_records_touch_updated_at
+before update on private.idempotency_records
+for each row execute function private.touch_updated_at();
+
+create table private.payment_callback_tokens (
+    payment_id uuid primary key references public.payments (id) on delete cascade,
+    token_hash text not null unique,
+    created_at timestamptz not null default now()
+);
+
+comment on table private.payment_callback_tokens is
+'Hash of the unguessable per-payment token put in the callback URL for providers that do not '
+'sign callbacks (e.g. Mixx). Kept out of public.payments so that a customer who can read '
+'their payment cannot forge its callback. Internal.';
+comment on column private.payment_callback_tokens.token_hash is
+'Hex SHA-256 of the token; compare hashes in constant time.';
+
+create table private.vendor_payouts (
+    id uuid primary key default gen_random_uuid(),
+    vendor_id uuid not null references public.vendors (id) on delete restrict,
+    period_start timestamptz not null,
+    period_end timestamptz not null,
+    gross_amount bigint not null constraint vendor_payouts_gross_non_negative check (
+        gross_amount >= 0
+    ),
+    commission_amount bigint not null constraint vendor_payouts_commission_non_negative check (
+        commission_amount >= 0
+    ),
+    net_amount bigint not null,
+    currency text not null default 'TZS' constraint vendor_payouts_currency_tzs check (
+        currency = 'TZS'
+    ),
+    provider text constraint vendor_payouts_provider_allowed check (
+        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
+    ),
+    msisdn text constraint vendor_payouts_msisdn_format check (msisdn ~ '^255[0-9]{9}$'),
+    status text not null default 'pending' constraint vendor_payouts_status_allowed check (
+        status in ('pending', 'processing', 'paid', 'failed', 'cancelled')
+    ),
+    provider_ref text unique,
+    provider_txn_id text,
+    failure_reason text,
+    paid_at timestamptz,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint vendor_payouts_period_order check (period_end > period_start),
+    constraint vendor_payouts_net_adds_up check (
+        net_amount = gross_amount - commission_amount and net_amount >= 0
+    ),
+    constraint vendor_payouts_vendor_period_key unique (vendor_id, period_start)
+);
+
+comment on table private.vendor_payouts is
+'What the marketplace owes / paid a vendor for a period: gross sales minus commission, sent '
+'to the vendor''s payout wallet. Internal (status machine payout).';
+comment on column private.vendor_payouts.gross_amount is
+'Sum of the vendor''s line totals of completed orders in the period, minus refunds.';
+comment on column private.vendor_payouts.commission_amount is
+'Sum of line_total * commission_bps / 10000 over the same lines.';
+
+create trigger vendor_payouts_status_transition
+before update of status on private.vendor_payouts
+for each row
+when (old.status is distinct from new.status)
+execute function private.enforce_status_transition('payout', 'paid:paid_at');
+
+create trigger vendor_payouts_touch_updated_at
+before update on private.vendor_payouts
+for each row execute function private.touch_updated_at();
+
+alter table private.payment_events enable row level security;
+alter table private.idempotency_records enable row level security;
+alter table private.payment_callback_tokens enable row level security;
+alter table private.vendor_payouts enable row level security;
+
+revoke all on table
+private.payment_events,
+private.idempotency_records,
+private.payment_callback_tokens,
+private.vendor_payouts
+from anon, authenticated, service_role;
