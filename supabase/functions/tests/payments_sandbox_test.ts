@@ -193,10 +193,12 @@ Deno.test({
             });
             assertEquals(cb.parsed.authentic, false);
             assertEquals(cb.status, 401);
+            // the sandbox knows Mixx payments by their wire ReferenceID (biller code + ref)
+            const wireRef = provider === "mixx"
+              ? `${Deno.env.get("MIXX_BILLER_CODE") ?? ""}${result.providerRef}`
+              : result.providerRef;
             const deliveries = await sandbox(
-              `/_sandbox/deliveries?ref=${
-                encodeURIComponent(result.providerRef)
-              }`,
+              `/_sandbox/deliveries?ref=${encodeURIComponent(wireRef)}`,
             ) as Array<{ status_code: number }>;
             assertEquals(deliveries.map((d) => d.status_code), [401]);
           },

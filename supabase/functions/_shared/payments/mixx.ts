@@ -97,6 +97,17 @@ export class MixxAdapter implements PaymentAdapter {
     return `${this.cfg.billerCode}${reference}`;
   }
 
+  /**
+   * Our reference back from a ReferenceID (the biller-code prefix removed), so callbacks
+   * name payments exactly as initiate() did: by our reference. A ReferenceID without our
+   * prefix is returned whole (it matches no payment of ours).
+   */
+  referenceFrom(referenceId: string): string {
+    return referenceId.startsWith(this.cfg.billerCode)
+      ? referenceId.slice(this.cfg.billerCode.length)
+      : referenceId;
+  }
+
   private token(): Promise<string> {
     return tokenCache.get(this.cacheKey, this.deps.now, async () => {
       const form = new URLSearchParams({
@@ -135,14 +146,16 @@ export class MixxAdapter implements PaymentAdapter {
 
   async initiate(payment: PaymentRequest): Promise<InitiateResult> {
     assertPayment(payment);
-    const providerRef = this.providerRefFor(payment.reference);
+    // On the wire the ReferenceID carries our biller code; towards our code the payment
+    // keeps its own reference (callbacks are mapped back by referenceFrom).
+    const providerRef = payment.reference;
     if (!isCanonicalMsisdn(payment.msisdn)) return invalidMsisdn(providerRef);
     const body = JSON.stringify({
       CustomerMSISDN: payment.msisdn,
       BillerMSISDN: this.cfg.billerMsisdn,
       Amount: payment.amount,
       Remarks: (payment.description || payment.reference).slice(0, 100),
-      ReferenceID: providerRef,
+      ReferenceID: this.providerRefFor(payment.reference),
     });
     let reply: HttpResult;
     try {
@@ -202,7 +215,9 @@ export class MixxAdapter implements PaymentAdapter {
     const description = str(body.Description) ?? null;
     const result: ParsedCallback = {
       authentic: false,
-      providerRef: str(body.ReferenceID) ?? null,
+      providerRef: str(body.ReferenceID)
+        ? this.referenceFrom(str(body.ReferenceID)!)
+        : null,
       providerTxnId: str(body.MFSTransactionID) || null,
       state: status === true ? "succeeded" : status === false ? "failed" : null,
       failureReason: status === false ? reasonFromText(description) : null,
@@ -235,7 +250,9 @@ export class MixxAdapter implements PaymentAdapter {
   }
 
   acknowledge(parsed: ParsedCallback | null, outcome: AckOutcome): Response {
-    const referenceId = parsed?.providerRef ?? "";
+    const referenceId = parsed?.providerRef
+      ? this.providerRefFor(parsed.providerRef)
+      : "";
     if (outcome === "accepted") {
       return jsonResponse(200, {
         ResponseCode: MIXX_ACK_OK,

@@ -74,7 +74,7 @@ Deno.test("mixx: form-encoded token, push with Username/Password headers and typ
   mock.on("POST", "/mixx/push", () => json(200, ACCEPTED));
   const result = await adapter.initiate(payment);
   assertEquals(result.state, "initiated");
-  assertEquals(result.providerRef, "WATS" + payment.reference);
+  assertEquals(result.providerRef, payment.reference);
   assertEquals(result.rawCode, "BILLER-18-0000-S");
   const push = mock.callsTo("/mixx/push")[0];
   assertEquals(push.headers.get("authorization"), "Bearer mt1");
@@ -179,7 +179,7 @@ Deno.test("mixx: callback with Status as string and Amount as string", async () 
       ok.msisdn,
       ok.rawCode,
     ],
-    ["succeeded", "WATSW00000000000000000B2", "8ABC123", 7000, null, "true"],
+    ["succeeded", "W00000000000000000B2", "8ABC123", 7000, null, "true"],
   );
   const failed = await adapter.verifyAndParseCallback(callbackInput({
     Status: false,
