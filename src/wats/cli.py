@@ -135,7 +135,9 @@ def cmd_restart(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     s = settings_for(args)
     if not control.daemon_pid(s):
-        print(f"The WATS local stack ({s.instance}) is not running. Start it with ./scripts/wats start", file=sys.stderr)
+        print(
+            f"The WATS local stack ({s.instance}) is not running. Start it with ./scripts/wats start", file=sys.stderr
+        )
         return 1
     print_status(s, args.output)
     return 0

@@ -32,8 +32,11 @@ def test_the_auth_api_requires_an_apikey_except_for_links(target):
 def test_cors_preflight_and_headers(target):
     pre = httpx.options(
         f"{target.url}/rest/v1/authors",
-        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "apikey, authorization, content-type"},
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "apikey, authorization, content-type",
+        },
     )
     assert pre.status_code == 200
     assert pre.headers["access-control-allow-origin"] == "*"
@@ -91,7 +94,7 @@ HOSTILE_QUERIES = [
     "name=eq.%00",
     "name=in.(%00)",
     "meta->>'; drop table x;--=eq.1",
-    "meta->>\"=eq.1",
+    'meta->>"=eq.1',
     "tags=cs.{unterminated",
     "born=gt.not-a-date",
     "id=eq.99999999999999999999999999",
@@ -124,7 +127,7 @@ HOSTILE_BODIES = [
     b"[1,2,3]",
     b'[{"name":"a"},{"title":"b"}]',
     b'{"id": "not-a-number", "name": "x"}',
-    b'\xff\xfe\x00',
+    b"\xff\xfe\x00",
     b'{"name": "x", "tags": "not-an-array"}',
     b'{"name": "x", "born": "31/31/2020"}',
     b'{"' + b"k" * 10000 + b'": 1}',

@@ -52,7 +52,13 @@ def test_to_many_embed_is_an_array_with_its_own_filter_order_and_limit(as_anon):
 
 
 def test_embedded_filter_narrows_children_but_keeps_parents(as_anon):
-    rows = as_anon.table("authors").select("id,books!author_id(title)").eq("books.title", "Rosa Mistika").order("id").execute()
+    rows = (
+        as_anon.table("authors")
+        .select("id,books!author_id(title)")
+        .eq("books.title", "Rosa Mistika")
+        .order("id")
+        .execute()
+    )
     by_id = {r["id"]: r["books"] for r in rows.data}
     assert by_id[2] == [{"title": "Rosa Mistika"}]
     assert by_id[1] == []
@@ -60,7 +66,9 @@ def test_embedded_filter_narrows_children_but_keeps_parents(as_anon):
 
 
 def test_inner_embed_drops_parents_without_matching_children(as_anon):
-    rows = as_anon.table("authors").select("id,books!author_id!inner(title)").eq("books.title", "Rosa Mistika").execute()
+    rows = (
+        as_anon.table("authors").select("id,books!author_id!inner(title)").eq("books.title", "Rosa Mistika").execute()
+    )
     assert rows.data == [{"id": 2, "books": [{"title": "Rosa Mistika"}]}]
 
 
@@ -118,7 +126,9 @@ def test_unknown_relationship_is_pgrst200(http):
 
 def test_null_filter_on_an_embed_works_as_inner_or_anti_join(http):
     with_bio = http.get("/authors", params={"select": "id,biographies(summary)", "biographies": "not.is.null"})
-    without = http.get("/authors", params={"select": "id,biographies(summary)", "biographies": "is.null", "order": "id"})
+    without = http.get(
+        "/authors", params={"select": "id,biographies(summary)", "biographies": "is.null", "order": "id"}
+    )
     assert [r["id"] for r in with_bio.json()] == [1]
     assert [r["id"] for r in without.json()] == [2, 3, 4]
 
@@ -212,7 +222,10 @@ def test_order_with_nulls_first_and_last(http):
 
 
 def test_order_by_a_to_one_embed(http):
-    r = http.get("/books", params={"select": "id,authors!author_id(name)", "order": "authors(name).desc,id", "published": "not.is.null"})
+    r = http.get(
+        "/books",
+        params={"select": "id,authors!author_id(name)", "order": "authors(name).desc,id", "published": "not.is.null"},
+    )
     assert [b["id"] for b in r.json()] == [1, 2, 3]
 
 
@@ -223,7 +236,11 @@ def test_limit_offset_and_exact_count(as_anon):
 
 
 def test_partial_page_with_a_count_is_206_with_content_range(http):
-    r = http.get("/authors", params={"select": "id", "limit": "2", "offset": "1", "order": "id"}, headers={"Prefer": "count=exact"})
+    r = http.get(
+        "/authors",
+        params={"select": "id", "limit": "2", "offset": "1", "order": "id"},
+        headers={"Prefer": "count=exact"},
+    )
     assert r.status_code == 206
     assert r.headers["content-range"] == "1-2/4"
     assert r.headers["preference-applied"] == "count=exact"

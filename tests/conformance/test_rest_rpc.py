@@ -29,7 +29,9 @@ def test_set_returning_function_accepts_select_filters_and_order(as_anon):
 
 def test_table_returning_function_and_single_composite(as_anon):
     # the function runs with the caller's rights: anon does not count Alice's draft
-    assert as_anon.rpc("author_summary", {"aid": 2}).execute().data == [{"name": "Euphrase Kezilahabi", "book_count": 1}]
+    assert as_anon.rpc("author_summary", {"aid": 2}).execute().data == [
+        {"name": "Euphrase Kezilahabi", "book_count": 1}
+    ]
     first = as_anon.rpc("first_author", {}).execute().data
     assert isinstance(first, dict)
     assert first["name"] == "Shaaban Robert"
@@ -45,7 +47,9 @@ def test_a_single_unnamed_json_parameter_receives_the_whole_body(as_anon):
 
 
 def test_embedding_on_function_results(http):
-    r = http.get("/rpc/books_by", params={"author": "2", "select": "title,editor:authors!editor_id(name)", "order": "id"})
+    r = http.get(
+        "/rpc/books_by", params={"author": "2", "select": "title,editor:authors!editor_id(name)", "order": "id"}
+    )
     assert r.status_code == 200
     assert r.json()[0] == {"title": "Rosa Mistika", "editor": {"name": "Shaaban Robert"}}
 

@@ -66,7 +66,9 @@ def test_malformed_or_forged_jwt_is_401_pgrst301(http, token):
 def test_a_token_signed_with_another_secret_cannot_become_service_role(http):
     from wats import keys
 
-    forged = keys.sign("another-secret-that-is-at-least-32-chars", {"role": "service_role", "exp": int(time.time()) + 60})
+    forged = keys.sign(
+        "another-secret-that-is-at-least-32-chars", {"role": "service_role", "exp": int(time.time()) + 60}
+    )
     r = http.get("/books", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
 

@@ -73,7 +73,17 @@ def test_supabase_db_lint_finds_no_errors(target):
             "the database has no plpgsql_check extension, which `supabase db lint` needs: "
             "install Debian's postgresql-15-plpgsql-check (./scripts/wats does it when run as root)"
         )
-    proc = run(str(BIN / "supabase"), "db", "lint", "--db-url", cli_db_url(target), "--level", "warning", "--fail-on", "warning")
+    proc = run(
+        str(BIN / "supabase"),
+        "db",
+        "lint",
+        "--db-url",
+        cli_db_url(target),
+        "--level",
+        "warning",
+        "--fail-on",
+        "warning",
+    )
     assert proc.returncode == 0, explain(proc)
     assert "No schema errors found" in proc.stdout + proc.stderr, explain(proc)
 

@@ -141,12 +141,20 @@ def create_app(settings: Settings, functions_env: dict[str, str] | None = None) 
         return await stack.functions.handle(request, request.path_params.get("path", ""))
 
     async def health(_request: Request) -> Response:
-        ready = all(f.ready.is_set() for f in stack.functions.functions.values())
+        fns = stack.functions.functions.values()
         body = {
             "rest": stack.rest.cache is not None,
             "auth": stack.auth is not None,
             "storage": stack.storage is not None,
-            "functions": ready,
+            "functions": all(f.ready.is_set() for f in fns),
+            "function_processes": {
+                f.name: {
+                    "pid": f.process.pid if f.process else None,
+                    "ready": f.ready.is_set(),
+                    "restarts": f.restarts,
+                }
+                for f in fns
+            },
         }
         return Response(json.dumps(body).encode(), media_type="application/json")
 

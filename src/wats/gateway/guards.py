@@ -22,7 +22,10 @@ OPEN_AUTH_PATHS = ("/auth/v1/verify", "/auth/v1/callback", "/auth/v1/authorize")
 CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-credentials", b"true"),
-    (b"access-control-expose-headers", b"Content-Range, Content-Location, Location, Preference-Applied, X-Supabase-Api-Version"),
+    (
+        b"access-control-expose-headers",
+        b"Content-Range, Content-Location, Location, Preference-Applied, X-Supabase-Api-Version",
+    ),
 ]
 
 
@@ -137,14 +140,12 @@ class Gateway:
                 if cors:
                     existing = {k.lower() for k, _ in message.get("headers", [])}
                     message = dict(message)
-                    message["headers"] = list(message.get("headers", [])) + [
-                        h for h in cors if h[0] not in existing
-                    ]
+                    message["headers"] = list(message.get("headers", [])) + [h for h in cors if h[0] not in existing]
             await send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:  # noqa: BLE001 - the gateway must answer whatever happened
+        except Exception:
             log.exception("unhandled error serving %s %s", method, path)
             if not started:
                 await send_json(send, 500, error_body(500, "Internal server error", "WATS500"), cors)

@@ -321,7 +321,9 @@ def parse_filter(field_text: str, expression: str) -> Filter:
         return Filter(field_, "in", items, negate)
     if op_text == "is":
         if value not in IS_VALUES:
-            raise parse_error(f'"failed to parse filter (is.{value})"', "expected null, not_null, true, false or unknown")
+            raise parse_error(
+                f'"failed to parse filter (is.{value})"', "expected null, not_null, true, false or unknown"
+            )
         return Filter(field_, "is", value, negate)
     if op_text in FTS_OPS:
         return Filter(field_, op_text, value, negate, modifier)

@@ -114,8 +114,10 @@ def render_insert(spec: InsertSpec, params: Params) -> str:
                 sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
             else:
                 sql += f" ON CONFLICT ({conflict}) DO NOTHING"
-    sql += f" RETURNING {alias}.*, ({alias}.xmax = 0) AS pgrst_inserted" if spec.returning else (
-        f" RETURNING ({alias}.xmax = 0) AS pgrst_inserted"
+    sql += (
+        f" RETURNING {alias}.*, ({alias}.xmax = 0) AS pgrst_inserted"
+        if spec.returning
+        else (f" RETURNING ({alias}.xmax = 0) AS pgrst_inserted")
     )
     return sql
 

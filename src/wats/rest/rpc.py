@@ -44,9 +44,7 @@ def choose_function(
             detail_params += " or with a single unnamed json/jsonb parameter"
         hint = None
         if candidates:
-            options = ", ".join(
-                f"{fn.schema}.{fn.name}({', '.join(a.name for a in fn.args)})" for fn in candidates
-            )
+            options = ", ".join(f"{fn.schema}.{fn.name}({', '.join(a.name for a in fn.args)})" for fn in candidates)
             hint = f"Perhaps you meant to call the function {options}"
         raise ApiError(
             404,

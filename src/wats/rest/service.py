@@ -540,9 +540,7 @@ class RestService:
         single = wants_single_object(request)
         return await self._rpc_result(request, identity, fn, query, prefs, params, source, read_only, single, method)
 
-    def _choose_json_or_named(
-        self, schema: str, name: str, payload: Any, single_param: bool
-    ) -> Function:
+    def _choose_json_or_named(self, schema: str, name: str, payload: Any, single_param: bool) -> Function:
         assert self.cache is not None
         candidates = self.cache.function_candidates(schema, name)
         json_fns = [fn for fn in candidates if fn.single_unnamed_json]
@@ -700,7 +698,9 @@ class RestService:
         for (s, name), rel in sorted(self.cache.relations.items()):
             if s != schema:
                 continue
-            paths[f"/{name}"] = {m: {"responses": {"200": {"description": "OK"}}} for m in ("get", "post", "patch", "delete")}
+            paths[f"/{name}"] = {
+                m: {"responses": {"200": {"description": "OK"}}} for m in ("get", "post", "patch", "delete")
+            }
             definitions[name] = {
                 "type": "object",
                 "properties": {c.name: {"format": c.type} for c in rel.columns.values()},

@@ -125,8 +125,10 @@ class Planner:
         taken: set[str],
         column_types: dict[str, str] | None = None,
     ) -> ReadNode:
-        types = column_types if column_types is not None else (
-            {c.name: c.type for c in relation.columns.values()} if relation else {}
+        types = (
+            column_types
+            if column_types is not None
+            else ({c.name: c.type for c in relation.columns.values()} if relation else {})
         )
         node = ReadNode(
             relation,
@@ -207,7 +209,7 @@ def render_filter(flt: Filter, node: ReadNode, params: Params) -> str:
                 "Only is null or not is null filters are allowed on embedded resources",
             )
         is_null = (flt.value == "null") != flt.negate
-        return f"{ident(embedded.lateral)}.\"body\" IS {'' if is_null else 'NOT '}NULL"
+        return f'{ident(embedded.lateral)}."body" IS {"" if is_null else "NOT "}NULL'
     column = field_sql(node.alias, flt.field)
     expr = _filter_expression(flt, column, node, params)
     return f"NOT ({expr})" if flt.negate else expr
@@ -224,9 +226,7 @@ def _filter_expression(flt: Filter, column: str, node: ReadNode, params: Params)
     if op in FTS_OPS:
         fn = FTS_OPS[op]
         query_arg = (
-            f"{params.add(flt.modifier)}::regconfig, {params.add(flt.value)}"
-            if flt.modifier
-            else params.add(flt.value)
+            f"{params.add(flt.modifier)}::regconfig, {params.add(flt.value)}" if flt.modifier else params.add(flt.value)
         )
         vector = column
         if node.column_types.get(flt.field.name) != "tsvector" or flt.field.json_path:
@@ -351,11 +351,8 @@ def render_select(
             where.append(f'{ident(child.lateral)}."body" IS NOT NULL')
     for cond in node.conditions:
         where.append(render_condition(cond, node, params))
-    if count_only:
-        columns = "1"
-    else:
-        # an empty list happens for `select=rel()`: rows with no keys, as PostgREST gives
-        columns = ", ".join(render_items(node))
+    # an empty list happens for `select=rel()`: rows with no keys, as PostgREST gives
+    columns = "1" if count_only else ", ".join(render_items(node))
     sql = f"SELECT {columns} FROM {source} AS {ident(node.alias)}"
     if laterals:
         sql += " " + " ".join(laterals)

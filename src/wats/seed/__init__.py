@@ -50,30 +50,41 @@ def seed_reference_data(admin: Client, out: Seeded) -> None:
     for c in catalog.CENTERS:
         row = _one(admin.table("fulfillment_centers").select("id").eq("code", c.code).execute().data)
         if row is None:
-            row = admin.table("fulfillment_centers").insert(
-                {"code": c.code, "name": c.name, "region": c.region, "address": c.address}
-            ).execute().data[0]
+            row = (
+                admin.table("fulfillment_centers")
+                .insert({"code": c.code, "name": c.name, "region": c.region, "address": c.address})
+                .execute()
+                .data[0]
+            )
         out.centers[c.code] = row["id"]
     for position, (slug, name, parent) in enumerate(catalog.CATEGORIES):
         row = _one(admin.table("categories").select("id").eq("slug", slug).execute().data)
         if row is None:
-            row = admin.table("categories").insert(
-                {
-                    "slug": slug,
-                    "name": name,
-                    "parent_id": out.categories.get(parent) if parent else None,
-                    "position": position,
-                }
-            ).execute().data[0]
+            row = (
+                admin.table("categories")
+                .insert(
+                    {
+                        "slug": slug,
+                        "name": name,
+                        "parent_id": out.categories.get(parent) if parent else None,
+                        "position": position,
+                    }
+                )
+                .execute()
+                .data[0]
+            )
         out.categories[slug] = row["id"]
 
 
 def seed_shop(vendor: Client, admin: Client, shop: catalog.Shop, phone: str, out: Seeded) -> None:
     row = _one(vendor.table("vendors").select("id,status").eq("slug", shop.slug).execute().data)
     if row is None:
-        row = vendor.table("vendors").insert(
-            {"name": shop.name, "slug": shop.slug, "region": shop.region, "description": shop.description}
-        ).execute().data[0]
+        row = (
+            vendor.table("vendors")
+            .insert({"name": shop.name, "slug": shop.slug, "region": shop.region, "description": shop.description})
+            .execute()
+            .data[0]
+        )
     vendor_id = row["id"]
     out.vendors[shop.slug] = vendor_id
     vendor.table("vendor_accounts").update({"payout_provider": shop.payout_provider, "payout_msisdn": phone}).eq(
@@ -89,16 +100,21 @@ def seed_shop(vendor: Client, admin: Client, shop: catalog.Shop, phone: str, out
     for product in shop.products:
         product_id = existing.get(product.title)
         if product_id is None:
-            product_id = vendor.table("products").insert(
-                {
-                    "vendor_id": vendor_id,
-                    "category_id": out.categories[product.category],
-                    "title": product.title,
-                    "description": product.description,
-                    "price": product.price,
-                    "status": "active",
-                }
-            ).execute().data[0]["id"]
+            product_id = (
+                vendor.table("products")
+                .insert(
+                    {
+                        "vendor_id": vendor_id,
+                        "category_id": out.categories[product.category],
+                        "title": product.title,
+                        "description": product.description,
+                        "price": product.price,
+                        "status": "active",
+                    }
+                )
+                .execute()
+                .data[0]["id"]
+            )
         out.products += 1
         seed_image(vendor, vendor_id, product_id, product.title, out)
         seed_stock(vendor, vendor_id, product_id, product.stock, out)

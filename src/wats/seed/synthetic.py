@@ -45,7 +45,8 @@ STEPS = [
         """
         insert into public.products (vendor_id, category_id, title, description, price, status)
         select v.id,
-               (select id from public.categories order by id offset (g %% greatest(1, (select count(*) from public.categories))) limit 1),
+               (select id from public.categories order by id
+                offset (g %% greatest(1, (select count(*) from public.categories))) limit 1),
                'Bench product ' || g, 'Synthetic product for benchmarks', 1000 + (g * 37) %% 200000, 'active'
         from generate_series(1, %(products)s) g
         join public.vendors v on v.slug = 'bench-' || (1 + g %% %(vendors)s)
@@ -56,7 +57,8 @@ STEPS = [
         """
         insert into public.inventory (product_id, vendor_id, center_id, on_hand)
         select p.id, p.vendor_id,
-               (select id from public.fulfillment_centers order by code offset (abs(hashtext(p.id::text)) %% 4) limit 1),
+               (select id from public.fulfillment_centers order by code
+                offset (abs(hashtext(p.id::text)) %% 4) limit 1),
                1000
         from public.products p join public.vendors v on v.id = p.vendor_id
         where v.slug like 'bench-%%'

@@ -60,9 +60,9 @@ def find_bindir() -> Path:
         if out:
             candidates.append(Path(out))
     for bindir in candidates:
-        if (bindir / "postgres").is_file() and (bindir / "initdb").is_file():
-            if _major(bindir) >= MIN_MAJOR:
-                return bindir
+        installed = (bindir / "postgres").is_file() and (bindir / "initdb").is_file()
+        if installed and _major(bindir) >= MIN_MAJOR:
+            return bindir
     raise PostgresMissing(INSTALL_HINT.format(min=MIN_MAJOR))
 
 
@@ -148,9 +148,13 @@ class Cluster:
         return proc
 
     def _has_library(self, name: str) -> bool:
-        pkglibdir = subprocess.run(
-            [str(self.bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True
-        ).stdout.strip() if (self.bindir / "pg_config").exists() else ""
+        pkglibdir = (
+            subprocess.run(
+                [str(self.bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True
+            ).stdout.strip()
+            if (self.bindir / "pg_config").exists()
+            else ""
+        )
         libdirs = [Path(pkglibdir)] if pkglibdir else []
         libdirs.append(self.bindir.parent / "lib")
         return any((d / f"{name}.so").exists() for d in libdirs)
@@ -170,9 +174,12 @@ class Cluster:
         proc = self.run_as.run(
             [
                 str(self.bindir / "initdb"),
-                "-D", str(s.pgdata),
-                "-U", "supabase_admin",
-                "--pwfile", str(pwfile),
+                "-D",
+                str(s.pgdata),
+                "-U",
+                "supabase_admin",
+                "--pwfile",
+                str(pwfile),
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
                 "--encoding=UTF8",
