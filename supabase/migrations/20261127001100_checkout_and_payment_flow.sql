@@ -445,7 +445,7 @@ begin
                 409,
                 'insufficient_stock',
                 format(
-                    'only %s of %s left for %s', v_line.quantity - v_needed, v_line.title, v_line.title
+                    'only %s left of %s', v_line.quantity - v_needed, v_line.title
                 ),
                 jsonb_build_object(
                     'product_id', v_line.product_id,
