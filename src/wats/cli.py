@@ -230,7 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command != "test":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.pytest_args = [*extra, *(args.pytest_args or [])]
     try:
         return COMMANDS[args.command](args)
     except PostgresMissing as exc:

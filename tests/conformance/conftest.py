@@ -29,9 +29,10 @@ def user_token(secret: str, sub: str, *, ttl: int = 3600, role: str = "authentic
     return keys.sign(secret, claims)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def conformance_schema(target) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Create the conformance schema once per session and expose it; drop it afterwards."""
+    """Create the conformance schema for this package's tests and expose it; drop it (and
+    stop exposing it) when they are done, before the database lints look at the schema."""
     with psycopg.connect(target.db_url, autocommit=True) as conn:
         conn.execute("drop schema if exists conformance cascade")
         conn.execute(SCHEMA_SQL.read_text())
