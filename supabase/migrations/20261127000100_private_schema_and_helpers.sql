@@ -116,17 +116,21 @@ values
 
 create function private.can_transition(p_machine text, p_from text, p_to text)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select p_from is not distinct from p_to
-        or exists (
-            select 1
-            from private.status_transitions as t
-            where t.machine = p_machine and t.from_state = p_from and t.to_state = p_to
-        )
+begin
+    return (
+        select p_from is not distinct from p_to
+            or exists (
+                select 1
+                from private.status_transitions as t
+                where t.machine = p_machine and t.from_state = p_from and t.to_state = p_to
+            )
+    );
+end;
 $$;
 
 comment on function private.can_transition(text, text, text) is
@@ -229,11 +233,15 @@ comment on function private.forbid_change() is
 
 create function private.is_api_user()
 returns boolean
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select current_user in ('anon', 'authenticated')
+begin
+    return (
+        select current_user in ('anon', 'authenticated')
+    );
+end;
 $$;
 
 comment on function private.is_api_user() is
@@ -243,15 +251,19 @@ comment on function private.is_api_user() is
 
 create function private.mask_phone(p_phone text)
 returns text
-language sql
+language plpgsql
 immutable
 strict
 set search_path = ''
 as $$
-    select case
-        when char_length(p_phone) >= 8 then left(p_phone, 3) || '****' || right(p_phone, 4)
-        else '****'
-    end
+begin
+    return (
+        select case
+            when char_length(p_phone) >= 8 then left(p_phone, 3) || '****' || right(p_phone, 4)
+            else '****'
+        end
+    );
+end;
 $$;
 
 comment on function private.mask_phone(text) is
@@ -260,14 +272,18 @@ comment on function private.mask_phone(text) is
 
 create function private.normalize_phone(p_phone text)
 returns text
-language sql
+language plpgsql
 immutable
 set search_path = ''
 as $$
-    select case
-        when regexp_replace(coalesce(p_phone, ''), '[^0-9]', '', 'g') ~ '^255[0-9]{9}$'
-            then regexp_replace(p_phone, '[^0-9]', '', 'g')
-    end
+begin
+    return (
+        select case
+            when regexp_replace(coalesce(p_phone, ''), '[^0-9]', '', 'g') ~ '^255[0-9]{9}$'
+                then regexp_replace(p_phone, '[^0-9]', '', 'g')
+        end
+    );
+end;
 $$;
 
 comment on function private.normalize_phone(text) is

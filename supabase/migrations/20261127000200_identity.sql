@@ -37,16 +37,20 @@ for each row execute function private.touch_updated_at();
 
 create function private.is_admin()
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select exists (
-        select 1
-        from public.profiles as p
-        where p.id = (select auth.uid()) and p.role = 'admin'
-    )
+begin
+    return (
+        select exists (
+            select 1
+            from public.profiles as p
+            where p.id = (select auth.uid()) and p.role = 'admin'
+        )
+    );
+end;
 $$;
 
 comment on function private.is_admin() is
@@ -55,12 +59,16 @@ comment on function private.is_admin() is
 
 create function private.current_app_role()
 returns text
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select p.role from public.profiles as p where p.id = (select auth.uid())
+begin
+    return (
+        select p.role from public.profiles as p where p.id = (select auth.uid())
+    );
+end;
 $$;
 
 comment on function private.current_app_role() is
@@ -68,15 +76,19 @@ comment on function private.current_app_role() is
 
 create function private.visible_user_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select case
-        when private.is_admin() then array(select p.id from public.profiles as p)
-        else array[(select auth.uid())]
-    end
+begin
+    return (
+        select case
+            when private.is_admin() then array(select p.id from public.profiles as p)
+            else array[(select auth.uid())]
+        end
+    );
+end;
 $$;
 
 comment on function private.visible_user_ids() is
@@ -219,7 +231,8 @@ alter table public.profiles enable row level security;
 revoke all on table public.profiles from anon, authenticated, service_role;
 grant select on table public.profiles to authenticated;
 grant update (full_name, role) on table public.profiles to authenticated;
-grant select, update on table public.profiles to service_role;
+-- phone follows auth.users and id is the auth user: not even the service role writes them.
+grant select, update (full_name, role) on table public.profiles to service_role;
 grant select (id, role) on table public.profiles to supabase_auth_admin;
 
 create policy "users read their own profile, admins read all"

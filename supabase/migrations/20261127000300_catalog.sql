@@ -82,12 +82,16 @@ comment on column public.vendor_accounts.payout_msisdn is
 
 create function private.owned_vendor_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select array(select v.id from public.vendors as v where v.owner_id = (select auth.uid()))
+begin
+    return (
+        select array(select v.id from public.vendors as v where v.owner_id = (select auth.uid()))
+    );
+end;
 $$;
 
 comment on function private.owned_vendor_ids() is
@@ -95,15 +99,19 @@ comment on function private.owned_vendor_ids() is
 
 create function private.managed_vendor_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select case
-        when private.is_admin() then array(select v.id from public.vendors as v)
-        else private.owned_vendor_ids()
-    end
+begin
+    return (
+        select case
+            when private.is_admin() then array(select v.id from public.vendors as v)
+            else private.owned_vendor_ids()
+        end
+    );
+end;
 $$;
 
 comment on function private.managed_vendor_ids() is
@@ -113,16 +121,20 @@ comment on function private.managed_vendor_ids() is
 
 create function private.is_vendor_of(p_vendor_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select exists (
-        select 1
-        from public.vendors as v
-        where v.id = p_vendor_id and v.owner_id = (select auth.uid())
-    )
+begin
+    return (
+        select exists (
+            select 1
+            from public.vendors as v
+            where v.id = p_vendor_id and v.owner_id = (select auth.uid())
+        )
+    );
+end;
 $$;
 
 comment on function private.is_vendor_of(uuid) is
@@ -130,12 +142,16 @@ comment on function private.is_vendor_of(uuid) is
 
 create function private.approved_vendor_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select array(select v.id from public.vendors as v where v.status = 'approved')
+begin
+    return (
+        select array(select v.id from public.vendors as v where v.status = 'approved')
+    );
+end;
 $$;
 
 comment on function private.approved_vendor_ids() is
@@ -380,17 +396,21 @@ for each row execute function private.touch_updated_at();
 
 create function private.is_listed_product(p_product_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select exists (
-        select 1
-        from public.products as p
-        inner join public.vendors as v on p.vendor_id = v.id
-        where p.id = p_product_id and p.status = 'active' and v.status = 'approved'
-    )
+begin
+    return (
+        select exists (
+            select 1
+            from public.products as p
+            inner join public.vendors as v on p.vendor_id = v.id
+            where p.id = p_product_id and p.status = 'active' and v.status = 'approved'
+        )
+    );
+end;
 $$;
 
 comment on function private.is_listed_product(uuid) is
@@ -516,19 +536,23 @@ for each row execute function private.touch_updated_at();
 
 create function private.is_public_livestream(p_session_id uuid)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select exists (
-        select 1
-        from public.livestream_sessions as s
-        inner join public.vendors as v on s.vendor_id = v.id
-        where s.id = p_session_id
-            and s.status in ('scheduled', 'live')
-            and v.status = 'approved'
-    )
+begin
+    return (
+        select exists (
+            select 1
+            from public.livestream_sessions as s
+            inner join public.vendors as v on s.vendor_id = v.id
+            where s.id = p_session_id
+                and s.status in ('scheduled', 'live')
+                and v.status = 'approved'
+        )
+    );
+end;
 $$;
 
 comment on function private.is_public_livestream(uuid) is

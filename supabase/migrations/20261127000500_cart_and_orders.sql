@@ -216,11 +216,14 @@ returns table (
     shipping_address jsonb,
     customer_phone text
 )
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
+#variable_conflict use_column
+begin
+    return query
     select
         oi.id,
         oi.order_id,
@@ -245,7 +248,8 @@ as $$
     where oi.vendor_id = any((select private.managed_vendor_ids())::uuid[])
         and (p_vendor_id is null or oi.vendor_id = p_vendor_id)
         and o.status not in ('pending_payment', 'cancelled', 'expired')
-    order by o.created_at desc, oi.id
+    order by o.created_at desc, oi.id;
+end;
 $$;
 
 comment on function public.vendor_order_lines(uuid) is

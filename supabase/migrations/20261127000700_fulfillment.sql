@@ -123,11 +123,15 @@ for each row execute function private.touch_updated_at();
 
 create function private.is_service_role()
 returns boolean
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select coalesce((select auth.jwt()) ->> 'role', '') = 'service_role'
+begin
+    return (
+        select coalesce((select auth.jwt()) ->> 'role', '') = 'service_role'
+    );
+end;
 $$;
 
 comment on function private.is_service_role() is

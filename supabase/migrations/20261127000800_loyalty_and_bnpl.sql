@@ -36,13 +36,17 @@ for each statement execute function private.forbid_change();
 
 create function public.loyalty_balance()
 returns bigint
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select coalesce(sum(lp.points), 0)::bigint
-    from public.loyalty_points as lp
-    where lp.customer_id = (select auth.uid())
+begin
+    return (
+        select coalesce(sum(lp.points), 0)::bigint
+        from public.loyalty_points as lp
+        where lp.customer_id = (select auth.uid())
+    );
+end;
 $$;
 
 comment on function public.loyalty_balance() is

@@ -138,16 +138,20 @@ for each statement execute function private.forbid_change();
 
 create function private.current_actor_role()
 returns text
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select coalesce(
-        private.current_app_role(),
-        nullif((select auth.jwt()) ->> 'role', ''),
-        'system'
-    )
+begin
+    return (
+        select coalesce(
+            private.current_app_role(),
+            nullif((select auth.jwt()) ->> 'role', ''),
+            'system'
+        )
+    );
+end;
 $$;
 
 comment on function private.current_actor_role() is
@@ -162,10 +166,13 @@ create function private.write_audit(
     p_context jsonb default '{}'::jsonb
 )
 returns uuid
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+    v_result uuid;
+begin
     insert into public.audit_logs (
         actor_id, actor_role, action, entity_type, entity_id, before, after, context
     )
@@ -178,13 +185,19 @@ as $$
         p_before,
         p_after,
         coalesce(p_context, '{}'::jsonb)
+        || coalesce(nullif(current_setting('wats.audit_context', true), '')::jsonb, '{}'::jsonb)
     )
     returning id
+    into v_result;
+    return v_result;
+end;
 $$;
 
 comment on function private.write_audit(text, text, uuid, jsonb, jsonb, jsonb) is
-'Appends one audit row for the current request (actor from auth.uid() and profiles). For '
-'SQL functions; not executable by API roles.';
+'Appends one audit row for the current request (actor from auth.uid() and profiles). The '
+'context also holds the transaction-local setting wats.audit_context (JSON) when a SQL '
+'function set it, e.g. the provider event behind a payment change. For SQL functions and '
+'triggers; not executable by API roles.';
 
 create function private.audit_changes()
 returns trigger

@@ -19,16 +19,20 @@ on conflict (id) do update
 
 create function private.can_manage_vendor_folder(p_object_name text)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select coalesce(
-        (storage.foldername(p_object_name))[1]
-        = any(array(select v::text from unnest(private.managed_vendor_ids()) as v)),
-        false
-    )
+begin
+    return (
+        select coalesce(
+            (storage.foldername(p_object_name))[1]
+            = any(array(select v::text from unnest(private.managed_vendor_ids()) as v)),
+            false
+        )
+    );
+end;
 $$;
 
 comment on function private.can_manage_vendor_folder(text) is

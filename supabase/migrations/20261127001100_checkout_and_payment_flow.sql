@@ -15,8 +15,9 @@
 -- one global order: payment, then order, then inventory rows by (product_id, center_id), so
 -- concurrent calls cannot deadlock. Refusals meant for the client raise SQLSTATE PTnnn (the
 -- Data API answers HTTP nnn) with a machine-readable reason in DETAIL and JSON in HINT.
--- Payment status changes are audited by the payments_audit trigger; these functions add
--- audit rows only for context the trigger cannot see (the provider event behind a change).
+-- Payment status changes are audited by the payments_audit trigger; these functions pass
+-- the context the trigger cannot see (the provider event or push answer behind a change)
+-- in the transaction-local setting wats.audit_context, which private.write_audit adds.
 
 -- ---------------------------------------------------------------------------------------
 -- Building blocks
@@ -44,11 +45,15 @@ comment on function private.refuse(integer, text, text, jsonb) is
 
 create function private.shipping_fee(p_centers integer)
 returns bigint
-language sql
+language plpgsql
 immutable
 set search_path = ''
 as $$
-    select 3000::bigint * greatest(p_centers, 1)
+begin
+    return (
+        select 3000::bigint * greatest(p_centers, 1)
+    );
+end;
 $$;
 
 comment on function private.shipping_fee(integer) is
@@ -58,12 +63,14 @@ create function private.notify(
     p_user_id uuid, p_type text, p_title text, p_body text, p_data jsonb
 )
 returns void
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
+begin
     insert into public.notifications (user_id, type, title, body, data)
-    values (p_user_id, p_type, p_title, p_body, coalesce(p_data, '{}'::jsonb))
+    values (p_user_id, p_type, p_title, p_body, coalesce(p_data, '{}'::jsonb));
+end;
 $$;
 
 comment on function private.notify(uuid, text, text, text, jsonb) is
@@ -71,10 +78,11 @@ comment on function private.notify(uuid, text, text, text, jsonb) is
 
 create function private.notify_vendors(p_order_id uuid)
 returns void
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
+begin
     insert into public.notifications (user_id, type, title, body, data)
     select
         v.owner_id,
@@ -85,7 +93,8 @@ as $$
     from public.order_items as oi
     inner join public.vendors as v on oi.vendor_id = v.id
     where oi.order_id = p_order_id
-    group by v.id, v.owner_id
+    group by v.id, v.owner_id;
+end;
 $$;
 
 comment on function private.notify_vendors(uuid) is
@@ -222,21 +231,25 @@ comment on function private.restore_cart(uuid) is
 
 create function private.payment_status(p_payment_id uuid)
 returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select jsonb_build_object(
-        'payment_id', p.id,
-        'payment_status', p.status,
-        'order_id', o.id,
-        'order_status', o.status,
-        'needs_review', p.needs_review,
-        'failure_reason', p.failure_reason
-    )
-    from public.payments as p
-    inner join public.orders as o on p.order_id = o.id
-    where p.id = p_payment_id
+begin
+    return (
+        select jsonb_build_object(
+            'payment_id', p.id,
+            'payment_status', p.status,
+            'order_id', o.id,
+            'order_status', o.status,
+            'needs_review', p.needs_review,
+            'failure_reason', p.failure_reason
+        )
+        from public.payments as p
+        inner join public.orders as o on p.order_id = o.id
+        where p.id = p_payment_id
+    );
+end;
 $$;
 
 comment on function private.payment_status(uuid) is
@@ -248,29 +261,33 @@ comment on function private.payment_status(uuid) is
 
 create function private.checkout_result(p_payment_id uuid, p_replayed boolean)
 returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select jsonb_build_object(
-        'order_id', o.id,
-        'payment_id', p.id,
-        'order_status', o.status,
-        'payment_status', p.status,
-        'subtotal', o.subtotal,
-        'shipping_fee', o.shipping_fee,
-        'amount', p.amount,
-        'currency', p.currency,
-        'provider', p.provider,
-        'provider_ref', p.provider_ref,
-        'msisdn', p.msisdn,
-        'expires_at', o.expires_at,
-        'replayed', p_replayed,
-        'push_requested', p.push_requested_at is not null
-    )
-    from public.payments as p
-    inner join public.orders as o on p.order_id = o.id
-    where p.id = p_payment_id
+begin
+    return (
+        select jsonb_build_object(
+            'order_id', o.id,
+            'payment_id', p.id,
+            'order_status', o.status,
+            'payment_status', p.status,
+            'subtotal', o.subtotal,
+            'shipping_fee', o.shipping_fee,
+            'amount', p.amount,
+            'currency', p.currency,
+            'provider', p.provider,
+            'provider_ref', p.provider_ref,
+            'msisdn', p.msisdn,
+            'expires_at', o.expires_at,
+            'replayed', p_replayed,
+            'push_requested', p.push_requested_at is not null
+        )
+        from public.payments as p
+        inner join public.orders as o on p.order_id = o.id
+        where p.id = p_payment_id
+    );
+end;
 $$;
 
 comment on function private.checkout_result(uuid, boolean) is
@@ -308,6 +325,7 @@ declare
     v_fee bigint;
     v_order_id uuid := gen_random_uuid();
     v_payment_id uuid;
+    v_result jsonb;
 begin
     if v_customer is null then
         perform private.refuse(401, 'sign_in_required', 'sign in to check out');
@@ -479,12 +497,12 @@ begin
     values (v_order_id, v_customer, p_provider, v_phone, v_subtotal + v_fee, 'TZS')
     returning id into v_payment_id;
 
+    v_result := private.checkout_result(v_payment_id, false);
     update private.idempotency_records
-    set status = 'completed', order_id = v_order_id, payment_id = v_payment_id,
-        response = private.checkout_result(v_payment_id, false)
+    set status = 'completed', order_id = v_order_id, payment_id = v_payment_id, response = v_result
     where id = v_record_id;
     delete from public.cart_items where cart_id = v_cart_id;
-    return private.checkout_result(v_payment_id, false);
+    return v_result;
 end;
 $$;
 
@@ -652,6 +670,12 @@ begin
         perform private.refuse(404, 'payment_not_found', 'no such payment');
     end if;
     perform 1 from public.orders where id = v_payment.order_id for update;
+    -- what the provider said goes into the audit rows of the changes below
+    perform set_config(
+        'wats.audit_context',
+        (jsonb_build_object('push', p_outcome) || coalesce(p_detail, '{}'::jsonb))::text,
+        true
+    );
     if p_outcome = 'initiated' and v_payment.status = 'pending' then
         update public.payments
         set status = 'initiated', provider_request_id = coalesce(p_provider_txn_id, provider_request_id)
@@ -664,11 +688,7 @@ begin
         );
     end if;
     -- Anything else: a callback got there first; never move a payment backwards.
-    if p_detail is not null and p_detail <> '{}'::jsonb then
-        perform private.write_audit(
-            'push_' || p_outcome, 'payments', p_payment_id, null, null, p_detail
-        );
-    end if;
+    perform set_config('wats.audit_context', '', true);
     return private.payment_status(p_payment_id);
 end;
 $$;
@@ -720,24 +740,25 @@ comment on function public.record_webhook_event(text, jsonb, text, text, text) i
 create function public.finish_webhook_event(
     p_event_id uuid,
     p_authentic boolean,
-    p_rejection text default null,
-    p_result jsonb default '{}'::jsonb
+    p_rejection text default null
 )
 returns void
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
+begin
     update private.payment_events
     set authenticated = p_authentic,
         auth_error = p_rejection,
         status = case when not p_authentic or p_rejection is not null then 'rejected' else status end,
         error = case when p_rejection is not null then p_rejection else error end,
         processed_at = coalesce(processed_at, now())
-    where id = p_event_id
+    where id = p_event_id;
+end;
 $$;
 
-comment on function public.finish_webhook_event(uuid, boolean, text, jsonb) is
+comment on function public.finish_webhook_event(uuid, boolean, text) is
 'Marks a stored callback authenticated or rejected (with why). Service role only.';
 
 create function public.apply_payment_event(
@@ -766,7 +787,6 @@ declare
     v_result text;
     v_review text;
     v_event_id uuid := p_webhook_event_id;
-    v_before text;
 begin
     if v_outcome is null
         or v_outcome not in ('succeeded', 'failed', 'initiated', 'pending', 'ambiguous') then
@@ -793,8 +813,13 @@ begin
         return jsonb_build_object('result', 'unknown_payment');
     end if;
     perform 1 from public.orders where id = v_payment.order_id for update;
-    v_before := v_payment.status;
     v_key := p_provider || ':' || p_provider_ref || ':' || v_outcome;
+    -- the provider event behind the changes below goes into their audit rows
+    perform set_config(
+        'wats.audit_context',
+        jsonb_build_object('event_id', v_event_id, 'source', p_source, 'outcome', v_outcome)::text,
+        true
+    );
 
     if v_outcome in ('succeeded', 'failed') and exists (
         select 1 from private.payment_events as e where e.dedupe_key = v_key and e.status = 'applied'
@@ -851,19 +876,7 @@ begin
         error = case when v_result = 'review' then v_review else error end,
         processed_at = now()
     where id = v_event_id;
-    if v_result in ('applied', 'review') then
-        perform private.write_audit(
-            'payment_event',
-            'payments',
-            v_payment.id,
-            jsonb_build_object('status', v_before),
-            jsonb_build_object('status', (select p.status from public.payments as p where p.id = v_payment.id)),
-            jsonb_build_object(
-                'event_id', v_event_id, 'source', p_source, 'outcome', v_outcome, 'result', v_result,
-                'review_reason', v_review
-            )
-        );
-    end if;
+    perform set_config('wats.audit_context', '', true);
     return private.payment_status(v_payment.id) || jsonb_build_object('result', v_result);
 end;
 $$;
@@ -1034,7 +1047,7 @@ revoke all on function
 public.claim_payment_push(uuid),
 public.record_payment_initiation(uuid, text, text, text, jsonb),
 public.record_webhook_event(text, jsonb, text, text, text),
-public.finish_webhook_event(uuid, boolean, text, jsonb),
+public.finish_webhook_event(uuid, boolean, text),
 public.apply_payment_event(text, text, text, bigint, text, text, text, text, text, uuid),
 public.payments_to_reconcile(integer, integer),
 public.expire_overdue_payments(integer)
@@ -1044,7 +1057,7 @@ grant execute on function
 public.claim_payment_push(uuid),
 public.record_payment_initiation(uuid, text, text, text, jsonb),
 public.record_webhook_event(text, jsonb, text, text, text),
-public.finish_webhook_event(uuid, boolean, text, jsonb),
+public.finish_webhook_event(uuid, boolean, text),
 public.apply_payment_event(text, text, text, bigint, text, text, text, text, text, uuid),
 public.payments_to_reconcile(integer, integer),
 public.expire_overdue_payments(integer)

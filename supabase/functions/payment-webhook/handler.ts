@@ -85,16 +85,11 @@ export async function handleWebhook(
       );
     }
 
-    const finish = (
-      authentic: boolean,
-      rejection: string | null,
-      result: unknown,
-    ) =>
+    const finish = (authentic: boolean, rejection: string | null) =>
       deps.serviceRpc("finish_webhook_event", {
         p_event_id: eventId,
         p_authentic: authentic,
         p_rejection: rejection,
-        p_result: result ?? {},
       });
     const answer = (parsed: ParsedCallback | null, outcome: AckOutcome) =>
       adapter.acknowledge(parsed, outcome);
@@ -107,19 +102,18 @@ export async function handleWebhook(
     });
     if (!parsed.authentic) {
       const rejection = parsed.rejection ?? "unauthentic";
-      await finish(false, rejection, null);
+      await finish(false, rejection);
       return answer(
         parsed,
         rejection === "malformed" ? "invalid" : "unauthentic",
       );
     }
     if (!parsed.providerRef || !parsed.state) {
-      await finish(true, "malformed", null);
+      await finish(true, "malformed");
       return answer(parsed, "invalid");
     }
-    let result: unknown;
     try {
-      result = await deps.serviceRpc("apply_payment_event", {
+      await deps.serviceRpc("apply_payment_event", {
         p_provider: provider,
         p_provider_ref: parsed.providerRef,
         p_outcome: parsed.state,
@@ -135,7 +129,7 @@ export async function handleWebhook(
       console.error("applying a payment event failed:", error);
       return answer(parsed, "error");
     }
-    await finish(true, null, result);
+    await finish(true, null);
     return answer(parsed, "accepted");
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);

@@ -1,0 +1,911 @@
+"""The rows the policy suite arranges, and how it reads, copies and restores them.
+
+Arranging (``World.arrange``):
+
+- Users: ``customer``, ``other_customer``, ``vendor``, ``other_vendor`` are new users made
+  with the Auth admin API (``service.auth.admin.create_user``) who act with access tokens
+  minted with the project's JWT secret; ``admin`` is the seeded admin, who signs in by
+  phone OTP through supabase-py (a test phone of ``[auth.sms.test_otp]``, so no SMS is
+  spent). Two more users own rows nobody acting owns: ``pending_owner`` (a shop awaiting
+  approval) and ``bystander`` (no shop, no cart, a notification).
+- Shops are opened through the Data API by their owners and approved by the admin through
+  the Data API (which promotes the owner to role vendor); the pending one stays pending.
+- Catalog rows (categories, centers, products, images, stock, livestreams), shipments,
+  returns, BNPL plans, a callback token and a payout go straight to the database as
+  ``postgres`` (the migration role), as trusted SQL would write them.
+- Orders go through the real money path: each shopper fills their cart and calls
+  ``rpc checkout`` as themself, the service role applies the provider's success with
+  ``rpc apply_payment_event`` (stock committed, order paid, loyalty points, notifications),
+  the admin moves delivered orders with ``rpc set_order_fulfillment_status``. One order is
+  checked out and then failed (cancelled, stock released). Nothing is left pending or
+  reserved, so the money invariants hold.
+
+Every table's *universe* is SQL selecting the rows arranged in this run (rows of this run's
+users, shops and entities), so the suite never acts on anyone else's rows and works on a
+database other suites share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import secrets
+import string
+import tomllib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from supabase import Client
+
+from tests.policies.actors import Actor, anon_actor, minted_actor, otp_actor, service_actor
+from tests.policies.matrix import ROOT, TableSpec
+
+ADDRESS = {"recipient_name": "Policy Suite", "region": "Dar es Salaam", "district": "Ilala", "street": "Uhuru St 1"}
+BUCKET = "product-images"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5d9c6c20000000049454e44ae426082"
+)
+SHOPPERS = ("customer", "other_customer", "vendor", "other_vendor", "admin")
+MY_VENDORS = "(select v.id from public.vendors as v where v.owner_id = any(%(users)s))"
+MY_ORDERS = "(select o.id from public.orders as o where o.customer_id = any(%(users)s))"
+MY_PAYMENTS = "(select p.id from public.payments as p where p.customer_id = any(%(users)s))"
+
+#: Rows of this run, per matrix file: a WHERE clause over the table (params from World.params).
+UNIVERSE = {
+    "profiles": "id = any(%(users)s)",
+    "vendors": "owner_id = any(%(users)s)",
+    "vendor_accounts": f"vendor_id in {MY_VENDORS}",
+    "categories": "id = any(%(categories)s)",
+    "fulfillment_centers": "id = any(%(centers)s)",
+    "products": f"vendor_id in {MY_VENDORS}",
+    "product_images": f"vendor_id in {MY_VENDORS}",
+    "livestream_sessions": f"vendor_id in {MY_VENDORS}",
+    "livestream_products": f"vendor_id in {MY_VENDORS}",
+    "inventory": f"vendor_id in {MY_VENDORS}",
+    "carts": "customer_id = any(%(users)s)",
+    "cart_items": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "orders": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "order_items": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "payments": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "shipments": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "returns": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "loyalty_points": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "bnpl_orders": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "notifications": "user_id = any(%(users)s) and created_at >= %(started)s",
+    "audit_logs": (
+        "created_at >= %(started)s and (actor_id = any(%(users)s) or entity_id = any(%(users)s) "
+        f"or entity_id in {MY_VENDORS} or entity_id in {MY_ORDERS} or entity_id in {MY_PAYMENTS})"
+    ),
+    "private.idempotency_records": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "private.payment_events": f"payment_id in {MY_PAYMENTS}",
+    "private.payment_callback_tokens": f"payment_id in {MY_PAYMENTS}",
+    "private.status_transitions": "true",
+    "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
+    "storage.objects": (
+        "(bucket_id = 'product-images' and (storage.foldername(name))[1] = any(%(folders)s)) "
+        "or bucket_id = %(other_bucket)s"
+    ),
+}
+
+#: The column an update probes when the cell leaves the choice open: one whose change is
+#: harmless (restored afterwards) and, for API roles, usually the one they may write.
+PROBE_COLUMN = {
+    "profiles": "full_name",
+    "vendors": "description",
+    "vendor_accounts": "payout_msisdn",
+    "categories": "name",
+    "fulfillment_centers": "address",
+    "products": "description",
+    "product_images": "alt_text",
+    "livestream_sessions": "description",
+    "livestream_products": "position",
+    "inventory": "on_hand",
+    "carts": "updated_at",
+    "cart_items": "quantity",
+    "orders": "cancel_reason",
+    "order_items": "title",
+    "payments": "failure_reason",
+    "shipments": "carrier",
+    "returns": "resolution_note",
+    "loyalty_points": "note",
+    "bnpl_orders": "fee",
+    "notifications": "read_at",
+    "audit_logs": "action",
+    "private.idempotency_records": "status",
+    "private.payment_events": "error",
+    "private.payment_callback_tokens": "token_hash",
+    "private.status_transitions": "to_state",
+    "private.vendor_payouts": "failure_reason",
+}
+
+#: How an allowed delete is tried without losing arranged rows: on a fresh copy (victim) of
+#: a row in the cell's set, or on the row itself, put back afterwards (restore).
+DELETE_VICTIM = {"vendors", "categories", "fulfillment_centers", "products", "livestream_sessions"}
+DELETE_RESTORE = {
+    "cart_items",
+    "product_images",
+    "livestream_products",
+    "inventory",
+    "returns",
+    "shipments",
+    "vendor_accounts",
+    "carts",
+}
+
+
+def rand(n: int = 8) -> str:
+    return secrets.token_hex(n // 2)
+
+
+def new_phone() -> str:
+    """A phone no seeded or other suite uses: 255 75x xxx xxx."""
+    return "25575" + f"{secrets.randbelow(10**7):07d}"
+
+
+def test_otp_phones() -> dict[str, str]:
+    config = tomllib.loads((ROOT / "supabase" / "config.toml").read_text())
+    return dict(config["auth"]["sms"]["test_otp"])
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    generated: bool
+
+
+@dataclass
+class World:
+    target: Any
+    db: psycopg.Connection
+    run: str = field(default_factory=lambda: rand(8))
+    actors: dict[str, Actor] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # persona -> user id
+    phones: dict[str, str] = field(default_factory=dict)
+    extra_users: list[str] = field(default_factory=list)
+    vendors: dict[str, str] = field(default_factory=dict)  # vendor, other_vendor, pending -> vendor id
+    products: dict[tuple[str, str], str] = field(default_factory=dict)  # (shop, kind) -> product id
+    sessions: dict[tuple[str, str], str] = field(default_factory=dict)  # (shop, status) -> session id
+    categories: dict[str, str] = field(default_factory=dict)
+    centers: dict[str, str] = field(default_factory=dict)  # active, inactive, DAR
+    carts: dict[str, str] = field(default_factory=dict)
+    orders: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (shopper, kind) -> checkout
+    objects: dict[str, str] = field(default_factory=dict)  # label -> "bucket/name"
+    other_bucket: str = ""
+    misc_folder: str = ""
+    started: dt.datetime | None = None
+    admin_token: str = ""
+    _columns: dict[str, list[Column]] = field(default_factory=dict)
+
+    # -- small database helpers ----------------------------------------------------------
+    def q(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        cur = self.db.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+    def one(self, sql: str, params: Any = None) -> Any:
+        rows = self.q(sql, params)
+        assert rows, f"no row: {sql}"
+        return rows[0][0]
+
+    @property
+    def service(self) -> Actor:
+        return self.actors["service_role"]
+
+    @property
+    def admin(self) -> Actor:
+        return self.actors["admin"]
+
+    def uid(self, role: str) -> str | None:
+        actor = self.actors.get(role)
+        return actor.uid if actor else None
+
+    def all_users(self) -> list[str]:
+        return [*self.users.values(), *self.extra_users]
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "users": self.all_users(),
+            "categories": list(self.categories.values()),
+            "centers": [self.centers["active"], self.centers["inactive"]],
+            "started": self.started,
+            "folders": [*self.vendors.values(), self.misc_folder],
+            "other_bucket": self.other_bucket,
+        }
+
+    def columns(self, spec: TableSpec) -> list[Column]:
+        if spec.table not in self._columns:
+            rows = self.q(
+                "select column_name, data_type, is_generated = 'ALWAYS' from information_schema.columns "
+                "where table_schema = %s and table_name = %s order by ordinal_position",
+                [spec.schema, spec.name],
+            )
+            self._columns[spec.table] = [Column(n, t, g) for n, t, g in rows]
+        return self._columns[spec.table]
+
+    def key_expr(self, spec: TableSpec) -> str:
+        return "concat_ws('|', " + ", ".join(f"{k}::text" for k in spec.key) + ")"
+
+    @staticmethod
+    def key_of(spec: TableSpec, row: dict[str, Any]) -> str:
+        return "|".join(str(row[k]) for k in spec.key)
+
+    def keys(self, spec: TableSpec, where: str = "true", uid_params: dict[str, Any] | None = None) -> set[str]:
+        """Keys of the rows of this run's universe matching ``where``."""
+        sql = f"select {self.key_expr(spec)} from {spec.table} where ({UNIVERSE[spec.label]}) and ({where})"
+        return {r[0] for r in self.q(sql, {**self.params(), **(uid_params or {})})}
+
+    def count(self, spec: TableSpec, where: str) -> int:
+        return int(self.one(f"select count(*) from {spec.table} where {where}"))
+
+    def snapshot(self, spec: TableSpec, key: str) -> str | None:
+        rows = self.q(f"select to_jsonb(t)::text from {spec.table} as t where {self.key_expr(spec)} = %s", [key])
+        return rows[0][0] if rows else None
+
+    def row(self, spec: TableSpec, key: str) -> dict[str, Any]:
+        text = self.snapshot(spec, key)
+        assert text is not None, f"{spec.table} {key} is gone"
+        return json.loads(text)
+
+    def restore_column(self, spec: TableSpec, key: str, column: str, before: str) -> None:
+        """Put one column back to its value in the snapshot ``before`` (as postgres)."""
+        self.q(
+            f"update {spec.table} set {column} = (jsonb_populate_record(null::{spec.table}, %s::jsonb)).{column} "
+            f"where {self.key_expr(spec)} = %s",
+            [before, key],
+        )
+
+    def reinsert(self, spec: TableSpec, snapshot: str) -> None:
+        cols = ", ".join(c.name for c in self.columns(spec) if not c.generated)
+        self.q(
+            f"insert into {spec.table} ({cols}) select {cols} from jsonb_populate_record(null::{spec.table}, %s::jsonb)",
+            [snapshot],
+        )
+
+    # -- arranging -----------------------------------------------------------------------
+    def arrange(self) -> None:
+        t = self.target
+        self.started = self.one("select now()")
+        self.actors["anon"] = anon_actor(t.url, t.anon_key)
+        self.actors["service_role"] = service_actor(t.url, t.service_role_key)
+        self._arrange_admin()
+        svc: Client = self.service.client
+        for persona in ("customer", "other_customer", "vendor", "other_vendor", "pending_owner", "bystander"):
+            phone = new_phone()
+            user = svc.auth.admin.create_user({"phone": phone, "phone_confirm": True, "user_metadata": {}}).user
+            assert user is not None
+            self.users[persona] = user.id
+            self.phones[persona] = phone
+            self.actors[persona] = minted_actor(persona, t.url, t.anon_key, t.jwt_secret, user.id, phone)
+        self._arrange_shops()
+        self._arrange_catalog()
+        self._arrange_orders()
+        self._arrange_after_orders()
+        self._arrange_storage()
+
+    def _arrange_admin(self) -> None:
+        """The seeded admin signs in with their test phone and OTP through supabase-py."""
+        phones = test_otp_phones()
+        rows = self.q("select id, phone from public.profiles where role = 'admin' and phone = any(%s)", [list(phones)])
+        assert rows, (
+            "no seeded admin with a test phone of [auth.sms.test_otp]: seed the stack (wats db reset / wats seed)"
+        )
+        uid, phone = str(rows[0][0]), rows[0][1]
+        actor, token = otp_actor("admin", self.target.url, self.target.anon_key, phone, phones[phone])
+        assert actor.uid == uid
+        self.actors["admin"] = actor
+        self.admin_token = token
+        self.users["admin"] = uid
+        self.phones["admin"] = phone
+
+    def _arrange_shops(self) -> None:
+        for persona, shop in (("vendor", "vendor"), ("other_vendor", "other_vendor"), ("pending_owner", "pending")):
+            actor = self.actors[persona]
+            out = actor.run(
+                lambda c, shop=shop: c.table("vendors")
+                .insert({"name": f"Policy {shop} {self.run}", "slug": f"policy-{self.run}-{shop.replace('_', '-')}"})
+                .execute()
+            )
+            assert out.ok, f"{persona} could not open a shop: {out}"
+            self.vendors[shop] = out.rows()[0]["id"]
+        for shop in ("vendor", "other_vendor"):
+            out = self.admin.run(
+                lambda c, shop=shop: c.table("vendors")
+                .update({"status": "approved"})
+                .eq("id", self.vendors[shop])
+                .execute()
+            )
+            assert out.ok and out.rows(), f"admin could not approve {shop}: {out}"
+            role = self.one("select role from public.profiles where id = %s", [self.users[shop]])
+            assert role == "vendor", f"approving the shop did not promote its owner: {role}"
+            self.q(
+                "update public.vendor_accounts set payout_provider = 'mpesa', payout_msisdn = %s where vendor_id = %s",
+                [self.phones[shop], self.vendors[shop]],
+            )
+
+    def _arrange_catalog(self) -> None:
+        run = self.run
+        self.categories["root"] = self.one(
+            "insert into public.categories (slug, name) values (%s, 'Policy root') returning id::text",
+            [f"policy-{run}-root"],
+        )
+        self.categories["child"] = self.one(
+            "insert into public.categories (slug, name, parent_id) values (%s, 'Policy child', %s) returning id::text",
+            [f"policy-{run}-child", self.categories["root"]],
+        )
+        for kind, active in (("active", True), ("inactive", False)):
+            self.centers[kind] = self.one(
+                "insert into public.fulfillment_centers (code, name, region, active) values (%s, %s, 'Dodoma', %s) "
+                "returning id::text",
+                [self.center_code(), f"Policy {kind} center", active],
+            )
+        self.centers["DAR"] = self.one("select id::text from public.fulfillment_centers where code = 'DAR'")
+        for shop, vendor_id in self.vendors.items():
+            for kind, status, price in (
+                ("active", "active", 5000),
+                ("draft", "draft", 4000),
+                ("archived", "archived", 3000),
+                ("spare", "active", 2000),
+            ):
+                pid = self.one(
+                    "insert into public.products (vendor_id, category_id, title, price, status) "
+                    "values (%s, %s, %s, %s, %s) returning id::text",
+                    [vendor_id, self.categories["child"], f"Policy {shop} {kind}", price, status],
+                )
+                self.products[(shop, kind)] = pid
+                self.q(
+                    "insert into public.product_images (product_id, storage_path, alt_text) values (%s, %s, 'image')",
+                    [pid, f"{vendor_id}/{pid}/main.png"],
+                )
+            stock = [
+                ("active", "DAR", 1000),
+                ("active", "inactive", 10),
+                ("draft", "DAR", 5),
+                ("spare", "DAR", 100),
+            ]
+            for kind, center, on_hand in stock:
+                self.q(
+                    "insert into public.inventory (product_id, center_id, on_hand) values (%s, %s, %s)",
+                    [self.products[(shop, kind)], self.centers[center], on_hand],
+                )
+            sessions = {"vendor": ("scheduled", "ended"), "other_vendor": ("live", "cancelled"), "pending": ("scheduled",)}
+            for status in sessions[shop]:
+                sid = self.one(
+                    "insert into public.livestream_sessions (vendor_id, title, scheduled_start, status) "
+                    "values (%s, %s, now() + interval '1 day', %s) returning id::text",
+                    [vendor_id, f"Policy {shop} {status}", status],
+                )
+                self.sessions[(shop, status)] = sid
+                self.q(
+                    "insert into public.livestream_products (session_id, product_id) values (%s, %s)",
+                    [sid, self.products[(shop, "active")]],
+                )
+
+    def center_code(self) -> str:
+        return "Q" + "".join(secrets.choice(string.ascii_uppercase) for _ in range(4))
+
+    # -- the money path ------------------------------------------------------------------
+    def ensure_cart(self, shopper: str) -> str:
+        actor = self.actors[shopper]
+        rows = actor.run(lambda c: c.table("carts").select("id").eq("customer_id", actor.uid).execute()).rows()
+        if not rows:
+            out = actor.run(lambda c: c.table("carts").insert({"customer_id": actor.uid}).execute())
+            assert out.ok, f"{shopper} could not open a cart: {out}"
+            rows = out.rows()
+        self.carts[shopper] = rows[0]["id"]
+        return rows[0]["id"]
+
+    def checkout(self, shopper: str, items: list[tuple[str, int]]) -> dict[str, Any]:
+        """Fill the shopper's cart through the Data API and check out as them."""
+        actor = self.actors[shopper]
+        cart = self.ensure_cart(shopper)
+        assert actor.run(lambda c: c.table("cart_items").delete().eq("cart_id", cart).execute()).ok
+        for product_id, quantity in items:
+            out = actor.run(
+                lambda c, p=product_id, n=quantity: c.table("cart_items")
+                .insert({"cart_id": cart, "product_id": p, "quantity": n})
+                .execute()
+            )
+            assert out.ok, f"{shopper} could not fill the cart: {out}"
+        out = actor.run(
+            lambda c: c.rpc(
+                "checkout",
+                {"p_idempotency_key": f"policy-{uuid.uuid4()}", "p_provider": "mpesa", "p_shipping_address": ADDRESS},
+            ).execute()
+        )
+        assert out.ok, f"{shopper} checkout failed: {out}"
+        result = dict(out.data)
+        result["shopper"] = shopper
+        return result
+
+    def pay(self, checkout: dict[str, Any], outcome: str = "succeeded") -> dict[str, Any]:
+        """The provider's answer, applied by the service role as the payment functions do."""
+        out = self.service.run(
+            lambda c: c.rpc(
+                "apply_payment_event",
+                {
+                    "p_provider": checkout["provider"],
+                    "p_provider_ref": checkout["provider_ref"],
+                    "p_outcome": outcome,
+                    "p_amount": checkout["amount"] if outcome == "succeeded" else None,
+                    "p_currency": "TZS",
+                    "p_provider_txn_id": f"POL{uuid.uuid4().hex[:16]}",
+                    "p_source": "status_query",
+                },
+            ).execute()
+        )
+        assert out.ok and out.data["result"] == "applied", f"applying {outcome} failed: {out}"
+        return dict(out.data)
+
+    def fulfil(self, order_id: str, *statuses: str) -> None:
+        for status in statuses:
+            out = self.admin.run(
+                lambda c, s=status: c.rpc("set_order_fulfillment_status", {"p_order_id": order_id, "p_status": s})
+                .execute()
+            )
+            assert out.ok, f"admin could not move {order_id} to {status}: {out}"
+
+    def buy(self, shopper: str, items: list[tuple[str, int]], kind: str, deliver: bool = False) -> dict[str, Any]:
+        result = self.checkout(shopper, items)
+        self.pay(result)
+        if deliver:
+            self.fulfil(result["order_id"], "processing", "shipped", "delivered")
+        self.orders[(shopper, kind)] = result
+        return result
+
+    def _arrange_orders(self) -> None:
+        a1, a2 = self.products[("vendor", "active")], self.products[("other_vendor", "active")]
+        plans = {
+            "customer": ([(a1, 3), (a2, 3)], [(a1, 3)]),
+            "other_customer": ([(a2, 3)], [(a2, 3)]),
+            "vendor": ([(a2, 3)], [(a2, 3)]),
+            "other_vendor": ([(a1, 3)], [(a1, 3)]),
+            "admin": ([(a1, 3), (a2, 3)], [(a2, 3)]),
+        }
+        for shopper, (paid, delivered) in plans.items():
+            self.buy(shopper, paid, "paid")
+            self.buy(shopper, delivered, "delivered", deliver=True)
+        cancelled = self.checkout("customer", [(self.products[("other_vendor", "spare")], 1)])
+        self.pay(cancelled, "failed")
+        self.orders[("customer", "cancelled")] = cancelled
+
+    def line_of(self, shopper: str, kind: str) -> str:
+        return self.one(
+            "select id::text from public.order_items where order_id = %s order by id limit 1",
+            [self.orders[(shopper, kind)]["order_id"]],
+        )
+
+    def _arrange_after_orders(self) -> None:
+        for shopper in SHOPPERS:
+            paid = self.orders[(shopper, "paid")]
+            self.q(
+                "insert into public.shipments (order_id, center_id, carrier) values (%s, %s, 'Policy Express')",
+                [paid["order_id"], self.centers["DAR"]],
+            )
+            self.q(
+                "insert into public.returns (order_item_id, quantity, reason) values (%s, 1, 'damaged')",
+                [self.line_of(shopper, "delivered")],
+            )
+            total = int(paid["amount"])
+            first = total // 2
+            schedule = [
+                {"due_on": "2030-01-01", "amount": first, "paid_at": None},
+                {"due_on": "2030-02-01", "amount": total - first, "paid_at": None},
+            ]
+            self.q(
+                "insert into public.bnpl_orders (order_id, customer_id, plan, principal, total, schedule) "
+                "values (%s, %s, 'pay_in_2', %s, %s, %s)",
+                [paid["order_id"], self.users[shopper], total, total, Jsonb(schedule)],
+            )
+            product = self.products[("vendor" if shopper in ("customer", "other_vendor", "admin") else "other_vendor", "active")]
+            cart = self.ensure_cart(shopper)
+            self.q(
+                "insert into public.cart_items (cart_id, customer_id, product_id, quantity) values (%s, %s, %s, 1) "
+                "on conflict (cart_id, product_id) do nothing",
+                [cart, self.users[shopper], product],
+            )
+        for persona in ("pending_owner", "bystander"):
+            self.q(
+                "insert into public.notifications (user_id, type, title) values (%s, 'system', 'Policy suite')",
+                [self.users[persona]],
+            )
+        self.q(
+            "insert into private.payment_callback_tokens (payment_id, token_hash) values (%s, %s)",
+            [self.orders[("customer", "paid")]["payment_id"], rand(64)],
+        )
+        self.q(
+            "insert into private.vendor_payouts (vendor_id, period_start, period_end, gross_amount, "
+            "commission_amount, net_amount) values (%s, now() - interval '7 days', now(), 10000, 1000, 9000)",
+            [self.vendors["vendor"]],
+        )
+
+    def _arrange_storage(self) -> None:
+        self.misc_folder = f"policy-{self.run}-misc"
+        self.other_bucket = f"policy-{self.run}"
+        storage = self.service.client.storage
+        storage.create_bucket(self.other_bucket, options={"public": False})
+        for label, folder in (
+            ("vendor", self.vendors["vendor"]),
+            ("other_vendor", self.vendors["other_vendor"]),
+            ("pending", self.vendors["pending"]),
+            ("misc", self.misc_folder),
+        ):
+            path = f"{folder}/policy-{self.run}.png"
+            storage.from_(BUCKET).upload(path, PNG, {"content-type": "image/png"})
+            self.objects[label] = f"{BUCKET}/{path}"
+        storage.from_(self.other_bucket).upload("policy.png", PNG, {"content-type": "image/png"})
+        self.objects["other_bucket"] = f"{self.other_bucket}/policy.png"
+
+    def close(self) -> None:
+        """Remove what is not history: the storage objects and bucket, the admin's test items."""
+        storage = self.service.client.storage
+        with contextlib.suppress(Exception):
+            names = [n for (b, n) in self.q(
+                f"select bucket_id, name from storage.objects where {UNIVERSE['storage.objects']}", self.params()
+            ) if b == BUCKET]  # fmt: skip
+            if names:
+                storage.from_(BUCKET).remove(names)
+        with contextlib.suppress(Exception):
+            storage.empty_bucket(self.other_bucket)
+            storage.delete_bucket(self.other_bucket)
+        with contextlib.suppress(Exception):
+            self.q(
+                "delete from public.cart_items where customer_id = %s and product_id in "
+                "(select id from public.products where vendor_id = any(%s::uuid[]))",
+                [self.users["admin"], list(self.vendors.values())],
+            )
+
+    # -- temporary arrangements ----------------------------------------------------------
+    @contextlib.contextmanager
+    def temporary_shop(self, role: str) -> Iterator[str | None]:
+        """A pending shop for a shop-less persona, for cells whose set `own` is about shops
+        the user owns (vendors, vendor_accounts): a customer who applied to sell."""
+        uid = self.uid(role)
+        if uid is None or self.q("select 1 from public.vendors where owner_id = %s", [uid]):
+            yield None
+            return
+        vendor_id = self.one(
+            "insert into public.vendors (owner_id, name, slug) values (%s, 'Policy applicant', %s) returning id::text",
+            [uid, f"policy-{rand(10)}"],
+        )
+        try:
+            yield vendor_id
+        finally:
+            self.q("delete from public.vendors where id = %s", [vendor_id])
+
+    @contextlib.contextmanager
+    def without_cart(self, owner: str) -> Iterator[None]:
+        """For an insert of the owner's own cart: their cart (and items) set aside meanwhile."""
+        carts = self.q("select to_jsonb(c)::text from public.carts as c where customer_id = %s", [owner])
+        items = self.q("select to_jsonb(i)::text from public.cart_items as i where customer_id = %s", [owner])
+        self.q("delete from public.carts where customer_id = %s", [owner])
+        try:
+            yield
+        finally:
+            self.q("delete from public.carts where customer_id = %s", [owner])
+            for (snap,) in carts:
+                self.q("insert into public.carts select * from jsonb_populate_record(null::public.carts, %s::jsonb)", [snap])
+            for (snap,) in items:
+                self.q(
+                    "insert into public.cart_items select * from jsonb_populate_record(null::public.cart_items, %s::jsonb)",
+                    [snap],
+                )
+
+    # -- insert candidates ---------------------------------------------------------------
+    def candidates(self, spec: TableSpec) -> list[dict[str, Any]]:
+        """Rows one could try to insert into the table, one per owner the suite arranged (and
+        variants, e.g. an unlisted product in a cart). Which of them a role may insert is
+        decided by the matrix cell's predicate, not here."""
+        label = spec.label
+        u = self.users
+        shops = ("vendor", "other_vendor", "pending")
+        paid = {s: self.orders[(s, "paid")] for s in SHOPPERS}
+        now = dt.datetime.now(dt.UTC)
+        if label == "profiles":
+            return [{"id": u["customer"], "full_name": "Copy"}, {"id": str(uuid.uuid4()), "full_name": "Ghost"}]
+        if label == "vendors":
+            return [
+                {"owner_id": u[p], "name": "Candidate shop", "slug": f"cand-{rand(10)}", "region": "Arusha"}
+                for p in (*SHOPPERS, "bystander")
+            ]
+        if label == "vendor_accounts":
+            return [{"vendor_id": self.vendors[s], "commission_bps": 0} for s in shops]
+        if label == "categories":
+            return [{"parent_id": self.categories["root"], "slug": f"cand-{rand(10)}", "name": "Candidate", "position": 3}]
+        if label == "fulfillment_centers":
+            return [{"code": self.center_code(), "name": "Candidate center", "region": "Mbeya", "active": False}]
+        if label == "products":
+            return [
+                {
+                    "vendor_id": self.vendors[s],
+                    "category_id": self.categories["child"],
+                    "title": f"Candidate {rand()}",
+                    "description": "policy suite",
+                    "price": 1234,
+                    "currency": "TZS",
+                    "status": "draft",
+                }
+                for s in shops
+            ]
+        if label == "product_images":
+            return [
+                {
+                    "product_id": self.products[(s, "draft")],
+                    "vendor_id": self.vendors[s],
+                    "storage_path": f"{self.vendors[s]}/{self.products[(s, 'draft')]}/cand-{rand()}.png",
+                    "position": 1,
+                    "alt_text": "candidate",
+                }
+                for s in shops
+            ]
+        if label == "livestream_sessions":
+            start = now + dt.timedelta(days=3)
+            return [
+                {
+                    "vendor_id": self.vendors[s],
+                    "title": f"Candidate {rand()}",
+                    "description": "policy suite",
+                    "scheduled_start": start.isoformat(),
+                    "scheduled_end": (start + dt.timedelta(hours=1)).isoformat(),
+                    "stream_url": "https://live.example.org/policy",
+                }
+                for s in shops
+            ]
+        if label == "livestream_products":
+            first = {"vendor": "scheduled", "other_vendor": "live", "pending": "scheduled"}
+            return [
+                {
+                    "session_id": self.sessions[(s, first[s])],
+                    "product_id": self.products[(s, "draft")],
+                    "vendor_id": self.vendors[s],
+                    "position": 2,
+                }
+                for s in shops
+            ]
+        if label == "inventory":
+            return [
+                {
+                    "product_id": self.products[(s, "spare")],
+                    "vendor_id": self.vendors[s],
+                    "center_id": self.centers["active"],
+                    "on_hand": 5,
+                }
+                for s in shops
+            ]
+        if label == "carts":
+            return [{"customer_id": u[p]} for p in (*SHOPPERS, "bystander")]
+        if label == "cart_items":
+            out = []
+            for p in SHOPPERS:
+                for kind in ("spare", "draft"):
+                    out.append(
+                        {
+                            "cart_id": self.carts[p],
+                            "customer_id": u[p],
+                            "product_id": self.products[("vendor", kind)],
+                            "quantity": 2,
+                        }
+                    )
+            return out
+        if label == "orders":
+            return [
+                {
+                    "customer_id": u[p],
+                    "subtotal": 1000,
+                    "shipping_fee": 0,
+                    "total": 1000,
+                    "shipping_address": ADDRESS,
+                    "phone": self.phones[p],
+                    "idempotency_key": f"cand-{rand(12)}",
+                }
+                for p in SHOPPERS
+            ]
+        if label == "order_items":
+            return [
+                {
+                    "order_id": paid[p]["order_id"],
+                    "customer_id": u[p],
+                    "product_id": self.products[("vendor", "spare")],
+                    "vendor_id": self.vendors["vendor"],
+                    "center_id": self.centers["DAR"],
+                    "title": f"Candidate {rand()}",
+                    "unit_price": 1,
+                    "quantity": 1,
+                    "line_total": 1,
+                }
+                for p in SHOPPERS
+            ]
+        if label == "payments":
+            return [
+                {
+                    "order_id": paid[p]["order_id"],
+                    "customer_id": u[p],
+                    "provider": "mpesa",
+                    "msisdn": self.phones[p],
+                    "amount": 1,
+                    "attempt": 7,
+                }
+                for p in SHOPPERS
+            ]
+        if label == "shipments":
+            return [
+                {
+                    "order_id": paid[p]["order_id"],
+                    "center_id": self.centers["DAR"],
+                    "carrier": "Candidate",
+                    "tracking_number": f"T{rand(10)}",
+                }
+                for p in SHOPPERS
+            ]
+        if label == "returns":
+            return [
+                {
+                    "order_item_id": self.line_of(p, "delivered"),
+                    "quantity": 1,
+                    "reason": "wrong_item",
+                    "details": f"candidate {rand()}",
+                }
+                for p in SHOPPERS
+            ]
+        if label == "loyalty_points":
+            return [
+                {"customer_id": u[p], "order_id": paid[p]["order_id"], "points": 5, "reason": "bonus", "note": rand()}
+                for p in SHOPPERS
+            ]
+        if label == "bnpl_orders":
+            schedule = [{"due_on": "2030-01-01", "amount": 1000}, {"due_on": "2030-02-01", "amount": 1000}]
+            return [
+                {
+                    "order_id": self.orders[(p, "delivered")]["order_id"],
+                    "customer_id": u[p],
+                    "plan": "pay_in_2",
+                    "principal": 2000,
+                    "total": 2000,
+                    "schedule": schedule,
+                }
+                for p in SHOPPERS
+            ]
+        if label == "notifications":
+            return [{"user_id": u[p], "type": "system", "title": f"Candidate {rand()}"} for p in SHOPPERS]
+        if label == "audit_logs":
+            return [{"actor_id": u["admin"], "actor_role": "admin", "action": f"cand-{rand()}", "entity_type": "x"}]
+        if label == "private.idempotency_records":
+            return [{"customer_id": u["customer"], "idempotency_key": f"cand-{rand(12)}", "request_fingerprint": "x"}]
+        if label == "private.payment_events":
+            return [{"provider": "mpesa", "body": f"cand-{rand()}"}]
+        if label == "private.payment_callback_tokens":
+            return [{"payment_id": paid["other_customer"]["payment_id"], "token_hash": rand(64)}]
+        if label == "private.status_transitions":
+            return [{"machine": "order", "from_state": f"x{rand()}", "to_state": "paid"}]
+        if label == "private.vendor_payouts":
+            return [
+                {
+                    "vendor_id": self.vendors["other_vendor"],
+                    "period_start": "2030-01-01T00:00:00+00:00",
+                    "period_end": "2030-02-01T00:00:00+00:00",
+                    "gross_amount": 1,
+                    "commission_amount": 0,
+                    "net_amount": 1,
+                }
+            ]
+        raise AssertionError(f"no insert candidates for {label}")
+
+    @contextlib.contextmanager
+    def prepared_insert(self, spec: TableSpec, role: str, payload: dict[str, Any]) -> Iterator[None]:
+        """Make room for an insert that would otherwise only hit a uniqueness constraint:
+        a user's own cart is set aside while they open one."""
+        if spec.label == "carts" and payload["customer_id"] == self.uid(role):
+            with self.without_cart(payload["customer_id"]):
+                yield
+            return
+        yield
+
+    def classify_candidate(self, spec: TableSpec, payload: dict[str, Any], predicate: str) -> bool:
+        """Would the row this payload creates be in the cell's set? Insert it for real as
+        postgres in a transaction that is rolled back (triggers fill derived columns, e.g. a
+        return's customer), and test the predicate on it; if even postgres cannot insert it
+        (e.g. a second shop for one owner), test the predicate on the payload itself."""
+        cols = list(payload)
+        values = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in payload.values()]
+        placeholders = ", ".join(["%s"] * len(cols))
+        try:
+            with self.db.transaction(force_rollback=True):
+                key = self.one(
+                    f"insert into {spec.table} ({', '.join(cols)}) values ({placeholders}) "
+                    f"returning {self.key_expr(spec)}",
+                    values,
+                )
+                return bool(
+                    self.one(
+                        f"select exists (select 1 from {spec.table} where {self.key_expr(spec)} = %s and ({predicate}))",
+                        [key],
+                    )
+                )
+        except psycopg.Error:
+            return bool(
+                self.one(
+                    f"select exists (select 1 from jsonb_populate_record(null::{spec.table}, %s::jsonb) as t "
+                    f"where {predicate})",
+                    [json.dumps(payload)],
+                )
+            )
+
+    def marker(self, payload: dict[str, Any]) -> str:
+        """The payload's plain values, to find the row it would create (to_jsonb(t) @> marker)."""
+        plain = {
+            k: v
+            for k, v in payload.items()
+            if isinstance(v, (str, int, bool)) and not k.endswith(("_at", "_start", "_end"))
+        }
+        return json.dumps(plain)
+
+    def count_like(self, spec: TableSpec, payload: dict[str, Any]) -> int:
+        return int(
+            self.one(f"select count(*) from {spec.table} as t where to_jsonb(t) @> %s::jsonb", [self.marker(payload)])
+        )
+
+    def remove_inserted(self, spec: TableSpec, payload: dict[str, Any], row: dict[str, Any] | None) -> None:
+        """Undo an allowed insert (as postgres). Returns are history: rejected instead, which
+        frees the quantity and moves the order back when nothing else is open."""
+        if row is not None and all(k in row for k in spec.key):
+            where, params = f"{self.key_expr(spec)} = %s", [self.key_of(spec, row)]
+        else:
+            where, params = "to_jsonb(t) @> %s::jsonb", [self.marker(payload)]
+        if spec.label == "returns":
+            self.q(f"update public.returns as t set status = 'rejected' where {where}", params)
+            return
+        self.q(f"delete from {spec.table} as t where {where}", params)
+
+    # -- delete victims ------------------------------------------------------------------
+    def victim(self, spec: TableSpec, like: dict[str, Any]) -> str:
+        """A fresh row like ``like`` (same owner and state), for an allowed delete."""
+        label = spec.label
+        if label == "vendors":
+            phone = new_phone()
+            user = self.service.client.auth.admin.create_user({"phone": phone, "phone_confirm": True}).user
+            assert user is not None
+            self.extra_users.append(user.id)
+            return self.one(
+                "insert into public.vendors (owner_id, name, slug, status) values (%s, 'Victim shop', %s, %s) "
+                "returning id::text",
+                [user.id, f"victim-{rand(10)}", like["status"]],
+            )
+        if label == "categories":
+            return self.one(
+                "insert into public.categories (slug, name, parent_id) values (%s, 'Victim', %s) returning id::text",
+                [f"victim-{rand(10)}", like["parent_id"]],
+            )
+        if label == "fulfillment_centers":
+            return self.one(
+                "insert into public.fulfillment_centers (code, name, region, active) values (%s, 'Victim', 'Tanga', %s) "
+                "returning id::text",
+                [self.center_code(), like["active"]],
+            )
+        if label == "products":
+            return self.one(
+                "insert into public.products (vendor_id, title, price, status) values (%s, 'Victim', 100, %s) "
+                "returning id::text",
+                [like["vendor_id"], like["status"]],
+            )
+        if label == "livestream_sessions":
+            return self.one(
+                "insert into public.livestream_sessions (vendor_id, title, scheduled_start, status) "
+                "values (%s, 'Victim', now() + interval '2 days', %s) returning id::text",
+                [like["vendor_id"], like["status"]],
+            )
+        raise AssertionError(f"no victims for {label}")
+
+    def dependents(self, spec: TableSpec, key: str) -> list[tuple[TableSpec, str]]:
+        """Rows a delete of this row cascades to, to put back with it (a cart's items)."""
+        if spec.label != "carts":
+            return []
+        from tests.policies.matrix import MATRIX
+
+        items = MATRIX.tables["cart_items"]
+        rows = self.q("select to_jsonb(i)::text from public.cart_items as i where cart_id = %s", [key])
+        return [(items, r[0]) for r in rows]
