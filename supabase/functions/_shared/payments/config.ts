@@ -1,7 +1,7 @@
 /**
  * Provider configuration, read only from environment variables (through an injectable
  * getter). Going live is configuration only: every URL is a variable. The variables are
- * listed in docs/payments-env.txt and docs/payments.md.
+ * listed in .env.example and docs/payments.md.
  */
 import type { EnvGetter, ProviderName } from "./types.ts";
 
