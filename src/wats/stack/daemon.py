@@ -54,9 +54,10 @@ async def serve(settings: Settings) -> None:
     for server in servers:
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
+    background: list[asyncio.Task[None]] = []
     scheduler = extensions.scheduler(settings)
     if scheduler is not None:
-        tasks.append(asyncio.create_task(scheduler))
+        background.append(asyncio.create_task(scheduler))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -67,6 +68,8 @@ async def serve(settings: Settings) -> None:
     for task in finished:
         if task is not done_task and task.exception():
             log.error("a service of the stack failed", exc_info=task.exception())
+    for task in background:
+        task.cancel()
     for server in servers:
         server.should_exit = True
     for task in tasks:
