@@ -121,7 +121,27 @@ comment on function private.lock_order_stock(uuid) is
 'Locks the inventory rows of an order''s lines in (product_id, center_id) order, the one '
 'lock order every stock-moving function follows.';
 
-create function private.release_stock(p_order_id uuid)
+create function private.order_stock_lines(p_order_id uuid)
+returns table (product_id uuid, center_id uuid, quantity integer)
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    return query
+    select oi.product_id, oi.center_id, sum(oi.quantity)::integer
+    from public.order_items as oi
+    where oi.order_id = p_order_id
+    group by oi.product_id, oi.center_id;
+end;
+$$;
+
+comment on function private.order_stock_lines(uuid) is
+'Units an order takes per (product, center): its lines summed by stock row.';
+
+create function private.move_order_stock(
+    p_order_id uuid, p_from_on_hand boolean, p_from_reserved boolean
+)
 returns void
 language plpgsql
 set search_path = ''
@@ -129,41 +149,17 @@ as $$
 begin
     perform private.lock_order_stock(p_order_id);
     update public.inventory as i
-    set reserved = i.reserved - l.quantity
-    from (
-        select oi.product_id, oi.center_id, sum(oi.quantity)::integer as quantity
-        from public.order_items as oi
-        where oi.order_id = p_order_id
-        group by oi.product_id, oi.center_id
-    ) as l
+    set on_hand = i.on_hand - case when p_from_on_hand then l.quantity else 0 end,
+        reserved = i.reserved - case when p_from_reserved then l.quantity else 0 end
+    from private.order_stock_lines(p_order_id) as l
     where i.product_id = l.product_id and i.center_id = l.center_id;
 end;
 $$;
 
-comment on function private.release_stock(uuid) is
-'Gives back the units an unpaid order reserved (payment failed, order expired or cancelled).';
-
-create function private.commit_stock(p_order_id uuid)
-returns void
-language plpgsql
-set search_path = ''
-as $$
-begin
-    perform private.lock_order_stock(p_order_id);
-    update public.inventory as i
-    set on_hand = i.on_hand - l.quantity, reserved = i.reserved - l.quantity
-    from (
-        select oi.product_id, oi.center_id, sum(oi.quantity)::integer as quantity
-        from public.order_items as oi
-        where oi.order_id = p_order_id
-        group by oi.product_id, oi.center_id
-    ) as l
-    where i.product_id = l.product_id and i.center_id = l.center_id;
-end;
-$$;
-
-comment on function private.commit_stock(uuid) is
-'A paid order''s reserved units leave the shelf: on_hand and reserved both go down.';
+comment on function private.move_order_stock(uuid, boolean, boolean) is
+'Takes an order''s units off on_hand and/or reserved, rows locked in the global order. '
+'Release (failure, expiry, cancel): reserved only. Commit (paid): both. Late payment after '
+'the reservation was released: on_hand only.';
 
 create function private.take_stock_again(p_order_id uuid)
 returns boolean
@@ -174,27 +170,14 @@ begin
     perform private.lock_order_stock(p_order_id);
     if exists (
         select 1
-        from (
-            select oi.product_id, oi.center_id, sum(oi.quantity) as quantity
-            from public.order_items as oi
-            where oi.order_id = p_order_id
-            group by oi.product_id, oi.center_id
-        ) as l
+        from private.order_stock_lines(p_order_id) as l
         left join public.inventory as i
             on l.product_id = i.product_id and l.center_id = i.center_id
         where i.id is null or i.available < l.quantity
     ) then
         return false;
     end if;
-    update public.inventory as i
-    set on_hand = i.on_hand - l.quantity
-    from (
-        select oi.product_id, oi.center_id, sum(oi.quantity)::integer as quantity
-        from public.order_items as oi
-        where oi.order_id = p_order_id
-        group by oi.product_id, oi.center_id
-    ) as l
-    where i.product_id = l.product_id and i.center_id = l.center_id;
+    perform private.move_order_stock(p_order_id, true, false);
     return true;
 end;
 $$;
@@ -545,7 +528,7 @@ begin
         set status = v_order_status,
             cancel_reason = case when v_order_status = 'cancelled' then 'payment failed' end
         where id = v_order.id;
-        perform private.release_stock(v_order.id);
+        perform private.move_order_stock(v_order.id, false, true);
         perform private.restore_cart(v_order.id);
         perform private.notify(
             v_order.customer_id,
@@ -578,7 +561,7 @@ begin
     select * into v_payment from public.payments where id = p_payment_id;
     select * into v_order from public.orders where id = v_payment.order_id;
     if v_payment.status <> 'expired' then
-        perform private.commit_stock(v_order.id);
+        perform private.move_order_stock(v_order.id, true, true);
     elsif not private.take_stock_again(v_order.id) then
         update public.payments
         set status = 'succeeded', provider_txn_id = coalesce(p_txn_id, provider_txn_id),
