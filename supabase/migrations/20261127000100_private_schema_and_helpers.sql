@@ -257,12 +257,11 @@ strict
 set search_path = ''
 as $$
 begin
-    return (
-        select case
-            when char_length(p_phone) >= 8 then left(p_phone, 3) || '****' || right(p_phone, 4)
-            else '****'
-        end
-    );
+    -- a plain expression, which PL/pgSQL evaluates without starting a query: it runs per row
+    return case
+        when char_length(p_phone) >= 8 then left(p_phone, 3) || '****' || right(p_phone, 4)
+        else '****'
+    end;
 end;
 $$;
 

@@ -192,13 +192,21 @@ comment on column public.order_items.commission_bps is
 create index order_items_customer_id_order_id_idx on public.order_items (customer_id, order_id);
 create index order_items_order_id_idx on public.order_items (order_id);
 create index order_items_vendor_id_product_id_idx on public.order_items (vendor_id, product_id);
+-- A vendor's lines newest first (rpc vendor_order_lines pages, the vendor's order screens).
+create index order_items_vendor_id_created_at_idx on public.order_items (
+    vendor_id, created_at desc, id
+);
 create index order_items_center_id_idx on public.order_items (center_id);
 
 -- ---------------------------------------------------------------------------------------
 -- What vendors see of the orders they fulfil (phone masked)
 -- ---------------------------------------------------------------------------------------
 
-create function public.vendor_order_lines(p_vendor_id uuid default null)
+create function public.vendor_order_lines(
+    p_vendor_id uuid default null,
+    p_limit integer default null,
+    p_offset integer default 0
+)
 returns table (
     order_item_id uuid,
     order_id uuid,
@@ -220,48 +228,124 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+-- plan each call with the caller's vendor ids known (one shop, or all of them for an admin)
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
+declare
+    v_vendors uuid [] := private.managed_vendor_ids();
+    v_unmasked boolean := private.is_admin();
+    v_caller uuid := auth.uid();
 begin
+    if p_limit is not null and p_limit not between 1 and 1000 then
+        raise exception 'p_limit must be between 1 and 1000' using errcode = '22023';
+    end if;
+    if p_offset is null or p_offset < 0 then
+        raise exception 'p_offset must be 0 or more' using errcode = '22023';
+    end if;
+    if p_vendor_id is not null then
+        v_vendors := case
+            when p_vendor_id = any(v_vendors) then array[p_vendor_id] else '{}'::uuid []
+        end;
+    end if;
+    if p_limit is null then
+        -- every line: one join over the vendors' lines
+        return query
+        select
+            oi.id,
+            oi.order_id,
+            oi.vendor_id,
+            oi.product_id,
+            oi.center_id,
+            oi.title,
+            oi.unit_price,
+            oi.quantity,
+            oi.line_total,
+            oi.currency,
+            o.status,
+            o.created_at,
+            o.paid_at,
+            o.shipping_address,
+            case
+                when v_unmasked or o.customer_id = v_caller then o.phone
+                else private.mask_phone(o.phone)
+            end
+        from public.order_items as oi
+        inner join public.orders as o on oi.order_id = o.id
+        where
+            oi.vendor_id = any(v_vendors)
+            and o.status not in ('pending_payment', 'cancelled', 'expired')
+        order by oi.created_at desc, oi.id
+        offset p_offset;
+        return;
+    end if;
+    -- a page: each vendor's newest lines straight from order_items_vendor_id_created_at_idx,
+    -- merged; only the page's phones are masked
     return query
     select
-        oi.id,
-        oi.order_id,
-        oi.vendor_id,
-        oi.product_id,
-        oi.center_id,
-        oi.title,
-        oi.unit_price,
-        oi.quantity,
-        oi.line_total,
-        oi.currency,
-        o.status,
-        o.created_at,
-        o.paid_at,
-        o.shipping_address,
+        l.id,
+        l.order_id,
+        l.vendor_id,
+        l.product_id,
+        l.center_id,
+        l.title,
+        l.unit_price,
+        l.quantity,
+        l.line_total,
+        l.currency,
+        l.status,
+        l.ordered_at,
+        l.paid_at,
+        l.shipping_address,
         case
-            when (select private.is_admin()) or o.customer_id = (select auth.uid()) then o.phone
-            else private.mask_phone(o.phone)
+            when v_unmasked or l.customer_id = v_caller then l.phone
+            else private.mask_phone(l.phone)
         end
-    from public.order_items as oi
-    inner join public.orders as o on oi.order_id = o.id
-    where oi.vendor_id = any((select private.managed_vendor_ids())::uuid[])
-        and (p_vendor_id is null or oi.vendor_id = p_vendor_id)
-        and o.status not in ('pending_payment', 'cancelled', 'expired')
-    order by o.created_at desc, oi.id;
+    from unnest(v_vendors) as mv (id)
+    cross join lateral (
+        select
+            oi.id,
+            oi.order_id,
+            oi.vendor_id,
+            oi.product_id,
+            oi.center_id,
+            oi.title,
+            oi.unit_price,
+            oi.quantity,
+            oi.line_total,
+            oi.currency,
+            oi.created_at,
+            o.status,
+            o.created_at as ordered_at,
+            o.paid_at,
+            o.shipping_address,
+            o.phone,
+            o.customer_id
+        from public.order_items as oi
+        inner join public.orders as o on oi.order_id = o.id
+        where
+            oi.vendor_id = mv.id
+            and o.status not in ('pending_payment', 'cancelled', 'expired')
+        order by oi.created_at desc, oi.id
+        limit p_limit + p_offset
+    ) as l
+    order by l.created_at desc, l.id
+    limit p_limit offset p_offset;
 end;
 $$;
 
-comment on function public.vendor_order_lines(uuid) is
+comment on function public.vendor_order_lines(uuid, integer, integer) is
 'Order lines a vendor fulfils, with the order fields needed to ship them: status, times, '
 'shipping address and the customer phone masked (255****5678). Only paid (and later) '
-'orders. A vendor gets the lines of their own shops (p_vendor_id narrows to one), an admin '
-'those of every vendor with the phone unmasked, anyone else nothing. Supports Data API '
-'filters, ordering and paging.';
+'orders, newest first (a line is created with its order). A vendor gets the lines of their '
+'own shops (p_vendor_id narrows to one), an admin those of every vendor with the phone '
+'unmasked, anyone else nothing. Page with p_limit (1-1000) and p_offset: a page is read '
+'from an index, so its cost does not grow with the vendor''s history; without p_limit every '
+'line is returned (Data API filters, ordering and paging then apply on top).';
 
-revoke all on function public.vendor_order_lines(uuid)
+revoke all on function public.vendor_order_lines(uuid, integer, integer)
 from public, anon, authenticated, service_role;
-grant execute on function public.vendor_order_lines(uuid) to authenticated;
+grant execute on function public.vendor_order_lines(uuid, integer, integer) to authenticated;
 
 -- ---------------------------------------------------------------------------------------
 -- Privileges and policies

@@ -1,7 +1,7 @@
 -- WATS schema, part 6: payments. One row per mobile-money payment attempt of an order,
 -- written only by SQL functions (issue 4: checkout, record push outcome, apply provider
 -- event, reconcile/expire). Internal tables the payment flow needs live in `private`:
--- raw webhook events, idempotency records, per-payment callback tokens, vendor payouts.
+-- raw webhook events, idempotency records, vendor payouts.
 
 create table public.payments (
     id uuid primary key default gen_random_uuid(),
@@ -255,19 +255,6 @@ create trigger idempotency_records_touch_updated_at
 before update on private.idempotency_records
 for each row execute function private.touch_updated_at();
 
-create table private.payment_callback_tokens (
-    payment_id uuid primary key references public.payments (id) on delete cascade,
-    token_hash text not null unique,
-    created_at timestamptz not null default now()
-);
-
-comment on table private.payment_callback_tokens is
-'Hash of the unguessable per-payment token put in the callback URL for providers that do not '
-'sign callbacks (e.g. Mixx). Kept out of public.payments so that a customer who can read '
-'their payment cannot forge its callback. Internal.';
-comment on column private.payment_callback_tokens.token_hash is
-'Hex SHA-256 of the token; compare hashes in constant time.';
-
 create table private.vendor_payouts (
     id uuid primary key default gen_random_uuid(),
     vendor_id uuid not null references public.vendors (id) on delete restrict,
@@ -323,12 +310,10 @@ for each row execute function private.touch_updated_at();
 
 alter table private.payment_events enable row level security;
 alter table private.idempotency_records enable row level security;
-alter table private.payment_callback_tokens enable row level security;
 alter table private.vendor_payouts enable row level security;
 
 revoke all on table
 private.payment_events,
 private.idempotency_records,
-private.payment_callback_tokens,
 private.vendor_payouts
 from anon, authenticated, service_role;

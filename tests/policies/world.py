@@ -84,7 +84,6 @@ UNIVERSE = {
     ),
     "private.idempotency_records": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "private.payment_events": f"payment_id in {MY_PAYMENTS}",
-    "private.payment_callback_tokens": f"payment_id in {MY_PAYMENTS}",
     "private.status_transitions": "true",
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
     "storage.objects": (
@@ -119,7 +118,6 @@ PROBE_COLUMN = {
     "audit_logs": "action",
     "private.idempotency_records": "status",
     "private.payment_events": "error",
-    "private.payment_callback_tokens": "token_hash",
     "private.status_transitions": "to_state",
     "private.vendor_payouts": "failure_reason",
 }
@@ -240,6 +238,26 @@ class World:
         sql = f"select {self.key_expr(spec)} from {spec.table} where ({UNIVERSE[spec.label]}) and ({where})"
         return {r[0] for r in self.q(sql, {**self.params(), **(uid_params or {})})}
 
+    def sample(self, spec: TableSpec, per_class: int = 2) -> set[str]:
+        """Arranged rows to try writes on: up to ``per_class`` rows of each access class, a
+        class being the row's membership in every set of the file for every role. Every
+        distinction a cell can draw is tried, without writing to each of hundreds of audit
+        rows fourteen times."""
+        from tests.policies.matrix import ROLES, Cell
+
+        tests = [Cell.of(name).predicate(spec.sets, self.uid(role)) for name in sorted(spec.sets) for role in ROLES]
+        signature = "concat_ws(',', " + ", ".join(f"({t})::text" for t in tests) + ")" if tests else "''"
+        rows = self.q(
+            f"select {self.key_expr(spec)}, {signature} from {spec.table} where {UNIVERSE[spec.label]}",
+            self.params(),
+        )
+        chosen: dict[str, list[str]] = {}
+        for key, sig in sorted(rows):
+            bucket = chosen.setdefault(sig, [])
+            if len(bucket) < per_class:
+                bucket.append(key)
+        return {k for keys in chosen.values() for k in keys}
+
     def count(self, spec: TableSpec, where: str) -> int:
         return int(self.one(f"select count(*) from {spec.table} where {where}"))
 
@@ -263,7 +281,8 @@ class World:
     def reinsert(self, spec: TableSpec, snapshot: str) -> None:
         cols = ", ".join(c.name for c in self.columns(spec) if not c.generated)
         self.q(
-            f"insert into {spec.table} ({cols}) select {cols} from jsonb_populate_record(null::{spec.table}, %s::jsonb)",
+            f"insert into {spec.table} ({cols}) "
+            f"select {cols} from jsonb_populate_record(null::{spec.table}, %s::jsonb)",
             [snapshot],
         )
 
@@ -307,18 +326,21 @@ class World:
         for persona, shop in (("vendor", "vendor"), ("other_vendor", "other_vendor"), ("pending_owner", "pending")):
             actor = self.actors[persona]
             out = actor.run(
-                lambda c, shop=shop: c.table("vendors")
-                .insert({"name": f"Policy {shop} {self.run}", "slug": f"policy-{self.run}-{shop.replace('_', '-')}"})
-                .execute()
+                lambda c, shop=shop: (
+                    c.table("vendors")
+                    .insert(
+                        {"name": f"Policy {shop} {self.run}", "slug": f"policy-{self.run}-{shop.replace('_', '-')}"}
+                    )
+                    .execute()
+                )
             )
             assert out.ok, f"{persona} could not open a shop: {out}"
             self.vendors[shop] = out.rows()[0]["id"]
         for shop in ("vendor", "other_vendor"):
             out = self.admin.run(
-                lambda c, shop=shop: c.table("vendors")
-                .update({"status": "approved"})
-                .eq("id", self.vendors[shop])
-                .execute()
+                lambda c, shop=shop: (
+                    c.table("vendors").update({"status": "approved"}).eq("id", self.vendors[shop]).execute()
+                )
             )
             assert out.ok and out.rows(), f"admin could not approve {shop}: {out}"
             role = self.one("select role from public.profiles where id = %s", [self.users[shop]])
@@ -373,7 +395,11 @@ class World:
                     "insert into public.inventory (product_id, center_id, on_hand) values (%s, %s, %s)",
                     [self.products[(shop, kind)], self.centers[center], on_hand],
                 )
-            sessions = {"vendor": ("scheduled", "ended"), "other_vendor": ("live", "cancelled"), "pending": ("scheduled",)}
+            sessions = {
+                "vendor": ("scheduled", "ended"),
+                "other_vendor": ("live", "cancelled"),
+                "pending": ("scheduled",),
+            }
             for status in sessions[shop]:
                 sid = self.one(
                     "insert into public.livestream_sessions (vendor_id, title, scheduled_start, status) "
@@ -407,9 +433,9 @@ class World:
         assert actor.run(lambda c: c.table("cart_items").delete().eq("cart_id", cart).execute()).ok
         for product_id, quantity in items:
             out = actor.run(
-                lambda c, p=product_id, n=quantity: c.table("cart_items")
-                .insert({"cart_id": cart, "product_id": p, "quantity": n})
-                .execute()
+                lambda c, p=product_id, n=quantity: (
+                    c.table("cart_items").insert({"cart_id": cart, "product_id": p, "quantity": n}).execute()
+                )
             )
             assert out.ok, f"{shopper} could not fill the cart: {out}"
         out = actor.run(
@@ -445,8 +471,9 @@ class World:
     def fulfil(self, order_id: str, *statuses: str) -> None:
         for status in statuses:
             out = self.admin.run(
-                lambda c, s=status: c.rpc("set_order_fulfillment_status", {"p_order_id": order_id, "p_status": s})
-                .execute()
+                lambda c, s=status: c.rpc(
+                    "set_order_fulfillment_status", {"p_order_id": order_id, "p_status": s}
+                ).execute()
             )
             assert out.ok, f"admin could not move {order_id} to {status}: {out}"
 
@@ -470,6 +497,8 @@ class World:
         for shopper, (paid, delivered) in plans.items():
             self.buy(shopper, paid, "paid")
             self.buy(shopper, delivered, "delivered", deliver=True)
+        for kind in ("fulfil_admin", "fulfil_service"):  # paid orders the fulfilment RPC tests move
+            self.buy("customer", [(self.products[("vendor", "spare")], 1)], kind)
         cancelled = self.checkout("customer", [(self.products[("other_vendor", "spare")], 1)])
         self.pay(cancelled, "failed")
         self.orders[("customer", "cancelled")] = cancelled
@@ -502,7 +531,9 @@ class World:
                 "values (%s, %s, 'pay_in_2', %s, %s, %s)",
                 [paid["order_id"], self.users[shopper], total, total, Jsonb(schedule)],
             )
-            product = self.products[("vendor" if shopper in ("customer", "other_vendor", "admin") else "other_vendor", "active")]
+            product = self.products[
+                ("vendor" if shopper in ("customer", "other_vendor", "admin") else "other_vendor", "active")
+            ]
             cart = self.ensure_cart(shopper)
             self.q(
                 "insert into public.cart_items (cart_id, customer_id, product_id, quantity) values (%s, %s, %s, 1) "
@@ -514,10 +545,6 @@ class World:
                 "insert into public.notifications (user_id, type, title) values (%s, 'system', 'Policy suite')",
                 [self.users[persona]],
             )
-        self.q(
-            "insert into private.payment_callback_tokens (payment_id, token_hash) values (%s, %s)",
-            [self.orders[("customer", "paid")]["payment_id"], rand(64)],
-        )
         self.q(
             "insert into private.vendor_payouts (vendor_id, period_start, period_end, gross_amount, "
             "commission_amount, net_amount) values (%s, now() - interval '7 days', now(), 10000, 1000, 9000)",
@@ -589,10 +616,14 @@ class World:
         finally:
             self.q("delete from public.carts where customer_id = %s", [owner])
             for (snap,) in carts:
-                self.q("insert into public.carts select * from jsonb_populate_record(null::public.carts, %s::jsonb)", [snap])
+                self.q(
+                    "insert into public.carts select * from jsonb_populate_record(null::public.carts, %s::jsonb)",
+                    [snap],
+                )
             for (snap,) in items:
                 self.q(
-                    "insert into public.cart_items select * from jsonb_populate_record(null::public.cart_items, %s::jsonb)",
+                    "insert into public.cart_items "
+                    "select * from jsonb_populate_record(null::public.cart_items, %s::jsonb)",
                     [snap],
                 )
 
@@ -616,7 +647,9 @@ class World:
         if label == "vendor_accounts":
             return [{"vendor_id": self.vendors[s], "commission_bps": 0} for s in shops]
         if label == "categories":
-            return [{"parent_id": self.categories["root"], "slug": f"cand-{rand(10)}", "name": "Candidate", "position": 3}]
+            return [
+                {"parent_id": self.categories["root"], "slug": f"cand-{rand(10)}", "name": "Candidate", "position": 3}
+            ]
         if label == "fulfillment_centers":
             return [{"code": self.center_code(), "name": "Candidate center", "region": "Mbeya", "active": False}]
         if label == "products":
@@ -778,8 +811,6 @@ class World:
             return [{"customer_id": u["customer"], "idempotency_key": f"cand-{rand(12)}", "request_fingerprint": "x"}]
         if label == "private.payment_events":
             return [{"provider": "mpesa", "body": f"cand-{rand()}"}]
-        if label == "private.payment_callback_tokens":
-            return [{"payment_id": paid["other_customer"]["payment_id"], "token_hash": rand(64)}]
         if label == "private.status_transitions":
             return [{"machine": "order", "from_state": f"x{rand()}", "to_state": "paid"}]
         if label == "private.vendor_payouts":
@@ -822,7 +853,8 @@ class World:
                 )
                 return bool(
                     self.one(
-                        f"select exists (select 1 from {spec.table} where {self.key_expr(spec)} = %s and ({predicate}))",
+                        f"select exists (select 1 from {spec.table} "
+                        f"where {self.key_expr(spec)} = %s and ({predicate}))",
                         [key],
                     )
                 )
@@ -882,8 +914,8 @@ class World:
             )
         if label == "fulfillment_centers":
             return self.one(
-                "insert into public.fulfillment_centers (code, name, region, active) values (%s, 'Victim', 'Tanga', %s) "
-                "returning id::text",
+                "insert into public.fulfillment_centers (code, name, region, active) "
+                "values (%s, 'Victim', 'Tanga', %s) returning id::text",
                 [self.center_code(), like["active"]],
             )
         if label == "products":

@@ -1,8 +1,12 @@
 """``wats seed --scale N``: a large synthetic marketplace for benchmarks, built in SQL.
 
 N thousand products (N=100: 100,000), N x 10,000 order lines (N=100: 1,000,000) in N x
-2,500 paid orders of N x 200 customers, over max(10, N x 5) approved shops, one stock row
-and one image row per product. Going through the APIs would take hours, so this writes
+2,500 orders of N x 200 customers over the last year, over max(10, N x 5) approved shops, one
+stock row and one image row per product. Orders are in the states a live marketplace has
+(paid, processing, shipped, delivered, mostly completed; 1 in 10 cancelled or expired with a
+failed or expired payment), every paid one with one succeeded payment of its total and
+nothing reserved, so the money invariants hold; lines carry their order's creation time, as
+checkout writes them. Going through the APIs would take hours, so this writes
 with set-based SQL as the cluster's superuser (tooling only, never API traffic); every
 constraint and trigger of the schema still applies. Synthetic rows are recognisable: shop
 slugs start with ``bench-``, phones with ``2556``. Running it again for the same N is a
@@ -48,7 +52,11 @@ STEPS = [
                (select id from public.categories order by id
                 offset (g %% greatest(1, (select count(*) from public.categories))) limit 1),
                'Bench product ' || g, 'Synthetic product for benchmarks', 1000 + (g * 37) %% 200000, 'active'
-        from generate_series(1, %(products)s) g
+        from generate_series(
+            (select count(*) from public.products p join public.vendors v on v.id = p.vendor_id
+             where v.slug like 'bench-%%') + 1,
+            %(products)s
+        ) g
         join public.vendors v on v.slug = 'bench-' || (1 + g %% %(vendors)s)
         """,
     ),
@@ -95,30 +103,53 @@ STEPS = [
         join bench_products bp on bp.n = 1 + ((o.g * 7919 + l.k * 104729) %% (select count(*) from bench_products));
         create temporary table bench_orders on commit drop as
         select bl.order_no, gen_random_uuid() as id, bc.id as customer_id, bc.phone,
-               sum(bl.price * bl.qty) as subtotal
+               sum(bl.price * bl.qty) as subtotal,
+               (array['cancelled', 'expired', 'paid', 'paid', 'processing', 'processing', 'shipped', 'shipped',
+                      'delivered', 'delivered', 'delivered', 'completed', 'completed', 'completed', 'completed',
+                      'completed', 'completed', 'completed', 'completed', 'completed'])[1 + bl.order_no %% 20]
+                   as status,
+               now() - (bl.order_no %% 365) * interval '1 day' - (bl.order_no %% 1440) * interval '1 minute'
+                   as created_at
         from bench_lines bl
         join bench_customers bc on bc.n = 1 + bl.order_no %% (select count(*) from bench_customers)
         group by bl.order_no, bc.id, bc.phone;
         insert into public.orders (id, customer_id, status, subtotal, shipping_fee, total, shipping_address,
-                                   phone, idempotency_key, expires_at, paid_at, created_at)
-        select id, customer_id, 'paid', subtotal, 0, subtotal,
+                                   phone, idempotency_key, expires_at, paid_at, shipped_at, delivered_at,
+                                   completed_at, cancelled_at, expired_at, cancel_reason, created_at)
+        select id, customer_id, status, subtotal, 0, subtotal,
                '{"recipient_name": "Bench", "region": "Dar es Salaam", "district": "Ilala", "street": "1"}',
-               phone, 'bench-' || order_no, now(), now() - (order_no %% 365) * interval '1 day',
-               now() - (order_no %% 365) * interval '1 day'
+               phone, 'bench-' || order_no, created_at + interval '30 minutes',
+               case when status not in ('cancelled', 'expired') then created_at + interval '2 minutes' end,
+               case when status in ('shipped', 'delivered', 'completed') then created_at + interval '1 day' end,
+               case when status in ('delivered', 'completed') then created_at + interval '3 days' end,
+               case when status = 'completed' then created_at + interval '10 days' end,
+               case when status = 'cancelled' then created_at + interval '5 minutes' end,
+               case when status = 'expired' then created_at + interval '31 minutes' end,
+               case when status = 'cancelled' then 'payment failed' end,
+               created_at
         from bench_orders;
         insert into public.order_items (order_id, customer_id, product_id, vendor_id, center_id, title,
-                                        unit_price, quantity, line_total)
+                                        unit_price, quantity, line_total, created_at)
         select bo.id, bo.customer_id, bl.product_id, bl.vendor_id, bl.center_id, bl.title, bl.price, bl.qty,
-               bl.price * bl.qty
+               bl.price * bl.qty, bo.created_at
         from bench_lines bl join bench_orders bo on bo.order_no = bl.order_no;
         insert into public.payments (order_id, customer_id, provider, msisdn, amount, status, provider_txn_id,
-                                     initiated_at, completed_at)
+                                     failure_reason, initiated_at, completed_at, created_at)
         select id, customer_id, (array['mpesa', 'airtel', 'mixx', 'halopesa'])[1 + order_no %% 4], phone, subtotal,
-               'succeeded', 'BENCH' || order_no, now(), now()
+               case status when 'cancelled' then 'failed' when 'expired' then 'expired' else 'succeeded' end,
+               case when status not in ('cancelled', 'expired') then 'BENCH' || order_no end,
+               case status when 'cancelled' then 'insufficient_funds' when 'expired' then 'timeout' end,
+               created_at + interval '10 seconds', created_at + interval '2 minutes', created_at
         from bench_orders;
         """,
     ),
 ]
+
+
+def statements(sql: str) -> list[str]:
+    """A step's statements, one per execute: with bound parameters PostgreSQL takes one
+    command at a time (extended protocol). The steps' SQL has no semicolons in literals."""
+    return [part.strip() for part in sql.split(";") if part.strip()]
 
 
 def build(settings: Settings, scale: int, *, quiet: bool = False) -> None:
@@ -139,7 +170,8 @@ def build(settings: Settings, scale: int, *, quiet: bool = False) -> None:
             began = time.monotonic()
             with conn.transaction():
                 conn.execute("set local synchronous_commit = off")
-                conn.execute(sql, sizes)
+                for statement in statements(sql):
+                    conn.execute(statement, sizes)
             if not quiet:
                 print(f"  {name}: {time.monotonic() - began:.1f}s", flush=True)
         conn.execute("analyze")
