@@ -20,7 +20,6 @@ import {
   obj,
   parseJson,
   str,
-  TransportError,
   withFreshCredentialOn401,
   withRetry,
 } from "./http.ts";
@@ -31,6 +30,7 @@ import {
   invalidMsisdn,
   ipAllowed,
   pushError,
+  refundError,
   statusError,
 } from "./common.ts";
 import { expiryAt, lifetimeMs, tokenCache } from "./token_cache.ts";
@@ -430,24 +430,7 @@ export class AirtelAdapter implements PaymentAdapter {
         false,
       );
     } catch (error) {
-      if (error instanceof AuthError) {
-        return {
-          supported: true,
-          state: "failed",
-          message: error.message,
-          raw: null,
-        };
-      }
-      if (error instanceof TransportError) {
-        return {
-          supported: true,
-          state: "ambiguous",
-          transportError: error.kind,
-          message: error.message,
-          raw: null,
-        };
-      }
-      throw error;
+      return refundError(error);
     }
     const json = obj(reply.json);
     const status = obj(json.status);

@@ -1,7 +1,12 @@
 /** Helpers shared by the adapters. */
 import { AuthError, TransportError } from "./http.ts";
 import { isValidReference } from "./reference.ts";
-import type { InitiateResult, PaymentRequest, StatusResult } from "./types.ts";
+import type {
+  InitiateResult,
+  PaymentRequest,
+  RefundResult,
+  StatusResult,
+} from "./types.ts";
 
 /** Programming errors (not customer errors) in a payment request throw. */
 export function assertPayment(payment: PaymentRequest): void {
@@ -47,6 +52,29 @@ export function pushError(error: unknown, providerRef: string): InitiateResult {
       providerRef,
       message: error.message,
       transportError: error.kind,
+      raw: null,
+    };
+  }
+  throw error;
+}
+
+/** A refund request that got no usable answer: refused before processing (no token,
+ * nothing moved) or lost in transit (unknown: check by hand). */
+export function refundError(error: unknown): RefundResult {
+  if (error instanceof AuthError) {
+    return {
+      supported: true,
+      state: "failed",
+      message: error.message,
+      raw: null,
+    };
+  }
+  if (error instanceof TransportError) {
+    return {
+      supported: true,
+      state: "ambiguous",
+      transportError: error.kind,
+      message: error.message,
       raw: null,
     };
   }

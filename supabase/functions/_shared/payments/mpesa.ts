@@ -24,7 +24,7 @@ import {
 } from "./http.ts";
 import { isCanonicalMsisdn } from "./msisdn.ts";
 import { isValidReference } from "./reference.ts";
-import { assertPayment, invalidMsisdn } from "./common.ts";
+import { assertPayment, invalidMsisdn, refundError } from "./common.ts";
 import { tokenCache } from "./token_cache.ts";
 import type {
   AckOutcome,
@@ -402,24 +402,7 @@ export class MpesaAdapter implements PaymentAdapter {
         false,
       );
     } catch (error) {
-      if (error instanceof AuthError) {
-        return {
-          supported: true,
-          state: "failed",
-          message: error.message,
-          raw: null,
-        };
-      }
-      if (error instanceof TransportError) {
-        return {
-          supported: true,
-          state: "ambiguous",
-          transportError: error.kind,
-          message: error.message,
-          raw: null,
-        };
-      }
-      throw error;
+      return refundError(error);
     }
     const json = obj(reply.json);
     const code = str(json.output_ResponseCode);
