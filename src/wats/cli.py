@@ -71,21 +71,10 @@ def print_status(settings: Settings, output: str = "pretty") -> None:
         print(f"{label:>{width}}: {values[key]}")
 
 
-def seed_module() -> object | None:
-    try:
-        return importlib.import_module("wats.seed")
-    except ModuleNotFoundError as exc:
-        if exc.name and "wats.seed".startswith(exc.name):
-            return None
-        raise
-
-
 def run_seed(settings: Settings, scale: int = 0) -> None:
-    module = seed_module()
-    if module is None:
-        print("(no seed yet)")
-        return
-    module.seed(settings, scale=scale)  # type: ignore[attr-defined]
+    from wats.seed import seed
+
+    seed(settings, scale=scale)
 
 
 @command("start")

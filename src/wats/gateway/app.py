@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
@@ -16,19 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from wats.auth.service import AuthService
 from wats.functions.manager import FunctionsHost
 from wats.gateway.guards import Gateway
 from wats.rest.service import RestConfig, RestService
 from wats.settings import Settings
+from wats.storage.service import StorageService
 
 log = logging.getLogger("wats.gateway")
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-
-
-class Service(Protocol):
-    async def handle(self, request: Request, path: str) -> Response: ...
 
 
 def parse_size(text: str | int | None, default: int) -> int:
@@ -75,50 +72,22 @@ class Stack:
             self.api_pool,
         )
         self.functions = FunctionsHost(settings, functions_env)
-        self.auth: Service | None = None
-        self.storage: Service | None = None
+        self.auth = AuthService(settings, self.auth_pool)
+        self.storage = StorageService(settings, self.api_pool, self.storage_admin_pool)
 
     async def start(self) -> None:
         for p in (self.api_pool, self.auth_pool, self.storage_admin_pool):
             await p.open(wait=True, timeout=30)
         await self.rest.start()
-        self.auth = await _optional_service("wats.auth.service", "AuthService", self.settings, self.auth_pool)
-        self.storage = await _optional_service(
-            "wats.storage.service", "StorageService", self.settings, self.api_pool, self.storage_admin_pool
-        )
+        await self.storage.start()
         await self.functions.start()
 
     async def stop(self) -> None:
         await self.functions.stop()
-        for svc in (self.auth, self.storage):
-            stop = getattr(svc, "stop", None)
-            if stop:
-                await stop()
+        await self.storage.stop()
         await self.rest.stop()
         for p in (self.api_pool, self.auth_pool, self.storage_admin_pool):
             await p.close()
-
-
-async def _optional_service(module: str, cls: str, *args: Any) -> Service | None:
-    """Services arrive one issue at a time; a missing one answers 404 until it exists."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-    service = getattr(mod, cls)(*args)
-    start = getattr(service, "start", None)
-    if start:
-        await start()
-    return service
-
-
-def _not_available(name: str) -> Response:
-    body = {"code": "404", "details": None, "hint": None, "message": f"{name} is not available in this stack"}
-    return Response(json.dumps(body).encode(), status_code=404, media_type="application/json")
 
 
 def create_app(settings: Settings, functions_env: dict[str, str] | None = None) -> Gateway:
@@ -128,13 +97,9 @@ def create_app(settings: Settings, functions_env: dict[str, str] | None = None) 
         return await stack.rest.handle(request, request.path_params.get("path", ""))
 
     async def auth(request: Request) -> Response:
-        if stack.auth is None:
-            return _not_available("Auth")
         return await stack.auth.handle(request, request.path_params.get("path", ""))
 
     async def storage(request: Request) -> Response:
-        if stack.storage is None:
-            return _not_available("Storage")
         return await stack.storage.handle(request, request.path_params.get("path", ""))
 
     async def functions(request: Request) -> Response:
@@ -144,8 +109,6 @@ def create_app(settings: Settings, functions_env: dict[str, str] | None = None) 
         fns = stack.functions.functions.values()
         body = {
             "rest": stack.rest.cache is not None,
-            "auth": stack.auth is not None,
-            "storage": stack.storage is not None,
             "functions": all(f.ready.is_set() for f in fns),
             "function_processes": {
                 f.name: {

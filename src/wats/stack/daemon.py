@@ -36,28 +36,23 @@ async def serve(settings: Settings) -> None:
         )
     )
     servers.append(gateway)
-    sandbox_app = extensions.sandbox_app(settings)
-    if sandbox_app is not None:
-        servers.append(
-            uvicorn.Server(
-                uvicorn.Config(
-                    sandbox_app,
-                    host="127.0.0.1",
-                    port=settings.sandbox_port,
-                    log_level="warning",
-                    access_log=False,
-                    lifespan="on",
-                    timeout_graceful_shutdown=2,
-                )
+    servers.append(
+        uvicorn.Server(
+            uvicorn.Config(
+                extensions.sandbox_app(settings),
+                host="127.0.0.1",
+                port=settings.sandbox_port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=2,
             )
         )
+    )
     for server in servers:
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
-    background: list[asyncio.Task[None]] = []
-    scheduler = extensions.scheduler(settings)
-    if scheduler is not None:
-        background.append(asyncio.create_task(scheduler))
+    background = [asyncio.create_task(extensions.scheduler(settings))]
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

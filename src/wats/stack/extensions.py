@@ -3,7 +3,6 @@ provider settings it shares with the Edge Functions) and the payment scheduler."
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Coroutine
 from typing import Any
@@ -15,6 +14,7 @@ from wats.sandbox.app import create_app as create_sandbox_app
 from wats.sandbox.config import SandboxConfig
 from wats.sandbox.credentials import adapter_env, ensure_credentials
 from wats.settings import Settings
+from wats.stack.scheduler import run as run_scheduler
 
 #: Prefixes of the variables the payment adapters read.
 PROVIDER_PREFIXES = ("MPESA_", "AIRTEL_", "MIXX_", "CLICKPESA_", "PAYMENTS_", "WATS_PAYMENT")
@@ -55,12 +55,6 @@ def sandbox_app(settings: Settings) -> Starlette:
     return create_sandbox_app(SandboxConfig.from_env(sandbox_env(settings)))
 
 
-def scheduler(settings: Settings) -> Coroutine[Any, Any, None] | None:
-    """The local stand-in for Supabase Cron, once the payment scheduler exists."""
-    try:
-        module = importlib.import_module("wats.stack.scheduler")
-    except ModuleNotFoundError as exc:
-        if exc.name and "wats.stack.scheduler".startswith(exc.name):
-            return None
-        raise
-    return module.run(settings)
+def scheduler(settings: Settings) -> Coroutine[Any, Any, None]:
+    """The local stand-in for the pg_net cron job that calls payment-reconcile."""
+    return run_scheduler(settings)
