@@ -118,8 +118,9 @@ begin
     if old.role = 'admin' and not exists (
         select 1 from public.profiles as p where p.role = 'admin' and p.id <> old.id
     ) then
+        -- an integrity rule, not an access decision: HTTP 400, not 403
         raise exception 'the last admin cannot give up the admin role'
-            using errcode = '42501';
+            using errcode = '23514';
     end if;
     return new;
 end;

@@ -19,6 +19,7 @@ import httpx
 import psycopg
 from postgrest import SyncPostgrestClient
 from supabase import Client
+from supabase_auth.errors import AuthApiError
 
 from wats import keys
 
@@ -49,9 +50,16 @@ class Market:
     # -- arranging -------------------------------------------------------------------------
     def new_user(self, suffix: str = "00") -> tuple[str, str]:
         """A new auth user (through the Auth admin API) whose phone ends in ``suffix``."""
-        phone = "25568" + f"{random.randrange(10**5):05d}" + suffix
-        user = self.service.auth.admin.create_user({"phone": phone, "phone_confirm": True})
-        return user.user.id, phone
+        for _ in range(5):
+            phone = "2558" + f"{random.randrange(10**6):06d}" + suffix
+            try:
+                user = self.service.auth.admin.create_user({"phone": phone, "phone_confirm": True})
+            except AuthApiError as exc:
+                if exc.code == "phone_exists":
+                    continue  # a random number another test already took
+                raise
+            return user.user.id, phone
+        raise AssertionError("could not find a free test phone")
 
     def customer(self, suffix: str = "00") -> Customer:
         """A customer; the sandbox picks the payment outcome from the phone's last digits."""

@@ -256,7 +256,7 @@ CASES: list[tuple[str, str, str, str, str | None, str | None]] = [
      f"select count(*) from public.audit_logs where entity_type = 'profiles' and entity_id = '{C2}' "
      f"and actor_id = '{ADMIN}' and after ->> 'role' = 'vendor'", "1"),
     ("the last admin cannot step down", "admin",
-     f"update public.profiles set role = 'customer' where id = '{ADMIN}'", "err:42501", None, None),
+     f"update public.profiles set role = 'customer' where id = '{ADMIN}'", "err:23514", None, None),
     ("phone change in auth.users reaches the profile", "supabase_auth_admin",
      f"update auth.users set phone = '255711999999' where id = '{C1}'", "rows:1",
      f"select phone from public.profiles where id = '{C1}'", "255711999999"),
