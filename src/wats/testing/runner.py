@@ -29,7 +29,7 @@ def prepare(settings: Settings) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    settings = Settings.load("test")
+    settings = Settings.load(os.environ.get("WATS_TEST_INSTANCE", "test"))
     began = time.monotonic()
     try:
         prepare(settings)
