@@ -193,6 +193,52 @@ comment on function private.enforce_status_transition() is
 'is stamped with now() when the row enters that state. Illegal transitions raise WT001.';
 
 -- ---------------------------------------------------------------------------------------
+-- Settings: the business knobs (limits, windows, rates), one row each
+-- ---------------------------------------------------------------------------------------
+
+create table private.settings (
+    key text primary key constraint settings_key_format check (key ~ '^[a-z_]+(\.[a-z_]+)+$'),
+    value jsonb not null,
+    description text not null constraint settings_description_present check (
+        char_length(description) > 0
+    ),
+    updated_at timestamptz not null default now()
+);
+
+comment on table private.settings is
+'Business settings (limits, time windows, rates), one row per key such as '
+'checkout.max_open_orders. Each domain''s migration inserts its own rows with their '
+'defaults; operators change them with an UPDATE (service role or SQL editor). Internal.';
+comment on column private.settings.value is
+'The setting as JSON (a number, text or object); read through private.setting_int() and '
+'friends, which raise when a key is missing.';
+
+alter table private.settings enable row level security;
+revoke all on table private.settings from anon, authenticated, service_role;
+
+create function private.setting_int(p_key text)
+returns bigint
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_value jsonb;
+begin
+    select s.value into v_value from private.settings as s where s.key = p_key;
+    if v_value is null or jsonb_typeof(v_value) <> 'number' then
+        raise exception 'setting % is missing or not a number', p_key
+            using errcode = 'WT002', hint = 'Settings live in private.settings.';
+    end if;
+    return (v_value #>> '{}')::bigint;
+end;
+$$;
+
+comment on function private.setting_int(text) is
+'The whole-number setting p_key from private.settings; raises WT002 when it is missing or '
+'not a number, so a typo never silently means zero.';
+
+-- ---------------------------------------------------------------------------------------
 -- Generic triggers
 -- ---------------------------------------------------------------------------------------
 
