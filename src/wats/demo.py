@@ -104,11 +104,7 @@ def pay(settings: Settings, customer: Client, admin: Client, user_id: str, provi
     deadline = time.monotonic() + 30
     while True:
         payment = (
-            customer.table("payments")
-            .select("status,provider_ref,provider_txn_id")
-            .eq("id", body["payment_id"])
-            .execute()
-            .data[0]
+            customer.table("payments").select("status,provider_txn_id").eq("id", body["payment_id"]).execute().data[0]
         )
         if payment["status"] not in ("pending", "initiated", "ambiguous"):
             break
@@ -122,7 +118,7 @@ def pay(settings: Settings, customer: Client, admin: Client, user_id: str, provi
         .execute()
         .data[0]
     )
-    show("payment", f"{payment['status']} (ref {payment['provider_ref']}, receipt {payment['provider_txn_id']})")
+    show("payment", f"{payment['status']} (receipt {payment['provider_txn_id']})")
     show(
         "order",
         f"{order['status']}: {order['subtotal']:,} + {order['shipping_fee']:,} shipping = {order['total']:,} TZS",

@@ -123,7 +123,9 @@ comment on column public.orders.phone is
 comment on column public.orders.idempotency_key is
 'The Idempotency-Key of the checkout request; unique per customer.';
 comment on column public.orders.expires_at is
-'When an unpaid (pending_payment) order expires and its reserved stock is released.';
+'When an unpaid (pending_payment) order expires and its reserved stock is released: '
+'payments.unpushed_hold_seconds after checkout, moved to payments.window_seconds after the '
+'push prompt is requested (settings in private.settings).';
 
 create index orders_pending_expires_at_idx on public.orders (expires_at)
 where status = 'pending_payment';

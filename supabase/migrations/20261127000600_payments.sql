@@ -24,9 +24,6 @@ create table public.payments (
     attempt integer not null default 1 constraint payments_attempt_range check (
         attempt between 1 and 20
     ),
-    provider_ref text not null unique
-    default 'WP' || upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 18))
-    constraint payments_provider_ref_format check (provider_ref ~ '^[!-~]{4,100}$'),
     provider_request_id text constraint payments_provider_request_id_length check (
         char_length(provider_request_id) <= 128
     ),
@@ -57,6 +54,7 @@ create table public.payments (
             'success_after_expiry_no_stock',
             'success_after_failure',
             'duplicate_payment',
+            'report_unreadable',
             'other'
         )
     ),
@@ -88,9 +86,6 @@ comment on column public.payments.status is
 'or a callback; succeeded -> refunded | partially_refunded; expired -> succeeded (money '
 'arrived late). Review is a flag (needs_review), not a status.';
 comment on column public.payments.attempt is 'Attempt number for the order, from 1.';
-comment on column public.payments.provider_ref is
-'Our unique, unguessable reference sent to the provider (transaction/conversation reference); '
-'callbacks and status queries are matched on it. Defaults to WP + 18 hex characters.';
 comment on column public.payments.provider_request_id is
 'Identifier the provider returned when it accepted the push (e.g. a conversation id).';
 comment on column public.payments.provider_txn_id is
@@ -106,7 +101,8 @@ comment on column public.payments.completed_at is
 comment on column public.payments.refunded_amount is 'Whole TZS refunded so far (<= amount).';
 comment on column public.payments.needs_review is
 'True when a person must look at this payment before money or stock moves: the provider '
-'reported a different amount, currency or msisdn, or money arrived after the order expired '
+'reported a different amount, currency or msisdn, or one we could not read '
+'(report_unreadable, the fields in review_note), or money arrived after the order expired '
 '(no stock left) or after a failure, or the order was paid twice. review_reason says why.';
 comment on column public.payments.review_reason is
 'Why needs_review was set; kept after the review is resolved (reviewed_at, reviewed_by).';
@@ -155,6 +151,26 @@ using (customer_id = any((select private.visible_user_ids())::uuid[]));
 -- Internal tables (schema private: no API role can reach them)
 -- ---------------------------------------------------------------------------------------
 
+create table private.payment_references (
+    payment_id uuid primary key references public.payments (id) on delete cascade,
+    provider text not null constraint payment_references_provider_allowed check (
+        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
+    ),
+    reference text not null unique
+    default 'WP' || upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 18))
+    constraint payment_references_reference_format check (reference ~ '^[A-Za-z0-9]{4,20}$'),
+    created_at timestamptz not null default now()
+);
+
+comment on table private.payment_references is
+'Our reference of each payment as the provider knows it (transaction/conversation reference): '
+'callbacks and status queries are matched on it. Kept out of public.payments because it is '
+'half of what authenticates an unsigned callback (Mixx): no customer, vendor or admin reads '
+'it through the Data API; admins look it up with public.payment_reference(). Internal.';
+comment on column private.payment_references.reference is
+'Unique and unguessable: WP + 18 hex characters of a random UUID (1-20 letters and digits, '
+'the strictest provider limit, M-Pesa''s input_TransactionReference).';
+
 create table private.payment_events (
     id uuid primary key default gen_random_uuid(),
     provider text not null constraint payment_events_provider_allowed check (
@@ -167,7 +183,7 @@ create table private.payment_events (
     remote_addr inet,
     request_path text,
     headers jsonb not null default '{}'::jsonb,
-    body text,
+    body bytea,
     authenticated boolean,
     auth_error text,
     payment_id uuid references public.payments (id) on delete set null,
@@ -195,7 +211,9 @@ comment on table private.payment_events is
 comment on column private.payment_events.request_path is
 'Path the provider called; may contain the per-payment callback token, so this table must '
 'stay internal.';
-comment on column private.payment_events.body is 'Raw request body as received.';
+comment on column private.payment_events.body is
+'Raw request body, byte for byte as received (NUL bytes and invalid UTF-8 included); '
+'convert_from(body, ''UTF8'') reads a well-formed one as text.';
 comment on column private.payment_events.authenticated is
 'Signature / checksum / URL token check result: null not checked yet, false rejected.';
 comment on column private.payment_events.outcome is 'Normalized provider outcome.';
@@ -308,11 +326,13 @@ create trigger vendor_payouts_touch_updated_at
 before update on private.vendor_payouts
 for each row execute function private.touch_updated_at();
 
+alter table private.payment_references enable row level security;
 alter table private.payment_events enable row level security;
 alter table private.idempotency_records enable row level security;
 alter table private.vendor_payouts enable row level security;
 
 revoke all on table
+private.payment_references,
 private.payment_events,
 private.idempotency_records,
 private.vendor_payouts

@@ -8,13 +8,37 @@
 --   apply_payment_event        service role: a provider outcome (callback, status query, reply)
 --   finish_webhook_event       service role: annotate the stored callback
 --   payments_to_reconcile      service role: open payments to ask the providers about
+--   fail_unsent_push           service role: a claimed push that never reached the provider
 --   expire_overdue_payments    service role and cron: expire what stays unpaid
+--   payment_reference          admins: the reference a provider knows a payment by
 --
 -- Stock: checkout reserves (inventory.reserved), success commits (on_hand and reserved go
--- down), failure, expiry and cancellation release (reserved goes down). Rows are locked in
--- one global order: payment, then order, then inventory rows by (product_id, center_id), so
--- concurrent calls cannot deadlock. Refusals meant for the client raise SQLSTATE PTnnn (the
--- Data API answers HTTP nnn) with a machine-readable reason in DETAIL and JSON in HINT.
+-- down), failure, expiry and cancellation release (reserved goes down).
+--
+-- THE LOCK ORDER. Every function that changes a cart, a payment, an order or stock locks
+-- the rows it needs in this one order, so concurrent calls wait for each other and never
+-- deadlock:
+--
+--   1. the customer's cart (carts row)
+--   2. the payment (payments row)
+--   3. the order (orders row)
+--   4. stock rows (inventory), sorted by (product_id, center_id)
+--
+-- A level may be skipped, never taken after a later one: checkout locks 1 then 4;
+-- private.lock_payment() takes 1-4 for a payment before anything changes it (a failed
+-- payment puts the items back in the cart, so the cart is locked first even when nothing
+-- ends up touching it). Lock strengths on the cart: checkout takes FOR UPDATE, which also
+-- holds off the customer's own cart_items writes (their foreign key check takes KEY SHARE on
+-- the cart) until the order exists; a payment change takes FOR NO KEY UPDATE, which waits
+-- for checkout but not for those writes, so a customer editing the cart while a failed
+-- payment puts items back into it never closes a cycle.
+--
+-- Batch jobs (expiry) hold the rows of earlier items while they work on the next one, so
+-- they take every lock with NOWAIT and skip an item whose rows are busy (the next run gets
+-- it): a job that never waits can never close a cycle.
+--
+-- Refusals meant for the client raise SQLSTATE PTnnn (the Data API answers HTTP nnn) with a
+-- machine-readable reason in DETAIL and JSON in HINT.
 -- Payment status changes are audited by the payments_audit trigger; these functions pass
 -- the context the trigger cannot see (the provider event or push answer behind a change)
 -- in the transaction-local setting wats.audit_context, which private.write_audit adds.
@@ -100,6 +124,82 @@ $$;
 comment on function private.notify_vendors(uuid) is
 'Tells each vendor of a just-paid order that they have lines to fulfil (one notification '
 'per vendor).';
+
+insert into private.settings (key, value, description)
+values
+(
+    'checkout.max_open_orders', '3',
+    'Unpaid orders (pending_payment) one customer may hold at once; checkout refuses the '
+    'next with 429 too_many_open_orders.'
+),
+(
+    'checkout.max_lines', '50',
+    'Different products one order may hold; a bigger cart is refused with 422 cart_too_large.'
+),
+(
+    'checkout.max_units_per_product', '10',
+    'Units of one product one customer may hold across their unpaid orders, the new checkout '
+    'included; beyond it checkout refuses with 409 hold_limit_reached.'
+),
+(
+    'payments.window_seconds', '1800',
+    'How long a customer has to pay once the push prompt is requested: orders.expires_at '
+    'is set this far ahead when checkout-initiate claims the push.'
+),
+(
+    'payments.unpushed_hold_seconds', '300',
+    'How long checkout holds stock before a push is requested: an order whose prompt is '
+    'never requested (checkout called directly, not through checkout-initiate) expires then.'
+),
+(
+    'payments.unsent_push_seconds', '180',
+    'A claimed push with no recorded answer from the provider this long after the claim, that '
+    'the provider does not know (or cannot be asked about), fails: the push never reached it.'
+);
+
+create function private.lock_payment(p_payment_id uuid, p_nowait boolean default false)
+returns public.payments
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_customer uuid;
+    v_order uuid;
+    v_payment public.payments%rowtype;
+begin
+    -- customer_id and order_id never change, so reading them unlocked is safe
+    select p.customer_id, p.order_id into v_customer, v_order
+    from public.payments as p
+    where p.id = p_payment_id;
+    if v_order is null then
+        return null;
+    end if;
+    if p_nowait then
+        perform 1 from public.carts as c where c.customer_id = v_customer for no key update nowait;
+        select p.* into v_payment from public.payments as p where p.id = p_payment_id for update nowait;
+        perform 1 from public.orders as o where o.id = v_order for update nowait;
+        perform 1
+        from public.inventory as i
+        where (i.product_id, i.center_id) in (
+            select oi.product_id, oi.center_id from public.order_items as oi where oi.order_id = v_order
+        )
+        order by i.product_id, i.center_id
+        for update of i nowait;
+    else
+        perform 1 from public.carts as c where c.customer_id = v_customer for no key update;
+        select p.* into v_payment from public.payments as p where p.id = p_payment_id for update;
+        perform 1 from public.orders as o where o.id = v_order for update;
+        perform private.lock_order_stock(v_order);
+    end if;
+    return v_payment;
+end;
+$$;
+
+comment on function private.lock_payment(uuid, boolean) is
+'Locks everything a change to a payment may touch, in THE LOCK ORDER (the customer''s cart '
+'FOR NO KEY UPDATE, the payment, its order, its stock rows) and returns the locked payment '
+'(null when there is none). p_nowait: raise lock_not_available (55P03) instead of waiting, '
+'for batch jobs.';
 
 create function private.lock_order_stock(p_order_id uuid)
 returns void
@@ -260,7 +360,6 @@ begin
             'amount', p.amount,
             'currency', p.currency,
             'provider', p.provider,
-            'provider_ref', p.provider_ref,
             'msisdn', p.msisdn,
             'expires_at', o.expires_at,
             'replayed', p_replayed,
@@ -274,7 +373,8 @@ end;
 $$;
 
 comment on function private.checkout_result(uuid, boolean) is
-'What checkout answers: order and payment ids, statuses, amount, provider reference.';
+'What checkout answers: order and payment ids, statuses and amount (never the provider '
+'reference: see private.payment_references).';
 
 create function public.checkout(
     p_idempotency_key text,
@@ -309,6 +409,8 @@ declare
     v_order_id uuid := gen_random_uuid();
     v_payment_id uuid;
     v_result jsonb;
+    v_open_orders bigint;
+    v_limit bigint;
 begin
     if v_customer is null then
         perform private.refuse(401, 'sign_in_required', 'sign in to check out');
@@ -373,6 +475,61 @@ begin
         select 1 from public.cart_items as ci where ci.cart_id = v_cart_id
     ) then
         perform private.refuse(422, 'cart_empty', 'your cart is empty');
+    end if;
+
+    -- Unpaid holds are bounded per customer, so nobody can sit on a product's whole stock
+    -- (or a slice of every product's) by checking out again and again without paying.
+    v_limit := private.setting_int('checkout.max_lines');
+    if (select count(*) from public.cart_items as ci where ci.cart_id = v_cart_id) > v_limit then
+        perform private.refuse(
+            422,
+            'cart_too_large',
+            format('an order may hold at most %s different products', v_limit),
+            jsonb_build_object('limit', v_limit)
+        );
+    end if;
+    v_limit := private.setting_int('checkout.max_open_orders');
+    select count(*) into v_open_orders
+    from public.orders as o
+    where o.customer_id = v_customer and o.status = 'pending_payment';
+    if v_open_orders >= v_limit then
+        perform private.refuse(
+            429,
+            'too_many_open_orders',
+            format(
+                'you already have %s unpaid orders: pay or let one expire before checking out again',
+                v_open_orders
+            ),
+            jsonb_build_object('open_orders', v_open_orders, 'limit', v_limit)
+        );
+    end if;
+    v_limit := private.setting_int('checkout.max_units_per_product');
+    select ci.product_id, p.title, ci.quantity + coalesce(h.held, 0) as wanted
+    into v_line
+    from public.cart_items as ci
+    inner join public.products as p on ci.product_id = p.id
+    left join (
+        select oi.product_id, sum(oi.quantity) as held
+        from public.order_items as oi
+        inner join public.orders as o on oi.order_id = o.id
+        where oi.customer_id = v_customer and o.status = 'pending_payment'
+        group by oi.product_id
+    ) as h on ci.product_id = h.product_id
+    where ci.cart_id = v_cart_id and ci.quantity + coalesce(h.held, 0) > v_limit
+    order by ci.product_id
+    limit 1;
+    if found then
+        perform private.refuse(
+            409,
+            'hold_limit_reached',
+            format(
+                'at most %s of %s can wait for payment at once, counting your unpaid orders',
+                v_limit, v_line.title
+            ),
+            jsonb_build_object(
+                'product_id', v_line.product_id, 'requested', v_line.wanted, 'limit', v_limit
+            )
+        );
     end if;
 
     -- Every product still for sale, at today's price.
@@ -461,11 +618,12 @@ begin
     v_fee := private.shipping_fee(cardinality(array(select distinct unnest(v_centers))));
     insert into public.orders (
         id, customer_id, status, subtotal, discount, shipping_fee, total, currency,
-        shipping_address, phone, idempotency_key
+        shipping_address, phone, idempotency_key, expires_at
     )
     values (
         v_order_id, v_customer, 'pending_payment', v_subtotal, 0, v_fee, v_subtotal + v_fee,
-        'TZS', p_shipping_address, v_phone, p_idempotency_key
+        'TZS', p_shipping_address, v_phone, p_idempotency_key,
+        now() + make_interval(secs => private.setting_int('payments.unpushed_hold_seconds'))
     );
     insert into public.order_items (
         order_id, customer_id, product_id, vendor_id, center_id, title, unit_price, quantity,
@@ -479,6 +637,8 @@ begin
     insert into public.payments (order_id, customer_id, provider, msisdn, amount, currency)
     values (v_order_id, v_customer, p_provider, v_phone, v_subtotal + v_fee, 'TZS')
     returning id into v_payment_id;
+    insert into private.payment_references (payment_id, provider)
+    values (v_payment_id, p_provider);
 
     v_result := private.checkout_result(v_payment_id, false);
     update private.idempotency_records
@@ -491,13 +651,18 @@ $$;
 
 comment on function public.checkout(text, text, jsonb) is
 'Checkout for the signed-in customer, in one transaction: locks the cart, re-reads prices, '
-'reserves stock per fulfillment center, creates the order (pending_payment, expires in 30 '
-'minutes), its lines (title and price snapshots) and a pending payment from the profile''s '
+'reserves stock per fulfillment center, creates the order (pending_payment; it expires after '
+'payments.unpushed_hold_seconds unless a push is requested, which gives it '
+'payments.window_seconds), its lines (title and price snapshots) and a pending payment from '
+'the profile''s '
 'phone, and empties the cart. Same Idempotency-Key and request: the same order back '
-'(replayed = true); same key, other request: HTTP 422 idempotency_key_reused. Refusals: '
-'401 sign_in_required, 400 idempotency_key_invalid, 422 unknown_provider / invalid_address '
-'/ phone_missing / cart_empty, 409 product_unavailable / vendor_unavailable / '
-'insufficient_stock; nothing is created or reserved then.';
+'(replayed = true); same key, other request: HTTP 422 idempotency_key_reused. Unpaid holds '
+'are bounded (settings checkout.max_lines, checkout.max_open_orders, '
+'checkout.max_units_per_product). Refusals: 401 sign_in_required, 400 '
+'idempotency_key_invalid, 422 unknown_provider / invalid_address / phone_missing / '
+'cart_empty / cart_too_large, 429 too_many_open_orders, 409 hold_limit_reached / '
+'product_unavailable / vendor_unavailable / insufficient_stock; nothing is created or '
+'reserved then.';
 
 -- ---------------------------------------------------------------------------------------
 -- Closing a payment (service role, through the functions below)
@@ -619,16 +784,37 @@ begin
     set push_requested_at = now()
     where id = p_payment_id and status = 'pending' and push_requested_at is null;
     v_claimed := found;
+    if v_claimed then
+        -- the customer gets the whole payment window from the moment the prompt goes out
+        update public.orders as o
+        set expires_at = greatest(
+            o.expires_at, now() + make_interval(secs => private.setting_int('payments.window_seconds'))
+        )
+        from public.payments as p
+        where p.id = p_payment_id and o.id = p.order_id;
+    end if;
     if not v_claimed and not exists (select 1 from public.payments where id = p_payment_id) then
         perform private.refuse(404, 'payment_not_found', 'no such payment');
     end if;
-    return private.payment_status(p_payment_id) || jsonb_build_object('claimed', v_claimed);
+    return private.payment_status(p_payment_id) || jsonb_build_object(
+        'claimed', v_claimed,
+        'expires_at', (
+            select o.expires_at from public.orders as o inner join public.payments as p on o.id = p.order_id
+            where p.id = p_payment_id
+        ),
+        'provider_ref', (
+            select r.reference from private.payment_references as r
+            where v_claimed and r.payment_id = p_payment_id
+        )
+    );
 end;
 $$;
 
 comment on function public.claim_payment_push(uuid) is
 'Claims the one push prompt of a pending payment: claimed = true for exactly one caller, '
-'however often checkout is retried. Service role only.';
+'however often checkout is retried, and only that caller gets provider_ref, the reference to '
+'push with. The claim gives the order the full payment window (payments.window_seconds from '
+'now; expires_at in the answer). Service role only.';
 
 create function public.record_payment_initiation(
     p_payment_id uuid,
@@ -648,11 +834,10 @@ begin
     if p_outcome is null or p_outcome not in ('initiated', 'ambiguous', 'failed') then
         perform private.refuse(422, 'unknown_outcome', 'outcome must be initiated, ambiguous or failed');
     end if;
-    select * into v_payment from public.payments where id = p_payment_id for update;
-    if not found then
+    v_payment := private.lock_payment(p_payment_id);
+    if v_payment.id is null then
         perform private.refuse(404, 'payment_not_found', 'no such payment');
     end if;
-    perform 1 from public.orders where id = v_payment.order_id for update;
     -- what the provider said goes into the audit rows of the changes below
     perform set_config(
         'wats.audit_context',
@@ -688,7 +873,7 @@ comment on function public.record_payment_initiation(uuid, text, text, text, jso
 create function public.record_webhook_event(
     p_provider text,
     p_headers jsonb,
-    p_body text,
+    p_body bytea,
     p_source_ip text default null,
     p_path text default null
 )
@@ -716,9 +901,9 @@ begin
 end;
 $$;
 
-comment on function public.record_webhook_event(text, jsonb, text, text, text) is
-'Stores a provider callback exactly as received, before it is authenticated (status '
-'received). Returns the event id. Service role only.';
+comment on function public.record_webhook_event(text, jsonb, bytea, text, text) is
+'Stores a provider callback exactly as received (the body as bytes, whatever they are), '
+'before it is authenticated (status received). Returns the event id. Service role only.';
 
 create function public.finish_webhook_event(
     p_event_id uuid,
@@ -754,7 +939,8 @@ create function public.apply_payment_event(
     p_provider_txn_id text default null,
     p_failure_reason text default null,
     p_source text default 'callback',
-    p_webhook_event_id uuid default null
+    p_webhook_event_id uuid default null,
+    p_unreadable text[] default '{}'::text[]
 )
 returns jsonb
 language plpgsql
@@ -770,6 +956,7 @@ declare
     v_result text;
     v_review text;
     v_event_id uuid := p_webhook_event_id;
+    v_unreadable text [] := coalesce(p_unreadable, '{}'::text []);
 begin
     if v_outcome is null
         or v_outcome not in ('succeeded', 'failed', 'initiated', 'pending', 'ambiguous') then
@@ -778,24 +965,28 @@ begin
     if p_source not in ('callback', 'status_query', 'initiate_response') then
         perform private.refuse(422, 'unknown_source', 'unknown event source');
     end if;
+    if not v_unreadable <@ array['amount', 'currency', 'msisdn'] then
+        perform private.refuse(
+            422, 'unknown_field', 'p_unreadable may name amount, currency and msisdn only'
+        );
+    end if;
     if v_event_id is null then
         insert into private.payment_events (provider, source)
         values (p_provider, p_source)
         returning id into v_event_id;
     end if;
 
-    select * into v_payment
-    from public.payments
-    where provider = p_provider and provider_ref = p_provider_ref
-    for update;
-    if not found then
+    v_payment := private.lock_payment((
+        select r.payment_id from private.payment_references as r
+        where r.reference = p_provider_ref and r.provider = p_provider
+    ));
+    if v_payment.id is null then
         update private.payment_events
         set provider_ref = p_provider_ref, outcome = 'unknown', status = 'ignored',
             error = 'no such payment', processed_at = now()
         where id = v_event_id;
         return jsonb_build_object('result', 'unknown_payment');
     end if;
-    perform 1 from public.orders where id = v_payment.order_id for update;
     v_key := p_provider || ':' || p_provider_ref || ':' || v_outcome;
     -- the provider event behind the changes below goes into their audit rows
     perform set_config(
@@ -810,6 +1001,8 @@ begin
         v_result := 'duplicate';
     elsif v_outcome = 'succeeded' then
         v_review := case
+            -- a report the adapter could not read is never taken as a full payment
+            when cardinality(v_unreadable) > 0 then 'report_unreadable'
             when p_amount is not null and p_amount <> v_payment.amount then 'amount_mismatch'
             when p_currency is not null and upper(p_currency) <> v_payment.currency then 'currency_mismatch'
             when p_msisdn is not null and p_msisdn <> v_payment.msisdn then 'msisdn_mismatch'
@@ -819,6 +1012,11 @@ begin
             -- Not paid: a person looks at it. The status stays where it was.
             update public.payments
             set needs_review = true, review_reason = v_review,
+                review_note = case
+                    when v_review = 'report_unreadable'
+                        then 'unreadable in the provider''s report: ' || array_to_string(v_unreadable, ', ')
+                    else review_note
+                end,
                 provider_txn_id = coalesce(provider_txn_id, p_provider_txn_id)
             where id = v_payment.id;
             v_result := 'review';
@@ -865,11 +1063,13 @@ end;
 $$;
 
 comment on function public.apply_payment_event(
-    text, text, text, bigint, text, text, text, text, text, uuid
+    text, text, text, bigint, text, text, text, text, text, uuid, text[]
 ) is
-'Applies one provider outcome to the payment it names, under a lock on the payment: '
+'Applies one provider outcome to the payment it names, under the locks of THE LOCK ORDER: '
 'duplicates (same provider, reference and outcome) are no-ops; a success whose amount, '
-'currency or msisdn differs, or that follows a failure, is flagged for review and not paid; '
+'currency or msisdn differs, or that the adapter could not fully read (p_unreadable names '
+'the fields present but unreadable, or missing where the provider always sends them), or '
+'that follows a failure, is flagged for review and not paid; '
 'terminal states never go back; success pays the order (stock committed, points, '
 'notifications); failure cancels it (stock released); success after expiry takes the stock '
 'again or goes to review for a refund. Returns result applied | duplicate | ignored | review '
@@ -882,7 +1082,9 @@ comment on function public.apply_payment_event(
 create function public.payments_to_reconcile(
     p_min_age_seconds integer default 60, p_limit integer default 100
 )
-returns table (payment_id uuid, provider text, provider_ref text, status text)
+returns table (
+    payment_id uuid, provider text, provider_ref text, status text, push_recorded boolean
+)
 language plpgsql
 security definer
 set search_path = ''
@@ -902,16 +1104,60 @@ begin
     )
     update public.payments as p
     set status_checks = p.status_checks + 1, last_checked_at = now()
-    from stale
-    where p.id = stale.id
-    returning p.id, p.provider, p.provider_ref, p.status;
+    from stale, private.payment_references as r
+    where p.id = stale.id and r.payment_id = p.id
+    returning p.id, p.provider, r.reference, p.status, p.status <> 'pending';
 end;
 $$;
 
 comment on function public.payments_to_reconcile(integer, integer) is
 'Open payments nobody has told us about for p_min_age_seconds (initiated, ambiguous, or '
-'pushed but never recorded), least recently checked first; counts the check. Service role '
-'only: payment-reconcile asks each provider about them.';
+'pushed but never recorded: push_recorded = false), least recently checked first, with the '
+'reference to ask about; counts the check. Service role only: payment-reconcile asks each '
+'provider about them.';
+
+create function public.fail_unsent_push(p_payment_id uuid, p_finding text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments%rowtype;
+    v_result text := 'too_early';
+begin
+    if p_finding is null or p_finding not in ('not_found', 'cannot_ask') then
+        perform private.refuse(422, 'unknown_finding', 'p_finding must be not_found or cannot_ask');
+    end if;
+    v_payment := private.lock_payment(p_payment_id);
+    if v_payment.id is null then
+        perform private.refuse(404, 'payment_not_found', 'no such payment');
+    end if;
+    if v_payment.status <> 'pending' or v_payment.push_requested_at is null then
+        v_result := 'not_applicable';  -- the push outcome was recorded: the usual path settles it
+    elsif v_payment.push_requested_at
+        < now() - make_interval(secs => private.setting_int('payments.unsent_push_seconds')) then
+        perform set_config(
+            'wats.audit_context',
+            jsonb_build_object('source', 'reconcile', 'finding', p_finding)::text,
+            true
+        );
+        perform private.close_unpaid(p_payment_id, 'failed', 'push_not_delivered', p_finding);
+        perform set_config('wats.audit_context', '', true);
+        v_result := 'failed';
+    end if;
+    return private.payment_status(p_payment_id) || jsonb_build_object('result', v_result);
+end;
+$$;
+
+comment on function public.fail_unsent_push(uuid, text) is
+'For a push that was claimed but whose answer was never recorded (checkout-initiate died '
+'between the claim and the provider): once the claim is older than the setting '
+'payments.unsent_push_seconds and the provider does not know the payment (p_finding '
+'not_found) or cannot be asked (cannot_ask, e.g. Mixx), the payment fails '
+'(push_not_delivered): order cancelled, stock released, cart restored, customer told. A '
+'success that still arrives later goes to review (success_after_failure). Returns result '
+'failed | too_early | not_applicable with the statuses. Service role only.';
 
 create function public.expire_overdue_payments(p_grace_seconds integer default 0)
 returns jsonb
@@ -920,10 +1166,12 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_payment record;
+    v_candidate uuid;
+    v_payment public.payments%rowtype;
     v_count integer := 0;
+    v_busy integer := 0;
 begin
-    for v_payment in
+    for v_candidate in
         select p.id
         from public.payments as p
         inner join public.orders as o on p.order_id = o.id
@@ -932,22 +1180,56 @@ begin
             and o.expires_at < now() - make_interval(secs => greatest(p_grace_seconds, 0))
         order by o.expires_at
         limit 500
-        for update of p skip locked
     loop
-        perform 1 from public.orders as o
-        where o.id = (select p.order_id from public.payments as p where p.id = v_payment.id)
-        for update;
-        perform private.close_unpaid(v_payment.id, 'expired', 'timeout', null);
-        v_count := v_count + 1;
+        -- Rows of earlier items stay locked until commit: never wait for the next ones
+        -- (THE LOCK ORDER), skip them while someone else is working on them.
+        begin
+            v_payment := private.lock_payment(v_candidate, true);
+            if v_payment.status in ('pending', 'initiated', 'ambiguous') then
+                perform private.close_unpaid(
+                    v_payment.id,
+                    'expired',
+                    case when v_payment.push_requested_at is null then 'never_pushed' else 'timeout' end,
+                    null
+                );
+                v_count := v_count + 1;
+            end if;
+        exception when lock_not_available then
+            v_busy := v_busy + 1;
+        end;
     end loop;
-    return jsonb_build_object('expired', v_count);
+    return jsonb_build_object('expired', v_count, 'busy', v_busy);
 end;
 $$;
 
 comment on function public.expire_overdue_payments(integer) is
 'Expires unpaid orders whose window (orders.expires_at) passed p_grace_seconds ago: payment '
-'and order expired, stock released, items back in the cart, customer told. At most 500 per '
-'call. Service role only; also scheduled with pg_cron.';
+'and order expired (failure reason timeout, or never_pushed when no push was ever '
+'requested), stock released, items back in the cart, customer told. At most 500 per call; '
+'rows someone else holds are skipped (busy) for the next run. Service role only; also '
+'scheduled with pg_cron.';
+
+create function public.payment_reference(p_payment_id uuid)
+returns text
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if not (select private.is_admin()) then
+        raise exception 'only admins may read payment references' using errcode = '42501';
+    end if;
+    return (
+        select r.reference from private.payment_references as r where r.payment_id = p_payment_id
+    );
+end;
+$$;
+
+comment on function public.payment_reference(uuid) is
+'The reference a provider knows payment p_payment_id by (what support staff quote to the '
+'provider). Admins only: customers never see it, since it helps authenticate unsigned '
+'callbacks.';
 
 -- ---------------------------------------------------------------------------------------
 -- Money invariants (for tests and operations)
@@ -1002,6 +1284,12 @@ as $$
     from public.inventory as i
     where i.on_hand < 0 or i.reserved < 0 or i.reserved > i.on_hand
     union all
+    -- every payment has the one reference its provider knows it by
+    select 'payment has a provider reference', p.id, p.provider
+    from public.payments as p
+    left join private.payment_references as r on p.id = r.payment_id and p.provider = r.provider
+    where r.payment_id is null
+    union all
     -- every payment status a payment is in was written to the audit log
     select 'payment status change is audited', p.id, p.status
     from public.payments as p
@@ -1016,7 +1304,8 @@ comment on function private.payment_invariant_violations() is
 'Rows that break a money invariant (none when all is well): paid orders have exactly one '
 'succeeded payment of their total; money for unpaid orders is in review; open payments '
 'belong to orders awaiting payment; reserved stock equals what pending orders hold; stock is '
-'never negative; every payment status is in the audit log. Internal (tests, operations).';
+'never negative; every payment has its provider reference; every payment status is in the '
+'audit log. Internal (tests, operations).';
 
 -- ---------------------------------------------------------------------------------------
 -- Privileges: checkout for signed-in users, the rest for the service role only
@@ -1029,21 +1318,27 @@ grant execute on function public.checkout(text, text, jsonb) to authenticated;
 revoke all on function
 public.claim_payment_push(uuid),
 public.record_payment_initiation(uuid, text, text, text, jsonb),
-public.record_webhook_event(text, jsonb, text, text, text),
+public.record_webhook_event(text, jsonb, bytea, text, text),
 public.finish_webhook_event(uuid, boolean, text),
-public.apply_payment_event(text, text, text, bigint, text, text, text, text, text, uuid),
+public.apply_payment_event(text, text, text, bigint, text, text, text, text, text, uuid, text[]),
 public.payments_to_reconcile(integer, integer),
+public.fail_unsent_push(uuid, text),
 public.expire_overdue_payments(integer)
 from public, anon, authenticated;
 
 grant execute on function
 public.claim_payment_push(uuid),
 public.record_payment_initiation(uuid, text, text, text, jsonb),
-public.record_webhook_event(text, jsonb, text, text, text),
+public.record_webhook_event(text, jsonb, bytea, text, text),
 public.finish_webhook_event(uuid, boolean, text),
-public.apply_payment_event(text, text, text, bigint, text, text, text, text, text, uuid),
+public.apply_payment_event(text, text, text, bigint, text, text, text, text, text, uuid, text[]),
 public.payments_to_reconcile(integer, integer),
+public.fail_unsent_push(uuid, text),
 public.expire_overdue_payments(integer)
 to service_role;
+
+revoke all on function public.payment_reference(uuid)
+from public, anon, authenticated, service_role;
+grant execute on function public.payment_reference(uuid) to authenticated;
 
 revoke execute on all functions in schema private from public;

@@ -5,7 +5,8 @@
  * 2. `checkout` RPC as the customer — one transaction locks the cart, re-reads prices,
  *    reserves stock and creates the order and a pending payment (or replays the result
  *    recorded for this key);
- * 3. `claim_payment_push` RPC — at most one push per payment, whatever the retries;
+ * 3. `claim_payment_push` RPC — at most one push per payment, whatever the retries (the
+ *    claim alone hands out the reference to push with: customers never see it);
  * 4. the provider's adapter pushes the prompt to the customer's phone;
  * 5. `record_payment_initiation` RPC — initiated, failed (stock released) or ambiguous.
  *
@@ -19,6 +20,7 @@ import {
   HttpError,
   json,
   readBody,
+  unavailable,
 } from "../_shared/edge/http.ts";
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
@@ -39,7 +41,6 @@ export interface CheckoutResult {
   amount: number;
   currency: "TZS";
   provider: ProviderName;
-  provider_ref: string;
   msisdn: string;
   expires_at: string;
   replayed: boolean;
@@ -64,6 +65,20 @@ export interface CheckoutRequest {
   provider: ProviderName;
   shippingAddress: Record<string, string>;
   idempotencyKey: string;
+}
+
+/** Text a person could have typed: well-formed Unicode without control characters
+ * (tab and line breaks allowed). A NUL could not even be stored. */
+export function isPlainText(value: string): boolean {
+  if (!value.isWellFormed()) return false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    const control = code < 0x20 || code === 0x7f;
+    if (control && code !== 0x09 && code !== 0x0a && code !== 0x0d) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Validates the request; throws HttpError 400/422 naming the first problem. */
@@ -137,6 +152,13 @@ export function parseCheckoutRequest(
         422,
         "invalid_address",
         `shipping_address.${field} must be text`,
+      );
+    }
+    if (!isPlainText(value)) {
+      throw new HttpError(
+        422,
+        "invalid_address",
+        `shipping_address.${field} holds control characters or broken Unicode`,
       );
     }
     const trimmed = value.trim();
@@ -216,7 +238,7 @@ export async function handleCheckout(
       req.headers,
       await readBody(req, MAX_BODY),
     );
-    const result = await deps.userRpc(token)("checkout", {
+    let result = await deps.userRpc(token)("checkout", {
       p_idempotency_key: request.idempotencyKey,
       p_provider: request.provider,
       p_shipping_address: request.shippingAddress,
@@ -228,8 +250,15 @@ export async function handleCheckout(
     }
     const claim = await deps.serviceRpc("claim_payment_push", {
       p_payment_id: result.payment_id,
-    }) as Status & { claimed: boolean };
-    if (!claim.claimed) return accepted(result, claim);
+    }) as Status & {
+      claimed: boolean;
+      provider_ref: string | null;
+      expires_at: string;
+    };
+    if (!claim.claimed || !claim.provider_ref) return accepted(result, claim);
+    const providerRef = claim.provider_ref;
+    // the claim opened the full payment window
+    result = { ...result, expires_at: claim.expires_at ?? result.expires_at };
 
     let adapter: PaymentAdapter;
     try {
@@ -246,10 +275,12 @@ export async function handleCheckout(
         503,
         "provider_unavailable",
         `${result.provider} payments are not available right now; nothing was charged`,
+        undefined,
+        300,
       );
     }
     const payment = {
-      reference: result.provider_ref,
+      reference: providerRef,
       amount: result.amount,
       currency: "TZS" as const,
       msisdn: result.msisdn,
@@ -267,7 +298,7 @@ export async function handleCheckout(
         if (reply.state === "succeeded" || reply.state === "failed") {
           await deps.serviceRpc("apply_payment_event", {
             p_provider: result.provider,
-            p_provider_ref: result.provider_ref,
+            p_provider_ref: providerRef,
             p_outcome: reply.state,
             p_provider_txn_id: reply.providerTxnId ?? null,
             p_failure_reason: reply.failureReason ?? null,
@@ -283,7 +314,7 @@ export async function handleCheckout(
             },
           });
         }
-      }, `push ${result.provider_ref}`);
+      }, `push ${result.payment_id}`);
       return accepted(result, recorded);
     }
 
@@ -318,11 +349,7 @@ export async function handleCheckout(
     if (error instanceof HttpError) return errorResponse(error, corsHeaders);
     console.error("checkout-initiate failed:", error);
     return errorResponse(
-      new HttpError(
-        500,
-        "internal_error",
-        "checkout failed; nothing was charged",
-      ),
+      unavailable("checkout failed; nothing was charged, try again"),
       corsHeaders,
     );
   }

@@ -44,7 +44,6 @@ function checkoutResult(over: Partial<CheckoutResult> = {}): CheckoutResult {
     amount: 25000,
     currency: "TZS",
     provider: "airtel",
-    provider_ref: "WP0123456789ABCDEF01",
     msisdn: "255711000001",
     expires_at: "2026-11-27T12:00:00Z",
     replayed: false,
@@ -64,6 +63,8 @@ function setup(
     checkout: () => result,
     claim_payment_push: () => ({
       claimed: claim,
+      provider_ref: claim ? "WP0123456789ABCDEF01" : null,
+      expires_at: "2026-11-27T12:30:00Z",
       payment_status: result.payment_status,
       order_status: result.order_status,
     }),
@@ -199,6 +200,9 @@ Deno.test("an async provider: checkout as the user, claim, one push, record init
   assertEquals(adapter.initiated.length, 1);
   assertEquals(adapter.initiated[0].reference, "WP0123456789ABCDEF01");
   assertEquals(adapter.initiated[0].msisdn, "255711000001");
+  // the reference only the claim hands out never reaches the app; the window it opened does
+  assertEquals(JSON.stringify(body).includes("WP0123456789ABCDEF01"), false);
+  assertEquals(body.expires_at, "2026-11-27T12:30:00Z");
 });
 
 Deno.test("a retry after the push was requested never pushes again", async () => {

@@ -5,7 +5,10 @@
  * 1. `payments_to_reconcile` lists stale initiated/ambiguous payments (and pushes whose
  *    outcome was never recorded);
  * 2. each provider with a status query is asked; a final answer goes through the same
- *    `apply_payment_event` as a callback;
+ *    `apply_payment_event` as a callback. A push whose outcome was never recorded (the
+ *    function died between the claim and the provider) and that the provider does not
+ *    know, or cannot be asked about, goes to `fail_unsent_push`, which fails it once the
+ *    claim is old enough;
  * 3. `expire_overdue_payments` expires what stays unpaid past its window, releasing stock.
  */
 import type { PaymentAdapter, ProviderName } from "../_shared/payments/mod.ts";
@@ -15,6 +18,7 @@ import {
   HttpError,
   json,
   readBody,
+  unavailable,
 } from "../_shared/edge/http.ts";
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
@@ -30,6 +34,8 @@ interface StalePayment {
   provider: string;
   provider_ref: string;
   status: string;
+  /** False while the push was claimed but the provider's answer never recorded. */
+  push_recorded: boolean;
 }
 
 interface Options {
@@ -45,6 +51,9 @@ function options(raw: string): Options {
   try {
     body = JSON.parse(raw);
   } catch {
+    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body)) {
     throw new HttpError(400, "invalid_json", "the body must be a JSON object");
   }
   const whole = (value: unknown, fallback: number, max: number) => {
@@ -77,6 +86,16 @@ async function settle(
   }
   const adapter = deps.adapterFor(payment.provider);
   const status = await adapter.queryStatus(payment.provider_ref);
+  if (!payment.push_recorded && (!status.supported || status.notFound)) {
+    const failed = await deps.serviceRpc("fail_unsent_push", {
+      p_payment_id: payment.payment_id,
+      p_finding: status.supported ? "not_found" : "cannot_ask",
+    }) as { result: string };
+    return {
+      payment_id: payment.payment_id,
+      result: `unsent_push_${failed.result}`,
+    };
+  }
   if (!status.supported) {
     return { payment_id: payment.payment_id, result: "no_status_query" };
   }
@@ -111,6 +130,7 @@ async function settle(
     p_provider_txn_id: status.providerTxnId ?? null,
     p_failure_reason: reason,
     p_source: "status_query",
+    p_unreadable: status.unreadable ?? [],
   });
   return { payment_id: payment.payment_id, result: "applied", applied };
 }
@@ -157,7 +177,7 @@ export async function handleReconcile(
     if (error instanceof HttpError) return errorResponse(error);
     console.error("payment-reconcile failed:", error);
     return errorResponse(
-      new HttpError(500, "internal_error", "reconciliation failed"),
+      unavailable("reconciliation failed; it runs again soon"),
     );
   }
 }

@@ -15,28 +15,35 @@ const stale = [
     provider: "airtel",
     provider_ref: "REF1",
     status: "initiated",
+    push_recorded: true,
   },
   {
     payment_id: "p2",
     provider: "airtel",
     provider_ref: "REF2",
     status: "ambiguous",
+    push_recorded: true,
   },
   {
     payment_id: "p3",
     provider: "airtel",
     provider_ref: "REF3",
     status: "initiated",
+    push_recorded: true,
   },
   {
     payment_id: "p4",
     provider: "mixx",
     provider_ref: "REF4",
     status: "initiated",
+    push_recorded: true,
   },
 ];
 
-function setup(statuses: Record<string, StatusResult>) {
+function setup(
+  statuses: Record<string, StatusResult>,
+  payments: typeof stale = stale,
+) {
   const calls: RpcCall[] = [];
   const airtel = new ScriptedAdapter("airtel", ASYNC_HMAC, {
     status: (ref) => statuses[ref],
@@ -46,8 +53,9 @@ function setup(statuses: Record<string, StatusResult>) {
     statusQuery: false,
   }, {});
   const serviceRpc = recordingRpc("service", calls, {
-    payments_to_reconcile: () => stale,
+    payments_to_reconcile: () => payments,
     apply_payment_event: () => ({ result: "applied" }),
+    fail_unsent_push: () => ({ result: "failed" }),
     expire_overdue_payments: () => ({ expired: 1 }),
   });
   return {
@@ -136,6 +144,52 @@ Deno.test("an unreachable provider teaches nothing", async () => {
   assertEquals(calls.filter((c) => c.fn === "apply_payment_event").length, 0);
 });
 
+Deno.test("a claimed push the provider never saw goes to fail_unsent_push", async () => {
+  const unsent = stale.map((p) => ({
+    ...p,
+    status: "pending",
+    push_recorded: false,
+  }));
+  const { calls, deps } = setup({
+    REF1: { supported: true, state: "ambiguous", notFound: true, raw: null },
+    REF2: { supported: true, state: "initiated", raw: null },
+    REF3: {
+      supported: true,
+      state: "ambiguous",
+      transportError: "timeout",
+      raw: null,
+    },
+  }, unsent);
+  const body = await (await handleReconcile(asScheduler(), deps)).json();
+  assertEquals(body.results.map((r: { result: string }) => r.result), [
+    "unsent_push_failed",
+    "still_pending",
+    "provider_unreachable",
+    "unsent_push_failed",
+  ]);
+  assertEquals(
+    calls.filter((c) => c.fn === "fail_unsent_push").map((c) => [
+      c.args.p_payment_id,
+      c.args.p_finding,
+    ]),
+    [["p1", "not_found"], ["p4", "cannot_ask"]],
+  );
+});
+
+Deno.test("fields a status answer could not read reach the database", async () => {
+  const { calls, deps } = setup({
+    REF1: {
+      supported: true,
+      state: "succeeded",
+      unreadable: ["amount"],
+      raw: null,
+    },
+  }, [stale[0]]);
+  await handleReconcile(asScheduler(), deps);
+  const applied = calls.find((c) => c.fn === "apply_payment_event");
+  assertEquals(applied?.args.p_unreadable, ["amount"]);
+});
+
 Deno.test("options are validated", async () => {
   const { deps } = setup({});
   assertEquals(
@@ -143,4 +197,6 @@ Deno.test("options are validated", async () => {
     422,
   );
   assertEquals((await handleReconcile(asScheduler("nope"), deps)).status, 400);
+  assertEquals((await handleReconcile(asScheduler("null"), deps)).status, 400);
+  assertEquals((await handleReconcile(asScheduler("[1]"), deps)).status, 400);
 });

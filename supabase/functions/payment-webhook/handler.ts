@@ -1,7 +1,7 @@
 /**
  * payment-webhook/<provider>: a mobile-money provider reports a payment's outcome.
  *
- * 1. the raw event is stored first (`record_webhook_event`, deduplicated), whatever it is;
+ * 1. the raw event is stored first (`record_webhook_event`), byte for byte, whatever it is;
  * 2. the provider's adapter authenticates it (signature in constant time, or the URL
  *    token) and normalizes it — a forged call gets 401 and changes nothing else;
  * 3. `apply_payment_event` (one SQL transaction) applies it: duplicates are no-ops,
@@ -16,16 +16,21 @@ import type {
 } from "../_shared/payments/mod.ts";
 import { isProviderName } from "../_shared/payments/mod.ts";
 import {
+  byteaHex,
   clientIp,
+  decodeText,
   errorResponse,
   HttpError,
-  readBody,
+  readBodyBytes,
+  unavailable,
 } from "../_shared/edge/http.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 
 export interface WebhookDeps {
   serviceRpc: Rpc;
   adapterFor(provider: ProviderName): PaymentAdapter;
+  /** The header with the caller's address as the platform's edge saw it (clientIp). */
+  clientIpHeader?: string;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -36,6 +41,16 @@ export function providerFromPath(pathname: string): string | null {
   const at = parts.indexOf("payment-webhook");
   if (at < 0 || parts.length !== at + 2) return null;
   return parts[at + 1];
+}
+
+/** The path as received, with the value of a `token` query parameter (Mixx's callback
+ * secret) left out: the stored event proves it was there, not what it was. */
+export function redactedPath(url: URL): string {
+  const copy = new URL(url);
+  if (copy.searchParams.has("token")) {
+    copy.searchParams.set("token", "[redacted]");
+  }
+  return copy.pathname + copy.search;
 }
 
 function headerObject(headers: Headers): Record<string, string> {
@@ -63,14 +78,15 @@ export async function handleWebhook(
         "providers POST their callbacks",
       );
     }
-    const rawBody = await readBody(req, MAX_BODY);
-    const sourceIp = clientIp(req);
+    const bytes = await readBodyBytes(req, MAX_BODY);
+    const rawBody = decodeText(bytes);
+    const sourceIp = clientIp(req, deps.clientIpHeader);
     const eventId = await deps.serviceRpc("record_webhook_event", {
       p_provider: provider,
       p_headers: headerObject(req.headers),
-      p_body: rawBody,
+      p_body: byteaHex(bytes),
       p_source_ip: sourceIp,
-      p_path: url.pathname + url.search,
+      p_path: redactedPath(url),
     }) as string;
 
     let adapter: PaymentAdapter;
@@ -82,6 +98,8 @@ export async function handleWebhook(
         503,
         "provider_unavailable",
         "provider not configured",
+        undefined,
+        300,
       );
     }
 
@@ -124,6 +142,7 @@ export async function handleWebhook(
         p_failure_reason: parsed.failureReason,
         p_source: "callback",
         p_webhook_event_id: eventId,
+        p_unreadable: parsed.unreadable,
       });
     } catch (error) {
       console.error("applying a payment event failed:", error);
@@ -135,11 +154,7 @@ export async function handleWebhook(
     if (error instanceof HttpError) return errorResponse(error);
     console.error("payment-webhook failed:", error);
     return errorResponse(
-      new HttpError(
-        500,
-        "internal_error",
-        "the event was not processed; retry later",
-      ),
+      unavailable("the event was not processed; retry later"),
     );
   }
 }

@@ -6,7 +6,7 @@ import {
   type RpcCall,
   ScriptedAdapter,
 } from "../_shared/edge/fakes.ts";
-import { handleWebhook, providerFromPath } from "./handler.ts";
+import { handleWebhook, providerFromPath, redactedPath } from "./handler.ts";
 
 const parsedOk: ParsedCallback = {
   authentic: true,
@@ -17,6 +17,7 @@ const parsedOk: ParsedCallback = {
   amount: null,
   currency: null,
   msisdn: null,
+  unreadable: [],
   rawCode: "TS",
   message: "ok",
   raw: {},
@@ -38,11 +39,19 @@ function setup(parsed: ParsedCallback, applyFails = false) {
   return { calls, adapter, deps: { serviceRpc, adapterFor: () => adapter } };
 }
 
-function post(path: string, body = '{"transaction":{}}'): Request {
+function post(
+  path: string,
+  body: string | Uint8Array<ArrayBuffer> = '{"transaction":{}}',
+): Request {
   return new Request(`http://local${path}`, {
     method: "POST",
     body,
-    headers: { "x-forwarded-for": "10.1.2.3" },
+    // what the platform's edge adds (it overwrites cf-connecting-ip), behind a client
+    // that wrote its own X-Forwarded-For
+    headers: {
+      "cf-connecting-ip": "10.1.2.3",
+      "x-forwarded-for": "198.51.100.23, 10.1.2.3",
+    },
   });
 }
 
@@ -70,7 +79,11 @@ Deno.test("an authentic callback is stored, applied, finished and acknowledged",
     "finish_webhook_event",
   ]);
   assertEquals(calls[0].args.p_source_ip, "10.1.2.3");
-  assertEquals(calls[0].args.p_body, '{"transaction":{}}');
+  assertEquals(
+    calls[0].args.p_body,
+    "\\x" + [...new TextEncoder().encode('{"transaction":{}}')]
+      .map((b) => b.toString(16).padStart(2, "0")).join(""),
+  );
   const applied = calls[1].args;
   assertEquals([
     applied.p_provider,
@@ -118,10 +131,41 @@ Deno.test("a malformed callback is 400 and nothing is applied", async () => {
   assertEquals(calls.some((c) => c.fn === "apply_payment_event"), false);
 });
 
-Deno.test("when applying fails the provider is told to retry (500)", async () => {
+Deno.test("when applying fails the provider is told to retry (503), never 500", async () => {
   const { deps } = setup(parsedOk, true);
   const res = await handleWebhook(post("/payment-webhook/airtel"), deps);
-  assertEquals(res.status, 500);
+  assertEquals(res.status, 503);
+});
+
+Deno.test("the raw body is stored byte for byte, NUL and invalid UTF-8 included", async () => {
+  const { calls, deps } = setup({ ...parsedOk, authentic: false });
+  const bytes = new Uint8Array([0x7b, 0x00, 0xff, 0xfe, 0x7d]);
+  await handleWebhook(post("/payment-webhook/airtel", bytes), deps);
+  assertEquals(calls[0].args.p_body, "\\x7b00fffe7d");
+});
+
+Deno.test("the source address comes from the trusted edge header, never X-Forwarded-For", async () => {
+  const { calls, deps } = setup(parsedOk);
+  await handleWebhook(
+    new Request("http://local/payment-webhook/airtel", {
+      method: "POST",
+      body: "{}",
+      headers: { "x-forwarded-for": "198.51.100.23" },
+    }),
+    deps,
+  );
+  assertEquals(calls[0].args.p_source_ip, null);
+});
+
+Deno.test("fields the adapter could not read reach the database with the outcome", async () => {
+  const { calls, deps } = setup({
+    ...parsedOk,
+    amount: null,
+    unreadable: ["amount"],
+  });
+  await handleWebhook(post("/payment-webhook/airtel"), deps);
+  const applied = calls.find((c) => c.fn === "apply_payment_event");
+  assertEquals(applied?.args.p_unreadable, ["amount"]);
 });
 
 Deno.test("GET is not a callback", async () => {
@@ -142,4 +186,15 @@ Deno.test("an oversized body is refused with 413 before it is stored", async () 
   );
   assertEquals(res.status, 413);
   assertEquals(calls.length, 0);
+});
+
+Deno.test("the stored path keeps Mixx's URL token out", () => {
+  assertEquals(
+    redactedPath(new URL("http://x/payment-webhook/mixx?token=s3cret&a=1")),
+    "/payment-webhook/mixx?token=%5Bredacted%5D&a=1",
+  );
+  assertEquals(
+    redactedPath(new URL("http://x/payment-webhook/airtel")),
+    "/payment-webhook/airtel",
+  );
 });

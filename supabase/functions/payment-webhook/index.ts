@@ -6,5 +6,6 @@ Deno.serve((req) =>
   handleWebhook(req, {
     serviceRpc: rpcWith(serviceClient()),
     adapterFor: (provider) => createPaymentAdapter(provider),
+    clientIpHeader: Deno.env.get("CLIENT_IP_HEADER") || undefined,
   })
 );

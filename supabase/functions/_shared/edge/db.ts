@@ -6,7 +6,7 @@ import {
   createClient,
   type SupabaseClient,
 } from "npm:@supabase/supabase-js@2.119.0";
-import { HttpError } from "./http.ts";
+import { HttpError, unavailable } from "./http.ts";
 
 export type Rpc = (
   fn: string,
@@ -49,8 +49,24 @@ interface PostgrestErrorLike {
 }
 
 /**
+ * SQLSTATEs after which the whole transaction was rolled back and the same call may simply
+ * run again: deadlock, serialization failure, a NOWAIT lock that was busy.
+ */
+const RETRYABLE = new Set(["40P01", "40001", "55P03"]);
+
+/** How often an RPC is tried when the database reports a retryable conflict. */
+export const RPC_ATTEMPTS = 3;
+
+export function isRetryable(error: PostgrestErrorLike): boolean {
+  return RETRYABLE.has(error.code ?? "");
+}
+
+/**
  * Maps a Data API error to an HttpError. Our SQL functions raise `PTnnn` SQLSTATEs
- * (PostgREST turns them into HTTP nnn) with a machine-readable code in DETAIL.
+ * (PostgREST turns them into HTTP nnn) with a machine-readable code in DETAIL: those pass
+ * through with their message, written for the client. Anything else is not ours to show:
+ * PostgreSQL's own text (constraint names, lock details) never reaches the client, and a
+ * conflict, a 5xx or an unreachable database becomes 503 with Retry-After.
  */
 export function toHttpError(
   error: PostgrestErrorLike,
@@ -61,27 +77,25 @@ export function toHttpError(
     ? error.details
     : null;
   if (/^PT\d{3}$/.test(code)) {
+    const http = Number(code.slice(2));
     return new HttpError(
-      Number(code.slice(2)),
+      http,
       reason ?? "request_refused",
       error.message ?? "refused",
       error.hint ? safeJson(error.hint) : undefined,
+      http === 429 || http === 503 ? 30 : undefined,
     );
+  }
+  if (isRetryable(error) || status >= 500 || status < 400) {
+    return unavailable("the database is busy; retry in a moment");
   }
   if (status === 401 || status === 403) {
-    return new HttpError(status, "not_allowed", error.message ?? "not allowed");
-  }
-  if (status >= 400 && status < 500) {
-    return new HttpError(
-      status,
-      reason ?? "bad_request",
-      error.message ?? "bad request",
-    );
+    return new HttpError(status, "not_allowed", "not allowed");
   }
   return new HttpError(
-    503,
-    "database_unavailable",
-    "the database could not complete the request",
+    status === 404 ? 404 : 400,
+    "bad_request",
+    "the request was refused",
   );
 }
 
@@ -93,11 +107,25 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** Wraps a client into `rpc(fn, args)` that returns data or throws HttpError. */
+/**
+ * Wraps a client into `rpc(fn, args)` that returns data or throws HttpError. A call that
+ * lost a deadlock or a serialization race (its transaction rolled back, nothing happened)
+ * runs again, up to RPC_ATTEMPTS times, after a short random pause.
+ */
 export function rpcWith(client: SupabaseClient): Rpc {
   return async (fn, args) => {
-    const { data, error, status } = await client.rpc(fn, args);
-    if (error) throw toHttpError(error, status);
-    return data;
+    for (let attempt = 1;; attempt++) {
+      const { data, error, status } = await client.rpc(fn, args);
+      if (!error) return data;
+      if (!isRetryable(error) || attempt >= RPC_ATTEMPTS) {
+        if (isRetryable(error) || status >= 500) {
+          console.error(`rpc ${fn} failed (${error.code ?? status})`);
+        }
+        throw toHttpError(error, status);
+      }
+      await new Promise((resolve) =>
+        setTimeout(resolve, 20 * attempt + Math.random() * 50)
+      );
+    }
   };
 }

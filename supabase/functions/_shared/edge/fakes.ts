@@ -67,7 +67,7 @@ export class ScriptedAdapter implements PaymentAdapter {
 
   acknowledge(_parsed: ParsedCallback | null, outcome: AckOutcome): Response {
     const status =
-      { accepted: 200, unauthentic: 401, invalid: 400, error: 500 }[outcome];
+      { accepted: 200, unauthentic: 401, invalid: 400, error: 503 }[outcome];
     return new Response(JSON.stringify({ outcome }), { status });
   }
 

@@ -19,6 +19,7 @@ import {
   jsonResponse,
   obj,
   parseJson,
+  RETRY_SOON,
   str,
   withFreshCredentialOn401,
   withRetry,
@@ -305,6 +306,7 @@ export class AirtelAdapter implements PaymentAdapter {
       amount: null,
       currency: null,
       msisdn: null,
+      unreadable: [],
       rawCode: statusCode,
       message,
       raw: parsed ?? input.rawBody.slice(0, 2000),
@@ -353,9 +355,9 @@ export class AirtelAdapter implements PaymentAdapter {
           status: { code: "400", message: "Bad Request", success: false },
         });
       default:
-        return jsonResponse(500, {
-          status: { code: "500", message: "Temporary failure", success: false },
-        });
+        return jsonResponse(503, {
+          status: { code: "503", message: "Temporary failure", success: false },
+        }, RETRY_SOON);
     }
   }
 

@@ -304,7 +304,7 @@ Deno.test("airtel: acknowledgements", async () => {
   assertEquals((await ok.json()).status.success, true);
   assertEquals(adapter.acknowledge(null, "unauthentic").status, 401);
   assertEquals(adapter.acknowledge(null, "invalid").status, 400);
-  assertEquals(adapter.acknowledge(null, "error").status, 500);
+  assertEquals(adapter.acknowledge(null, "error").status, 503);
 });
 
 Deno.test("airtel: status query path and mapping", async () => {

@@ -31,7 +31,10 @@ import {
   jsonResponse,
   obj,
   parseJson,
+  reported,
+  RETRY_SOON,
   str,
+  unreadableOf,
   wholeAmount,
   withFreshCredentialOn401,
   withRetry,
@@ -60,6 +63,28 @@ export async function clickPesaChecksum(
 ): Promise<string> {
   const { checksum: _c, checksumMethod: _m, ...rest } = payload;
   return await hmacSha256Hex(key, canonicalJson(rest));
+}
+
+/** ClickPesa's three-letter currency code, upper-cased; null for anything else. */
+function currencyCode(value: unknown): string | null {
+  const text = str(value)?.trim();
+  return text && /^[A-Za-z]{3}$/.test(text) ? text.toUpperCase() : null;
+}
+
+/**
+ * The money fields of a ClickPesa payment (webhook `data` or a status-query item): the
+ * collected amount is always reported; currency and the payer's phone may be missing.
+ */
+function clickPesaReport(data: Record<string, unknown>) {
+  return {
+    amount: reported(data.collectedAmount, wholeAmount, true),
+    currency: reported(data.collectedCurrency, currencyCode, false),
+    msisdn: reported(
+      obj(data.customer).customerPhoneNumber ?? data.paymentPhoneNumber,
+      toCanonicalMsisdn,
+      false,
+    ),
+  };
 }
 
 /** ClickPesa payment status → normalized state. */
@@ -221,9 +246,9 @@ export class HaloPesaAdapter implements PaymentAdapter {
     const parsed = parseJson(input.rawBody);
     const body = obj(parsed);
     const data = obj(body.data);
-    const customer = obj(data.customer);
     const event = str(body.event) ?? null;
     const message = str(data.message) ?? null;
+    const report = clickPesaReport(data);
     let state: PaymentState | null = null;
     if (event === "PAYMENT RECEIVED") state = "succeeded";
     else if (event === "PAYMENT FAILED") state = "failed";
@@ -233,11 +258,10 @@ export class HaloPesaAdapter implements PaymentAdapter {
       providerTxnId: str(data.id) ?? null,
       state,
       failureReason: state === "failed" ? reasonFromText(message) : null,
-      amount: wholeAmount(data.collectedAmount),
-      currency: str(data.collectedCurrency) ?? null,
-      msisdn: toCanonicalMsisdn(
-        customer.customerPhoneNumber ?? data.paymentPhoneNumber,
-      ),
+      amount: report.amount.value,
+      currency: report.currency.value,
+      msisdn: report.msisdn.value,
+      unreadable: unreadableOf(report),
       rawCode: event,
       message,
       raw: parsed ?? input.rawBody.slice(0, 2000),
@@ -279,11 +303,11 @@ export class HaloPesaAdapter implements PaymentAdapter {
           error: "Bad Request",
         });
       default:
-        return jsonResponse(500, {
-          statusCode: 500,
+        return jsonResponse(503, {
+          statusCode: 503,
           message: "Temporary failure, please retry",
-          error: "Internal Server Error",
-        });
+          error: "Service Unavailable",
+        }, RETRY_SOON);
     }
   }
 
@@ -335,15 +359,15 @@ export class HaloPesaAdapter implements PaymentAdapter {
     const status = str(latest.status);
     const state = mapClickPesaStatus(status);
     const message = str(latest.message);
+    const report = clickPesaReport(latest);
     return {
       supported: true,
       state,
       failureReason: state === "failed" ? reasonFromText(message) : undefined,
       providerTxnId: str(latest.id) || undefined,
-      amount: wholeAmount(latest.collectedAmount) ?? undefined,
-      msisdn: toCanonicalMsisdn(
-        latest.paymentPhoneNumber ?? obj(latest.customer).customerPhoneNumber,
-      ) ?? undefined,
+      amount: report.amount.value ?? undefined,
+      msisdn: report.msisdn.value ?? undefined,
+      unreadable: unreadableOf(report),
       rawCode: status,
       message,
       raw,

@@ -105,13 +105,18 @@ export function obj(value: unknown): Record<string, unknown> {
     : {};
 }
 
+/** Text of a string or finite number. A string holding a NUL character is no text we can
+ * store or compare (PostgreSQL text cannot hold it): undefined, like any other non-text. */
 export function str(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
+  if (typeof value === "string") {
+    return value.includes("\0") ? undefined : value;
+  }
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   return undefined;
 }
 
-/** Parses a whole, non-negative amount sent as a number or a string ("1000", "1000.00"). */
+/** Parses a whole, non-negative amount sent as a number or a string ("1000", "1000.00");
+ * null for anything else ("1,000", "", "5000.50", -1, objects …). */
 export function wholeAmount(value: unknown): number | null {
   const text = typeof value === "number"
     ? String(value)
@@ -123,12 +128,49 @@ export function wholeAmount(value: unknown): number | null {
   return Number.isSafeInteger(amount) ? amount : null;
 }
 
-export function jsonResponse(status: number, body: unknown): Response {
+/** One field of a provider's report, read: its value, or null and whether that null means
+ * "absent" (fine where the provider may leave it out) or "unreadable". */
+export interface Reported<T> {
+  value: T | null;
+  unreadable: boolean;
+}
+
+/**
+ * Reads a reported field with `parse`. Absent (undefined or null) is unreadable only when
+ * `required` (the provider always sends it); present but unparseable always is.
+ */
+export function reported<T>(
+  raw: unknown,
+  parse: (value: unknown) => T | null | undefined,
+  required: boolean,
+): Reported<T> {
+  if (raw === undefined || raw === null) {
+    return { value: null, unreadable: required };
+  }
+  const value = parse(raw) ?? null;
+  return { value, unreadable: value === null };
+}
+
+/** The names of the unreadable fields among `fields`, for ParsedCallback.unreadable. */
+export function unreadableOf<K extends string>(
+  fields: Record<K, Reported<unknown>>,
+): K[] {
+  return (Object.keys(fields) as K[]).filter((name) => fields[name].unreadable);
+}
+
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
   });
 }
+
+/** For an acknowledgement of our own temporary failure: the provider may retry soon. */
+export const RETRY_SOON: Record<string, string> = { "Retry-After": "5" };
 
 /** We could not authenticate (token/session refused or unreachable): nothing was sent. */
 export class AuthError extends Error {

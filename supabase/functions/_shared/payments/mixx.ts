@@ -32,7 +32,10 @@ import {
   jsonResponse,
   obj,
   parseJson,
+  reported,
+  RETRY_SOON,
   str,
+  unreadableOf,
   wholeAmount,
   withFreshCredentialOn401,
 } from "./http.ts";
@@ -213,6 +216,8 @@ export class MixxAdapter implements PaymentAdapter {
     const body = obj(parsed);
     const status = mixxBool(body.Status);
     const description = str(body.Description) ?? null;
+    // Mixx always reports the Amount; it never reports currency or phone.
+    const amount = reported(body.Amount, wholeAmount, true);
     const result: ParsedCallback = {
       authentic: false,
       providerRef: str(body.ReferenceID)
@@ -221,9 +226,10 @@ export class MixxAdapter implements PaymentAdapter {
       providerTxnId: str(body.MFSTransactionID) || null,
       state: status === true ? "succeeded" : status === false ? "failed" : null,
       failureReason: status === false ? reasonFromText(description) : null,
-      amount: wholeAmount(body.Amount),
+      amount: amount.value,
       currency: null,
       msisdn: null,
+      unreadable: unreadableOf({ amount }),
       rawCode: body.Status === undefined ? null : String(body.Status),
       message: description,
       raw: parsed ?? input.rawBody.slice(0, 2000),
@@ -265,13 +271,13 @@ export class MixxAdapter implements PaymentAdapter {
       ? [401, "Unauthorized"]
       : outcome === "invalid"
       ? [400, "Invalid callback"]
-      : [500, "Temporary failure, please retry"];
+      : [503, "Temporary failure, please retry"];
     return jsonResponse(status, {
       ResponseCode: MIXX_ACK_ERROR,
       ResponseStatus: false,
       ResponseDescription: description,
       ReferenceID: referenceId,
-    });
+    }, status === 503 ? RETRY_SOON : {});
   }
 
   queryStatus(_providerRef: string): Promise<StatusResult> {

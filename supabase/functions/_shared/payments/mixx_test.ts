@@ -261,7 +261,7 @@ Deno.test("mixx: the JSON acknowledgement Mixx expects", async () => {
     MIXX_ACK_ERROR,
     false,
   ]);
-  assertEquals(adapter.acknowledge(null, "error").status, 500);
+  assertEquals(adapter.acknowledge(null, "error").status, 503);
 });
 
 Deno.test("mixx: no status query, no refund", async () => {

@@ -290,6 +290,7 @@ export class MpesaAdapter implements PaymentAdapter {
       amount: null,
       currency: null,
       msisdn: null,
+      unreadable: [],
       rawCode: null,
       message: "M-Pesa single-stage C2B sends no callbacks",
       raw: input.rawBody.slice(0, 2000),

@@ -102,6 +102,14 @@ export type CallbackRejection =
   | "malformed"
   | "unsupported";
 
+/**
+ * A field of a provider's report that the money check compares with the payment. An
+ * adapter lists it as unreadable when the report carries it in a form we cannot read
+ * ("1,000", "", an object …), or leaves it out although this provider always sends it: the
+ * database then sends a success to review instead of paying (never "no amount" = "paid").
+ */
+export type ReportField = "amount" | "currency" | "msisdn";
+
 export interface ParsedCallback {
   /**
    * True only when the callback proved it comes from the provider (HMAC/checksum or URL
@@ -122,6 +130,9 @@ export interface ParsedCallback {
   currency: string | null;
   /** Canonical MSISDN (`255…`), or null where the callback does not report it. */
   msisdn: string | null;
+  /** Fields the callback carried unreadably, or omitted though the provider always sends
+   * them (their value above is then null). */
+  unreadable: ReportField[];
   /** Provider's status/result code as sent (`TS`, `TF`, `PAYMENT RECEIVED`, `true` …). */
   rawCode: string | null;
   /** Provider's message/description. */
@@ -135,7 +146,7 @@ export interface ParsedCallback {
  * - `accepted`: stored and applied (or a harmless duplicate / sent to review) → 200;
  * - `unauthentic`: signature/token/IP check failed → 401;
  * - `invalid`: malformed body → 400;
- * - `error`: our own temporary failure; the provider should retry → 500.
+ * - `error`: our own temporary failure; the provider should retry → 503 (Retry-After).
  */
 export type AckOutcome = "accepted" | "unauthentic" | "invalid" | "error";
 
@@ -151,6 +162,8 @@ export type StatusResult =
     failureReason?: FailureReason;
     amount?: number;
     msisdn?: string;
+    /** As ParsedCallback.unreadable, for the status answer. */
+    unreadable?: ReportField[];
     rawCode?: string;
     message?: string;
     /** Set when we could not ask (timeout, network, 5xx): nothing was learned. */
