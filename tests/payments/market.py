@@ -64,6 +64,10 @@ class Market:
     def customer(self, suffix: str = "00") -> Customer:
         """A customer; the sandbox picks the payment outcome from the phone's last digits."""
         user_id, phone = self.new_user(suffix)
+        return self.as_user(user_id, phone)
+
+    def as_user(self, user_id: str, phone: str = "") -> Customer:
+        """Act as an existing user (a signed access token for them)."""
         now = int(time.time())
         token = keys.sign(
             self.target.jwt_secret,
@@ -165,9 +169,9 @@ class Market:
     # -- observing -------------------------------------------------------------------------
     def payment(self, payment_id: str) -> dict[str, Any]:
         row = self.db.execute(
-            "select p.status, p.failure_reason, p.needs_review, p.review_reason, o.status, p.provider_ref, "
+            "select p.status, p.failure_reason, p.needs_review, p.review_reason, o.status, r.reference, "
             "p.provider, p.msisdn, p.order_id from public.payments p join public.orders o on o.id = p.order_id "
-            "where p.id = %s",
+            "join private.payment_references r on r.payment_id = p.id where p.id = %s",
             [payment_id],
         ).fetchone()
         assert row is not None

@@ -96,7 +96,7 @@ def service_flow_args(name: str, payment: dict[str, Any], event_id: str | None =
     if name == "record_payment_initiation":
         return {"p_payment_id": payment["payment_id"], "p_outcome": "initiated"}
     if name == "record_webhook_event":
-        return {"p_provider": "mpesa", "p_headers": {}, "p_body": f"policy {rand()}"}
+        return {"p_provider": "mpesa", "p_headers": {}, "p_body": "\\x" + f"policy {rand()}".encode().hex()}
     if name == "finish_webhook_event":
         return {"p_event_id": event_id or str(uuid.uuid4()), "p_authentic": True}
     if name == "apply_payment_event":
@@ -111,6 +111,8 @@ def service_flow_args(name: str, payment: dict[str, Any], event_id: str | None =
         }
     if name == "payments_to_reconcile":
         return {"p_min_age_seconds": 86400, "p_limit": 1000}  # only payments stale for a day
+    if name == "fail_unsent_push":
+        return {"p_payment_id": payment["payment_id"], "p_finding": "not_found"}
     if name == "expire_overdue_payments":
         return {"p_grace_seconds": 86400}  # only orders overdue for a day
     raise AssertionError(name)
@@ -123,6 +125,7 @@ SERVICE_FLOW = (
     "finish_webhook_event",
     "apply_payment_event",
     "payments_to_reconcile",
+    "fail_unsent_push",
     "expire_overdue_payments",
 )
 
@@ -135,7 +138,8 @@ def check_service_flow_allowed(world: World, name: str) -> None:
         args = service_flow_args(name, {})
         out = svc.run(lambda c: c.rpc(name, args).execute())
         assert out.ok, f"{what}: {out}"
-        assert world.q("select 1 from private.payment_events where id = %s and body = %s", [out.data, args["p_body"]])
+        body = bytes.fromhex(args["p_body"][2:])
+        assert world.q("select 1 from private.payment_events where id = %s and body = %s", [out.data, body])
         return
     if name == "finish_webhook_event":
         event = world.one(
@@ -147,7 +151,7 @@ def check_service_flow_allowed(world: World, name: str) -> None:
         return
     payment = world.checkout("customer", [(world.products[("vendor", "spare")], 1)])
     try:
-        if name == "payments_to_reconcile":
+        if name in ("payments_to_reconcile", "fail_unsent_push"):
             world.q(
                 "update public.payments set push_requested_at = now() - interval '2 days' where id = %s",
                 [payment["payment_id"]],
@@ -171,6 +175,9 @@ def check_service_flow_allowed(world: World, name: str) -> None:
             assert (pay_status, order_status) == ("succeeded", "paid"), f"{what}: {pay_status}/{order_status}"
         elif name == "payments_to_reconcile":
             assert payment["payment_id"] in {r["payment_id"] for r in out.rows()} and checks == 1, f"{what}: {out}"
+        elif name == "fail_unsent_push":
+            assert out.data["result"] == "failed", f"{what}: {out}"
+            assert (pay_status, order_status) == ("failed", "cancelled"), f"{what}: {pay_status}/{order_status}"
         elif name == "expire_overdue_payments":
             assert (pay_status, order_status) == ("expired", "expired"), f"{what}: {pay_status}/{order_status}"
     finally:
@@ -275,6 +282,16 @@ def test_function_cell(world: World, pending: dict[str, Any], name: str, role: s
 
     elif name == "checkout":
         sides = check_checkout(world, role, value, what)
+
+    elif name == "payment_reference":
+        out = actor.run(lambda c: c.rpc(name, {"p_payment_id": pending["payment_id"]}).execute())
+        if value == "none":
+            refused(out, actor, what)
+            sides = {"denied"}
+        else:
+            assert value == "all", what
+            assert out.ok and out.data == pending["provider_ref"], f"{what}: {out}"
+            sides = {"allowed"}
 
     elif name in SERVICE_FLOW:
         if value == "none":

@@ -84,6 +84,8 @@ UNIVERSE = {
     ),
     "private.idempotency_records": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "private.payment_events": f"payment_id in {MY_PAYMENTS}",
+    "private.payment_references": f"payment_id in {MY_PAYMENTS}",
+    "private.settings": "true",
     "private.status_transitions": "true",
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
     "storage.objects": (
@@ -118,6 +120,8 @@ PROBE_COLUMN = {
     "audit_logs": "action",
     "private.idempotency_records": "status",
     "private.payment_events": "error",
+    "private.payment_references": "reference",
+    "private.settings": "description",
     "private.status_transitions": "to_state",
     "private.vendor_payouts": "failure_reason",
 }
@@ -447,7 +451,12 @@ class World:
         assert out.ok, f"{shopper} checkout failed: {out}"
         result = dict(out.data)
         result["shopper"] = shopper
+        result["provider_ref"] = self.reference(result["payment_id"])
         return result
+
+    def reference(self, payment_id: str) -> str:
+        """What the provider knows a payment by: never in the customer's answer."""
+        return str(self.one("select reference from private.payment_references where payment_id = %s", [payment_id]))
 
     def pay(self, checkout: dict[str, Any], outcome: str = "succeeded") -> dict[str, Any]:
         """The provider's answer, applied by the service role as the payment functions do."""
@@ -456,7 +465,7 @@ class World:
                 "apply_payment_event",
                 {
                     "p_provider": checkout["provider"],
-                    "p_provider_ref": checkout["provider_ref"],
+                    "p_provider_ref": self.reference(checkout["payment_id"]),
                     "p_outcome": outcome,
                     "p_amount": checkout["amount"] if outcome == "succeeded" else None,
                     "p_currency": "TZS",
@@ -811,6 +820,10 @@ class World:
             return [{"customer_id": u["customer"], "idempotency_key": f"cand-{rand(12)}", "request_fingerprint": "x"}]
         if label == "private.payment_events":
             return [{"provider": "mpesa", "body": f"cand-{rand()}"}]
+        if label == "private.payment_references":
+            return [{"payment_id": paid[p]["payment_id"], "provider": "mpesa"} for p in SHOPPERS]
+        if label == "private.settings":
+            return [{"key": f"candidate.x{rand(8)}", "value": 1, "description": "candidate"}]
         if label == "private.status_transitions":
             return [{"machine": "order", "from_state": f"x{rand()}", "to_state": "paid"}]
         if label == "private.vendor_payouts":

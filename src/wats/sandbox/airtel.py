@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from wats.sandbox.callbacks import with_fields
 from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, positive_whole, reply, sandbox_of
 from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import airtel_hash, constant_time_equal
@@ -87,7 +88,13 @@ async def token(request: Request) -> Response:
 
 
 def callback_payload(
-    sb: Sandbox, txn: Transaction, *, outcome: str, message: str, key: str | None = None
+    sb: Sandbox,
+    txn: Transaction,
+    *,
+    outcome: str,
+    message: str,
+    key: str | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     transaction = {
         "id": txn.ref,
@@ -95,6 +102,7 @@ def callback_payload(
         "status_code": "TS" if outcome == SUCCESS else "TF",
         "airtel_money_id": txn.txn_id,
     }
+    transaction = with_fields(transaction, fields)
     return {"transaction": transaction, "hash": airtel_hash(key or sb.config.airtel_callback_hash_key, transaction)}
 
 

@@ -17,6 +17,20 @@ from wats.sandbox.store import Delivery, Store
 _LOOPBACK_NAMES = {"localhost"}
 
 
+def with_fields(payload: dict[str, Any], fields: dict[str, Any] | None) -> dict[str, Any]:
+    """``payload`` with ``fields`` merged in, objects recursively; a ``None`` value removes
+    the key. For hand-made chaos callbacks: malformed amounts, currencies, phones …"""
+    out = dict(payload)
+    for key, value in (fields or {}).items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = with_fields(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host in _LOOPBACK_NAMES:

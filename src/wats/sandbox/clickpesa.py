@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from wats.sandbox.callbacks import with_fields
 from wats.sandbox.context import BadJson, Sandbox, json_object, reply, sandbox_of
 from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import clickpesa_checksum, constant_time_equal
@@ -88,7 +89,13 @@ def _payment_view(sb: Sandbox, txn: Transaction) -> dict[str, Any]:
 
 
 def webhook_payload(
-    sb: Sandbox, txn: Transaction, *, outcome: str, message: str, key: str | None = None
+    sb: Sandbox,
+    txn: Transaction,
+    *,
+    outcome: str,
+    message: str,
+    key: str | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     success = outcome == SUCCESS
     payload: dict[str, Any] = {
@@ -111,6 +118,7 @@ def webhook_payload(
             },
         },
     }
+    payload = with_fields(payload, fields)
     payload["checksum"] = clickpesa_checksum(key or sb.config.clickpesa_checksum_key, payload)
     payload["checksumMethod"] = "canonical"
     return payload

@@ -110,18 +110,18 @@ async def idle(request: Request) -> Response:
 
 
 def _manual_payload(
-    sb: Sandbox, txn: Transaction, outcome: str, message: str, forged: bool
+    sb: Sandbox, txn: Transaction, outcome: str, message: str, forged: bool, fields: dict[str, Any] | None
 ) -> tuple[str, dict[str, Any]]:
     key = "forged-" + txn.ref if forged else None
     if txn.provider == "airtel":
         return sb.config.webhook_url("airtel"), airtel.callback_payload(
-            sb, txn, outcome=outcome, message=message, key=key
+            sb, txn, outcome=outcome, message=message, key=key, fields=fields
         )
     if txn.provider == "mixx":
         url = mixx.callback_url(sb, token="forged" + txn.ref if forged else None)
-        return url, mixx.callback_payload(txn, outcome=outcome, description=message)
+        return url, mixx.callback_payload(txn, outcome=outcome, description=message, fields=fields)
     return sb.config.webhook_url("halopesa"), clickpesa.webhook_payload(
-        sb, txn, outcome=outcome, message=message, key=key
+        sb, txn, outcome=outcome, message=message, key=key, fields=fields
     )
 
 
@@ -130,7 +130,10 @@ async def send_callback(request: Request) -> Response:
 
     Body (all optional): ``{"outcome": "success"|"failed", "reason": "insufficient_funds",
     "message": "...", "amount": 123, "signature": "valid"|"invalid", "copies": 1,
-    "delay_s": 0}``. The sandbox's own record of the transaction is not changed.
+    "delay_s": 0, "fields": {...}}``. ``fields`` is merged into the provider's payload
+    before it is signed (Airtel: into ``transaction``), objects recursively, ``null``
+    removing a key: a correctly signed callback with malformed values. The sandbox's own
+    record of the transaction is not changed.
     """
     sb = sandbox_of(request)
     provider = request.path_params["provider"]
@@ -158,9 +161,12 @@ async def send_callback(request: Request) -> Response:
         return _json(400, {"error": "delay_s must be 0..600"})
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         return _json(400, {"error": "amount must be a whole number"})
+    fields = body.get("fields")
+    if fields is not None and not isinstance(fields, dict):
+        return _json(400, {"error": "fields must be an object"})
     forged = body.get("signature", "valid") == "invalid"
     variant = dataclasses.replace(txn, amount=amount)
-    url, payload = _manual_payload(sb, variant, outcome, message, forged)
+    url, payload = _manual_payload(sb, variant, outcome, message, forged, fields)
     sent = sb.dispatcher.schedule(
         provider=provider,
         ref=txn.ref,

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from wats.sandbox.callbacks import with_fields
 from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, reply, sandbox_of
 from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import constant_time_equal
@@ -58,16 +59,19 @@ def _refusal(code: str, description: str, reference: str) -> Response:
     )
 
 
-def callback_payload(txn: Transaction, *, outcome: str, description: str) -> dict[str, Any]:
+def callback_payload(
+    txn: Transaction, *, outcome: str, description: str, fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
     success = outcome == SUCCESS
     # Status and Amount as strings: the quirk the adapter must handle.
-    return {
+    payload = {
         "Status": "true" if success else "false",
         "Description": description,
         "MFSTransactionID": txn.txn_id if success else "",
         "ReferenceID": txn.ref,
         "Amount": str(txn.amount),
     }
+    return with_fields(payload, fields)
 
 
 def _schedule_callbacks(sb: Sandbox, txn: Transaction) -> None:
