@@ -21,6 +21,65 @@ grant usage on schema private to anon, authenticated, service_role;
 -- the helpers granted to them by name.
 
 -- ---------------------------------------------------------------------------------------
+-- The contract every domain shares: phones and payment providers, each defined once
+-- ---------------------------------------------------------------------------------------
+
+create domain public.msisdn as text
+constraint msisdn_format check (value ~ '^255[0-9]{9}$');
+
+comment on domain public.msisdn is
+'A Tanzanian mobile number as GoTrue stores phones: 255 + 9 digits, no +. Every phone and '
+'wallet column has this type; the Edge Functions'' _shared/payments/contract.ts mirrors it '
+'(tests/payments/test_contract.py fails when they drift).';
+
+create domain public.payment_provider as text
+constraint payment_provider_known check (value in ('mpesa', 'airtel', 'mixx', 'halopesa'));
+
+comment on domain public.payment_provider is
+'The mobile-money providers WATS takes payments with and pays out through: the path segment '
+'of payment-webhook and the name of an adapter. Mirrored by _shared/payments/contract.ts.';
+
+create function private.is_payment_provider(p_value text)
+returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    perform p_value::public.payment_provider;
+    return true;
+exception when check_violation then
+    return false;
+end;
+$$;
+
+comment on function private.is_payment_provider(text) is
+'True when p_value is a public.payment_provider (checked by the domain itself, so the list '
+'lives in one place).';
+
+create function private.payment_providers()
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    -- the values of the domain's check constraint, for messages: "mpesa, airtel, ..."
+    return (
+        select string_agg(x.m[1], ', ' order by x.n)
+        from pg_catalog.pg_constraint as c,
+            regexp_matches(pg_catalog.pg_get_constraintdef(c.oid), '''([a-z_]+)''', 'g')
+            with ordinality as x (m, n)
+        where c.contypid = 'public.payment_provider'::pg_catalog.regtype
+    );
+end;
+$$;
+
+comment on function private.payment_providers() is
+'The payment providers as a comma-separated list, read from the domain '
+'public.payment_provider, for error messages.';
+
+-- ---------------------------------------------------------------------------------------
 -- State machines: the allowed-transition list and the checker
 -- ---------------------------------------------------------------------------------------
 
@@ -316,18 +375,15 @@ comment on function private.mask_phone(text) is
 'and last 4 digits kept).';
 
 create function private.normalize_phone(p_phone text)
-returns text
+returns public.msisdn
 language plpgsql
 immutable
 set search_path = ''
 as $$
 begin
-    return (
-        select case
-            when regexp_replace(coalesce(p_phone, ''), '[^0-9]', '', 'g') ~ '^255[0-9]{9}$'
-                then regexp_replace(p_phone, '[^0-9]', '', 'g')
-        end
-    );
+    return regexp_replace(p_phone, '[^0-9]', '', 'g')::public.msisdn;
+exception when check_violation then
+    return null;  -- not a Tanzanian mobile number
 end;
 $$;
 

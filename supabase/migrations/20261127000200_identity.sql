@@ -4,7 +4,7 @@
 
 create table public.profiles (
     id uuid primary key references auth.users (id) on delete cascade,
-    phone text unique constraint profiles_phone_format check (phone ~ '^255[0-9]{9}$'),
+    phone public.msisdn unique,
     full_name text constraint profiles_full_name_length check (
         char_length(btrim(full_name)) between 1 and 120
     ),

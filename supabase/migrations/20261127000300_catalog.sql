@@ -1,5 +1,6 @@
 -- WATS schema, part 3: the catalog. Vendors (shops) and their private account terms,
--- categories, fulfillment centers, products, product images and livestreams.
+-- categories, fulfillment centers, products and product images. Livestreams, which feature
+-- products, are in 20261127000350_livestreams.sql.
 --
 -- The public catalog (what anon sees): approved vendors, active products of approved
 -- vendors and their images, all categories, active fulfillment centers, scheduled or live
@@ -53,12 +54,8 @@ create table public.vendor_accounts (
     commission_bps integer not null default 1000 constraint vendor_accounts_commission_range check (
         commission_bps between 0 and 5000
     ),
-    payout_provider text constraint vendor_accounts_payout_provider_allowed check (
-        payout_provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
-    ),
-    payout_msisdn text constraint vendor_accounts_payout_msisdn_format check (
-        payout_msisdn ~ '^255[0-9]{9}$'
-    ),
+    payout_provider public.payment_provider,
+    payout_msisdn public.msisdn,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
     constraint vendor_accounts_payout_complete check (
@@ -480,122 +477,6 @@ before update on public.product_images
 for each row execute function private.touch_updated_at();
 
 -- ---------------------------------------------------------------------------------------
--- Livestreams
--- ---------------------------------------------------------------------------------------
-
-create table public.livestream_sessions (
-    id uuid primary key default gen_random_uuid(),
-    vendor_id uuid not null references public.vendors (id) on delete cascade,
-    title text not null constraint livestream_sessions_title_length check (
-        char_length(btrim(title)) between 1 and 140
-    ),
-    description text constraint livestream_sessions_description_length check (
-        char_length(description) <= 2000
-    ),
-    scheduled_start timestamptz not null,
-    scheduled_end timestamptz,
-    stream_url text constraint livestream_sessions_stream_url_https check (
-        stream_url ~ '^https://'
-    ),
-    status text not null default 'scheduled' constraint livestream_sessions_status_allowed check (
-        status in ('scheduled', 'live', 'ended', 'cancelled')
-    ),
-    started_at timestamptz,
-    ended_at timestamptz,
-    cancelled_at timestamptz,
-    created_at timestamptz not null default now(),
-    updated_at timestamptz not null default now(),
-    constraint livestream_sessions_vendor_id_id_key unique (vendor_id, id),
-    constraint livestream_sessions_schedule_order check (
-        scheduled_end is null or scheduled_end > scheduled_start
-    )
-);
-
-comment on table public.livestream_sessions is
-'A vendor''s live shopping session. Public while scheduled or live (vendor approved); the '
-'vendor writes.';
-comment on column public.livestream_sessions.status is
-'scheduled -> live -> ended, or scheduled -> cancelled (machine livestream).';
-comment on column public.livestream_sessions.stream_url is 'Player URL (https) for the apps.';
-
-create index livestream_sessions_status_scheduled_start_idx on public.livestream_sessions (
-    status, scheduled_start
-);
-
-create trigger livestream_sessions_status_transition
-before update of status on public.livestream_sessions
-for each row
-when (old.status is distinct from new.status)
-execute function private.enforce_status_transition(
-    'livestream', 'live:started_at', 'ended:ended_at', 'cancelled:cancelled_at'
-);
-
-create trigger livestream_sessions_touch_updated_at
-before update on public.livestream_sessions
-for each row execute function private.touch_updated_at();
-
-create function private.is_public_livestream(p_session_id uuid)
-returns boolean
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-begin
-    return (
-        select exists (
-            select 1
-            from public.livestream_sessions as s
-            inner join public.vendors as v on s.vendor_id = v.id
-            where s.id = p_session_id
-                and s.status in ('scheduled', 'live')
-                and v.status = 'approved'
-        )
-    );
-end;
-$$;
-
-comment on function private.is_public_livestream(uuid) is
-'True when livestream session p_session_id is public (scheduled or live, vendor approved).';
-
-grant execute on function private.is_public_livestream(uuid) to anon, authenticated, service_role;
-
-create table public.livestream_products (
-    session_id uuid not null,
-    product_id uuid not null,
-    vendor_id uuid not null,
-    position integer not null default 0 constraint livestream_products_position_range check (
-        position between 0 and 100
-    ),
-    created_at timestamptz not null default now(),
-    updated_at timestamptz not null default now(),
-    primary key (session_id, product_id),
-    constraint livestream_products_session_fkey foreign key (vendor_id, session_id)
-    references public.livestream_sessions (vendor_id, id) on delete cascade,
-    constraint livestream_products_product_fkey foreign key (vendor_id, product_id)
-    references public.products (vendor_id, id) on delete cascade
-);
-
-comment on table public.livestream_products is
-'Products featured in a livestream; both must belong to the same vendor (composite foreign '
-'keys). Public with a public session; the vendor writes.';
-
-create index livestream_products_vendor_id_session_id_idx on public.livestream_products (
-    vendor_id, session_id
-);
-create index livestream_products_vendor_id_product_id_idx on public.livestream_products (
-    vendor_id, product_id
-);
-
-create trigger livestream_products_fill_vendor_id
-before insert on public.livestream_products
-for each row execute function private.fill_vendor_id_from_product();
-
-create trigger livestream_products_touch_updated_at
-before update on public.livestream_products
-for each row execute function private.touch_updated_at();
-
--- ---------------------------------------------------------------------------------------
 -- Privileges
 -- ---------------------------------------------------------------------------------------
 
@@ -605,8 +486,6 @@ alter table public.categories enable row level security;
 alter table public.fulfillment_centers enable row level security;
 alter table public.products enable row level security;
 alter table public.product_images enable row level security;
-alter table public.livestream_sessions enable row level security;
-alter table public.livestream_products enable row level security;
 
 revoke all on table
 public.vendors,
@@ -614,9 +493,7 @@ public.vendor_accounts,
 public.categories,
 public.fulfillment_centers,
 public.products,
-public.product_images,
-public.livestream_sessions,
-public.livestream_products
+public.product_images
 from anon, authenticated, service_role;
 
 grant select on table
@@ -624,9 +501,7 @@ public.vendors,
 public.categories,
 public.fulfillment_centers,
 public.products,
-public.product_images,
-public.livestream_sessions,
-public.livestream_products
+public.product_images
 to anon, authenticated;
 
 grant select, insert, update, delete on table
@@ -635,9 +510,7 @@ public.vendor_accounts,
 public.categories,
 public.fulfillment_centers,
 public.products,
-public.product_images,
-public.livestream_sessions,
-public.livestream_products
+public.product_images
 to service_role;
 
 grant insert (owner_id, name, slug, description, logo_path, region)
@@ -670,17 +543,6 @@ grant insert (product_id, vendor_id, storage_path, position, alt_text)
 on table public.product_images to authenticated;
 grant update (position, alt_text) on table public.product_images to authenticated;
 grant delete on table public.product_images to authenticated;
-
-grant insert (vendor_id, title, description, scheduled_start, scheduled_end, stream_url)
-on table public.livestream_sessions to authenticated;
-grant update (title, description, scheduled_start, scheduled_end, stream_url, status)
-on table public.livestream_sessions to authenticated;
-grant delete on table public.livestream_sessions to authenticated;
-
-grant insert (session_id, product_id, vendor_id, position)
-on table public.livestream_products to authenticated;
-grant update (position) on table public.livestream_products to authenticated;
-grant delete on table public.livestream_products to authenticated;
 
 -- ---------------------------------------------------------------------------------------
 -- Policies (one per role and action)
@@ -863,82 +725,6 @@ with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
 
 create policy "vendors delete their own product images"
 on public.product_images
-for delete
-to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
-
--- livestream_sessions
-create policy "anyone reads scheduled and live streams"
-on public.livestream_sessions
-for select
-to anon
-using (
-    status in ('scheduled', 'live')
-    and vendor_id = any((select private.approved_vendor_ids())::uuid[])
-);
-
-create policy "users read public streams, vendors their own, admins all"
-on public.livestream_sessions
-for select
-to authenticated
-using (
-    (
-        status in ('scheduled', 'live')
-        and vendor_id = any((select private.approved_vendor_ids())::uuid[])
-    )
-    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
-);
-
-create policy "vendors schedule their own streams"
-on public.livestream_sessions
-for insert
-to authenticated
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
-
-create policy "vendors update their own streams"
-on public.livestream_sessions
-for update
-to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
-
-create policy "vendors delete their own streams"
-on public.livestream_sessions
-for delete
-to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
-
--- livestream_products
-create policy "anyone reads products featured in public streams"
-on public.livestream_products
-for select
-to anon
-using (private.is_public_livestream(session_id));
-
-create policy "users read featured products, vendors their own, admins all"
-on public.livestream_products
-for select
-to authenticated
-using (
-    vendor_id = any((select private.managed_vendor_ids())::uuid[])
-    or private.is_public_livestream(session_id)
-);
-
-create policy "vendors feature their own products"
-on public.livestream_products
-for insert
-to authenticated
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
-
-create policy "vendors reorder their featured products"
-on public.livestream_products
-for update
-to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
-
-create policy "vendors remove their featured products"
-on public.livestream_products
 for delete
 to authenticated
 using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));

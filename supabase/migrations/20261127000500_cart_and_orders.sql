@@ -1,6 +1,6 @@
 -- WATS schema, part 5: carts and orders. A customer fills one cart; checkout (an SQL
--- function, issue 4) turns it into an order with price and title snapshots. Orders and
--- order items are written only by SQL functions.
+-- function, 20261127001100_checkout.sql) turns it into an order with price and title
+-- snapshots. Orders and order items are written only by SQL functions.
 
 -- ---------------------------------------------------------------------------------------
 -- Carts
@@ -56,15 +56,22 @@ for each row execute function private.touch_updated_at();
 -- Orders
 -- ---------------------------------------------------------------------------------------
 
+create domain public.order_status as text
+constraint order_status_known check (
+    value in (
+        'pending_payment', 'paid', 'processing', 'shipped', 'delivered', 'completed',
+        'cancelled', 'expired', 'return_requested', 'returned'
+    )
+);
+
+comment on domain public.order_status is
+'The states of an order (machine order in private.status_transitions). Mirrored by the Edge '
+'Functions'' _shared/payments/contract.ts.';
+
 create table public.orders (
     id uuid primary key default gen_random_uuid(),
     customer_id uuid not null references public.profiles (id) on delete restrict,
-    status text not null default 'pending_payment' constraint orders_status_allowed check (
-        status in (
-            'pending_payment', 'paid', 'processing', 'shipped', 'delivered', 'completed',
-            'cancelled', 'expired', 'return_requested', 'returned'
-        )
-    ),
+    status public.order_status not null default 'pending_payment',
     subtotal bigint not null constraint orders_subtotal_non_negative check (subtotal >= 0),
     discount bigint not null default 0 constraint orders_discount_non_negative check (
         discount >= 0
@@ -77,7 +84,7 @@ create table public.orders (
     shipping_address jsonb not null constraint orders_shipping_address_shape check (
         private.is_valid_shipping_address(shipping_address)
     ),
-    phone text not null constraint orders_phone_format check (phone ~ '^255[0-9]{9}$'),
+    phone public.msisdn not null,
     idempotency_key text not null constraint orders_idempotency_key_length check (
         char_length(idempotency_key) between 1 and 255
     ),
@@ -220,7 +227,7 @@ returns table (
     quantity integer,
     line_total bigint,
     currency text,
-    order_status text,
+    order_status public.order_status,
     ordered_at timestamptz,
     paid_at timestamptz,
     shipping_address jsonb,
@@ -269,7 +276,7 @@ begin
             o.paid_at,
             o.shipping_address,
             case
-                when v_unmasked or o.customer_id = v_caller then o.phone
+                when v_unmasked or o.customer_id = v_caller then o.phone::text
                 else private.mask_phone(o.phone)
             end
         from public.order_items as oi
@@ -300,7 +307,7 @@ begin
         l.paid_at,
         l.shipping_address,
         case
-            when v_unmasked or l.customer_id = v_caller then l.phone
+            when v_unmasked or l.customer_id = v_caller then l.phone::text
             else private.mask_phone(l.phone)
         end
     from unnest(v_vendors) as mv (id)

@@ -1,26 +1,32 @@
 -- WATS schema, part 6: payments. One row per mobile-money payment attempt of an order,
--- written only by SQL functions (issue 4: checkout, record push outcome, apply provider
--- event, reconcile/expire). Internal tables the payment flow needs live in `private`:
--- raw webhook events, idempotency records, vendor payouts.
+-- written only by SQL functions (checkout, record push outcome, apply provider event,
+-- reconcile/expire: 20261127001100_checkout.sql and the two after it). Internal tables the
+-- payment flow needs live in `private`: provider references, raw webhook events,
+-- idempotency records, vendor payouts.
+
+create domain public.payment_status as text
+constraint payment_status_known check (
+    value in (
+        'pending', 'initiated', 'ambiguous', 'succeeded', 'failed', 'expired',
+        'refunded', 'partially_refunded'
+    )
+);
+
+comment on domain public.payment_status is
+'The states of a payment (machine payment in private.status_transitions). Mirrored by the '
+'Edge Functions'' _shared/payments/contract.ts.';
 
 create table public.payments (
     id uuid primary key default gen_random_uuid(),
     order_id uuid not null,
     customer_id uuid not null,
-    provider text not null constraint payments_provider_allowed check (
-        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
-    ),
-    msisdn text not null constraint payments_msisdn_format check (msisdn ~ '^255[0-9]{9}$'),
+    provider public.payment_provider not null,
+    msisdn public.msisdn not null,
     amount bigint not null constraint payments_amount_positive check (amount > 0),
     currency text not null default 'TZS' constraint payments_currency_tzs check (
         currency = 'TZS'
     ),
-    status text not null default 'pending' constraint payments_status_allowed check (
-        status in (
-            'pending', 'initiated', 'ambiguous', 'succeeded', 'failed', 'expired',
-            'refunded', 'partially_refunded'
-        )
-    ),
+    status public.payment_status not null default 'pending',
     attempt integer not null default 1 constraint payments_attempt_range check (
         attempt between 1 and 20
     ),
@@ -153,9 +159,7 @@ using (customer_id = any((select private.visible_user_ids())::uuid[]));
 
 create table private.payment_references (
     payment_id uuid primary key references public.payments (id) on delete cascade,
-    provider text not null constraint payment_references_provider_allowed check (
-        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
-    ),
+    provider public.payment_provider not null,
     reference text not null unique
     default 'WP' || upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 18))
     constraint payment_references_reference_format check (reference ~ '^[A-Za-z0-9]{4,20}$'),
@@ -173,9 +177,7 @@ comment on column private.payment_references.reference is
 
 create table private.payment_events (
     id uuid primary key default gen_random_uuid(),
-    provider text not null constraint payment_events_provider_allowed check (
-        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
-    ),
+    provider public.payment_provider not null,
     source text not null default 'callback' constraint payment_events_source_allowed check (
         source in ('callback', 'status_query', 'initiate_response')
     ),
@@ -288,10 +290,8 @@ create table private.vendor_payouts (
     currency text not null default 'TZS' constraint vendor_payouts_currency_tzs check (
         currency = 'TZS'
     ),
-    provider text constraint vendor_payouts_provider_allowed check (
-        provider in ('mpesa', 'airtel', 'mixx', 'halopesa')
-    ),
-    msisdn text constraint vendor_payouts_msisdn_format check (msisdn ~ '^255[0-9]{9}$'),
+    provider public.payment_provider,
+    msisdn public.msisdn,
     status text not null default 'pending' constraint vendor_payouts_status_allowed check (
         status in ('pending', 'processing', 'paid', 'failed', 'cancelled')
     ),

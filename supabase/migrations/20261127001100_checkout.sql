@@ -1,0 +1,601 @@
+-- WATS payments, part 2: checkout. A signed-in customer's cart becomes an order with
+-- reserved stock and a pending payment, in one SQL function called through the Data API
+-- (by the Edge Function checkout-initiate, as the customer). Also here: the building blocks
+-- the whole payment flow shares (refusals, stock moves, the lock helpers) and the payment
+-- settings. Next: 20261127001110_payment_events.sql (the push and provider outcomes) and
+-- 20261127001120_reconcile_and_expiry.sql.
+--
+-- Stock: checkout reserves (inventory.reserved), success commits (on_hand and reserved go
+-- down), failure, expiry and cancellation release (reserved goes down).
+--
+-- THE LOCK ORDER. Every function that changes a cart, a payment, an order or stock locks
+-- the rows it needs in this one order, so concurrent calls wait for each other and never
+-- deadlock:
+--
+--   1. the customer's cart (carts row)
+--   2. the payment (payments row)
+--   3. the order (orders row)
+--   4. stock rows (inventory), sorted by (product_id, center_id)
+--
+-- A level may be skipped, never taken after a later one: checkout locks 1 then 4;
+-- private.lock_payment() takes 1-4 for a payment before anything changes it (a failed
+-- payment puts the items back in the cart, so the cart is locked first even when nothing
+-- ends up touching it). Lock strengths on the cart: checkout takes FOR UPDATE, which also
+-- holds off the customer's own cart_items writes (their foreign key check takes KEY SHARE on
+-- the cart) until the order exists; a payment change takes FOR NO KEY UPDATE, which waits
+-- for checkout but not for those writes, so a customer editing the cart while a failed
+-- payment puts items back into it never closes a cycle.
+--
+-- Batch jobs (expiry) hold the rows of earlier items while they work on the next one, so
+-- they take every lock with NOWAIT and skip an item whose rows are busy (the next run gets
+-- it): a job that never waits can never close a cycle.
+--
+-- Refusals meant for the client raise SQLSTATE PTnnn (the Data API answers HTTP nnn) with a
+-- machine-readable reason in DETAIL and JSON in HINT.
+
+-- ---------------------------------------------------------------------------------------
+-- Settings
+-- ---------------------------------------------------------------------------------------
+
+insert into private.settings (key, value, description)
+values
+(
+    'checkout.max_open_orders', '3',
+    'Unpaid orders (pending_payment) one customer may hold at once; checkout refuses the '
+    'next with 429 too_many_open_orders.'
+),
+(
+    'checkout.max_lines', '50',
+    'Different products one order may hold; a bigger cart is refused with 422 cart_too_large.'
+),
+(
+    'checkout.max_units_per_product', '10',
+    'Units of one product one customer may hold across their unpaid orders, the new checkout '
+    'included; beyond it checkout refuses with 409 hold_limit_reached.'
+),
+(
+    'payments.window_seconds', '1800',
+    'How long a customer has to pay once the push prompt is requested: orders.expires_at '
+    'is set this far ahead when checkout-initiate claims the push.'
+),
+(
+    'payments.unpushed_hold_seconds', '300',
+    'How long checkout holds stock before a push is requested: an order whose prompt is '
+    'never requested (checkout called directly, not through checkout-initiate) expires then.'
+),
+(
+    'payments.unsent_push_seconds', '180',
+    'A claimed push with no recorded answer from the provider this long after the claim, that '
+    'the provider does not know (or cannot be asked about), fails: the push never reached it.'
+);
+
+-- ---------------------------------------------------------------------------------------
+-- Building blocks
+-- ---------------------------------------------------------------------------------------
+
+create function private.refuse(
+    p_status integer, p_reason text, p_message text, p_context jsonb default null
+)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if p_context is null then
+        raise exception '%', p_message using errcode = 'PT' || p_status::text, detail = p_reason;
+    end if;
+    raise exception '%', p_message
+        using errcode = 'PT' || p_status::text, detail = p_reason, hint = p_context::text;
+end;
+$$;
+
+comment on function private.refuse(integer, text, text, jsonb) is
+'Raises SQLSTATE PT<status>, which the Data API turns into HTTP <status>, with a '
+'machine-readable reason (e.g. insufficient_stock) in DETAIL and JSON context in HINT.';
+
+create function private.shipping_fee(p_centers integer)
+returns bigint
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    return (
+        select 3000::bigint * greatest(p_centers, 1)
+    );
+end;
+$$;
+
+comment on function private.shipping_fee(integer) is
+'Delivery fee in whole TZS: 3,000 per fulfillment center the order ships from.';
+
+create function private.lock_payment(p_payment_id uuid, p_nowait boolean default false)
+returns public.payments
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_customer uuid;
+    v_order uuid;
+    v_payment public.payments%rowtype;
+begin
+    -- customer_id and order_id never change, so reading them unlocked is safe
+    select p.customer_id, p.order_id into v_customer, v_order
+    from public.payments as p
+    where p.id = p_payment_id;
+    if v_order is null then
+        return null;
+    end if;
+    if p_nowait then
+        perform 1 from public.carts as c where c.customer_id = v_customer for no key update nowait;
+        select p.* into v_payment from public.payments as p where p.id = p_payment_id for update nowait;
+        perform 1 from public.orders as o where o.id = v_order for update nowait;
+        perform 1
+        from public.inventory as i
+        where (i.product_id, i.center_id) in (
+            select oi.product_id, oi.center_id from public.order_items as oi where oi.order_id = v_order
+        )
+        order by i.product_id, i.center_id
+        for update of i nowait;
+    else
+        perform 1 from public.carts as c where c.customer_id = v_customer for no key update;
+        select p.* into v_payment from public.payments as p where p.id = p_payment_id for update;
+        perform 1 from public.orders as o where o.id = v_order for update;
+        perform private.lock_order_stock(v_order);
+    end if;
+    return v_payment;
+end;
+$$;
+
+comment on function private.lock_payment(uuid, boolean) is
+'Locks everything a change to a payment may touch, in THE LOCK ORDER (the customer''s cart '
+'FOR NO KEY UPDATE, the payment, its order, its stock rows) and returns the locked payment '
+'(null when there is none). p_nowait: raise lock_not_available (55P03) instead of waiting, '
+'for batch jobs.';
+
+create function private.lock_order_stock(p_order_id uuid)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform 1
+    from public.inventory as i
+    where (i.product_id, i.center_id) in (
+        select oi.product_id, oi.center_id from public.order_items as oi where oi.order_id = p_order_id
+    )
+    order by i.product_id, i.center_id
+    for update of i;
+end;
+$$;
+
+comment on function private.lock_order_stock(uuid) is
+'Locks the inventory rows of an order''s lines in (product_id, center_id) order, the one '
+'lock order every stock-moving function follows.';
+
+create function private.order_stock_lines(p_order_id uuid)
+returns table (product_id uuid, center_id uuid, quantity integer)
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    return query
+    select oi.product_id, oi.center_id, sum(oi.quantity)::integer
+    from public.order_items as oi
+    where oi.order_id = p_order_id
+    group by oi.product_id, oi.center_id;
+end;
+$$;
+
+comment on function private.order_stock_lines(uuid) is
+'Units an order takes per (product, center): its lines summed by stock row.';
+
+create function private.move_order_stock(
+    p_order_id uuid, p_from_on_hand boolean, p_from_reserved boolean
+)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform private.lock_order_stock(p_order_id);
+    update public.inventory as i
+    set on_hand = i.on_hand - case when p_from_on_hand then l.quantity else 0 end,
+        reserved = i.reserved - case when p_from_reserved then l.quantity else 0 end
+    from private.order_stock_lines(p_order_id) as l
+    where i.product_id = l.product_id and i.center_id = l.center_id;
+end;
+$$;
+
+comment on function private.move_order_stock(uuid, boolean, boolean) is
+'Takes an order''s units off on_hand and/or reserved, rows locked in the global order. '
+'Release (failure, expiry, cancel): reserved only. Commit (paid): both. Late payment after '
+'the reservation was released: on_hand only.';
+
+create function private.take_stock_again(p_order_id uuid)
+returns boolean
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform private.lock_order_stock(p_order_id);
+    if exists (
+        select 1
+        from private.order_stock_lines(p_order_id) as l
+        left join public.inventory as i
+            on l.product_id = i.product_id and l.center_id = i.center_id
+        where i.id is null or i.available < l.quantity
+    ) then
+        return false;
+    end if;
+    perform private.move_order_stock(p_order_id, true, false);
+    return true;
+end;
+$$;
+
+comment on function private.take_stock_again(uuid) is
+'For money that arrived after its order expired: takes the order''s units off the shelf '
+'again if every line is still available at its center (true), else changes nothing (false).';
+
+create function private.restore_cart(p_order_id uuid)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_customer uuid;
+    v_cart uuid;
+begin
+    select o.customer_id into v_customer from public.orders as o where o.id = p_order_id;
+    insert into public.carts (customer_id) values (v_customer)
+    on conflict (customer_id) do nothing;
+    select c.id into v_cart from public.carts as c where c.customer_id = v_customer;
+    insert into public.cart_items (cart_id, customer_id, product_id, quantity)
+    select v_cart, v_customer, oi.product_id, least(sum(oi.quantity), 100)::integer
+    from public.order_items as oi
+    where oi.order_id = p_order_id and private.is_listed_product(oi.product_id)
+    group by oi.product_id
+    on conflict (cart_id, product_id) do nothing;
+end;
+$$;
+
+comment on function private.restore_cart(uuid) is
+'Puts the products of an unpaid order back into the customer''s cart (those still listed, '
+'without touching items already there), so a failed payment can be retried.';
+
+-- ---------------------------------------------------------------------------------------
+-- Checkout (as the customer)
+-- ---------------------------------------------------------------------------------------
+
+create function private.checkout_result(p_payment_id uuid, p_replayed boolean)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    return (
+        select jsonb_build_object(
+            'order_id', o.id,
+            'payment_id', p.id,
+            'order_status', o.status,
+            'payment_status', p.status,
+            'subtotal', o.subtotal,
+            'shipping_fee', o.shipping_fee,
+            'amount', p.amount,
+            'currency', p.currency,
+            'provider', p.provider,
+            'msisdn', p.msisdn,
+            'expires_at', o.expires_at,
+            'replayed', p_replayed,
+            'push_requested', p.push_requested_at is not null
+        )
+        from public.payments as p
+        inner join public.orders as o on p.order_id = o.id
+        where p.id = p_payment_id
+    );
+end;
+$$;
+
+comment on function private.checkout_result(uuid, boolean) is
+'What checkout answers: order and payment ids, statuses and amount (never the provider '
+'reference: see private.payment_references).';
+
+create function public.checkout(
+    p_idempotency_key text,
+    p_provider text,
+    p_shipping_address jsonb
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_customer uuid := (select auth.uid());
+    v_phone text;
+    v_fingerprint text;
+    v_record_id uuid;
+    v_existing record;
+    v_cart_id uuid;
+    v_line record;
+    v_stock record;
+    v_needed integer;
+    v_take integer;
+    v_products uuid [] := '{}'::uuid [];
+    v_centers uuid [] := '{}'::uuid [];
+    v_vendors uuid [] := '{}'::uuid [];
+    v_titles text [] := '{}'::text [];
+    v_prices bigint [] := '{}'::bigint [];
+    v_quantities integer [] := '{}'::integer [];
+    v_commissions integer [] := '{}'::integer [];
+    v_subtotal bigint := 0;
+    v_fee bigint;
+    v_order_id uuid := gen_random_uuid();
+    v_payment_id uuid;
+    v_result jsonb;
+    v_open_orders bigint;
+    v_limit bigint;
+begin
+    if v_customer is null then
+        perform private.refuse(401, 'sign_in_required', 'sign in to check out');
+    end if;
+    if p_idempotency_key is null or p_idempotency_key !~ '^[\x21-\x7e]{8,255}$' then
+        perform private.refuse(
+            400, 'idempotency_key_invalid', 'the idempotency key must be 8-255 printable characters'
+        );
+    end if;
+    if p_provider is null or not private.is_payment_provider(p_provider) then
+        perform private.refuse(
+            422, 'unknown_provider', 'provider must be one of ' || private.payment_providers()
+        );
+    end if;
+    if not private.is_valid_shipping_address(p_shipping_address) then
+        perform private.refuse(
+            422,
+            'invalid_address',
+            'shipping_address needs recipient_name, region, district and street (ward, landmark, '
+            || 'postcode and notes are optional)'
+        );
+    end if;
+    select p.phone into v_phone from public.profiles as p where p.id = v_customer;
+    if v_phone is null then
+        perform private.refuse(
+            422, 'phone_missing', 'your profile has no Tanzanian phone number to pay from'
+        );
+    end if;
+
+    -- The idempotency key, Stripe style: the first request with a key claims it; a
+    -- concurrent one waits here for the first to commit and then replays its result; the
+    -- same key with a different request is refused. A request that fails claims nothing.
+    v_fingerprint := encode(
+        sha256(convert_to(
+            jsonb_build_object('provider', p_provider, 'shipping_address', p_shipping_address)::text,
+            'UTF8'
+        )),
+        'hex'
+    );
+    insert into private.idempotency_records (customer_id, scope, idempotency_key, request_fingerprint)
+    values (v_customer, 'checkout', p_idempotency_key, v_fingerprint)
+    on conflict (customer_id, scope, idempotency_key) do nothing
+    returning id into v_record_id;
+    if v_record_id is null then
+        select r.request_fingerprint, r.payment_id into v_existing
+        from private.idempotency_records as r
+        where r.customer_id = v_customer and r.scope = 'checkout'
+            and r.idempotency_key = p_idempotency_key;
+        if v_existing.request_fingerprint <> v_fingerprint then
+            perform private.refuse(
+                422,
+                'idempotency_key_reused',
+                'this Idempotency-Key was already used for a different checkout request'
+            );
+        end if;
+        return private.checkout_result(v_existing.payment_id, true);
+    end if;
+
+    -- The cart, locked for the rest of the transaction.
+    select c.id into v_cart_id from public.carts as c where c.customer_id = v_customer for update;
+    if v_cart_id is null or not exists (
+        select 1 from public.cart_items as ci where ci.cart_id = v_cart_id
+    ) then
+        perform private.refuse(422, 'cart_empty', 'your cart is empty');
+    end if;
+
+    -- Unpaid holds are bounded per customer, so nobody can sit on a product's whole stock
+    -- (or a slice of every product's) by checking out again and again without paying.
+    v_limit := private.setting_int('checkout.max_lines');
+    if (select count(*) from public.cart_items as ci where ci.cart_id = v_cart_id) > v_limit then
+        perform private.refuse(
+            422,
+            'cart_too_large',
+            format('an order may hold at most %s different products', v_limit),
+            jsonb_build_object('limit', v_limit)
+        );
+    end if;
+    v_limit := private.setting_int('checkout.max_open_orders');
+    select count(*) into v_open_orders
+    from public.orders as o
+    where o.customer_id = v_customer and o.status = 'pending_payment';
+    if v_open_orders >= v_limit then
+        perform private.refuse(
+            429,
+            'too_many_open_orders',
+            format(
+                'you already have %s unpaid orders: pay or let one expire before checking out again',
+                v_open_orders
+            ),
+            jsonb_build_object('open_orders', v_open_orders, 'limit', v_limit)
+        );
+    end if;
+    v_limit := private.setting_int('checkout.max_units_per_product');
+    select ci.product_id, p.title, ci.quantity + coalesce(h.held, 0) as wanted
+    into v_line
+    from public.cart_items as ci
+    inner join public.products as p on ci.product_id = p.id
+    left join (
+        select oi.product_id, sum(oi.quantity) as held
+        from public.order_items as oi
+        inner join public.orders as o on oi.order_id = o.id
+        where oi.customer_id = v_customer and o.status = 'pending_payment'
+        group by oi.product_id
+    ) as h on ci.product_id = h.product_id
+    where ci.cart_id = v_cart_id and ci.quantity + coalesce(h.held, 0) > v_limit
+    order by ci.product_id
+    limit 1;
+    if found then
+        perform private.refuse(
+            409,
+            'hold_limit_reached',
+            format(
+                'at most %s of %s can wait for payment at once, counting your unpaid orders',
+                v_limit, v_line.title
+            ),
+            jsonb_build_object(
+                'product_id', v_line.product_id, 'requested', v_line.wanted, 'limit', v_limit
+            )
+        );
+    end if;
+
+    -- Every product still for sale, at today's price.
+    for v_line in
+        select ci.product_id, ci.quantity, p.title, p.price, p.status, v.id as vendor_id,
+            v.status as vendor_status, coalesce(a.commission_bps, 0) as commission_bps
+        from public.cart_items as ci
+        inner join public.products as p on ci.product_id = p.id
+        inner join public.vendors as v on p.vendor_id = v.id
+        left join public.vendor_accounts as a on v.id = a.vendor_id
+        where ci.cart_id = v_cart_id
+        order by ci.product_id
+    loop
+        if v_line.status <> 'active' then
+            perform private.refuse(
+                409,
+                'product_unavailable',
+                format('%s is no longer for sale', v_line.title),
+                jsonb_build_object('product_id', v_line.product_id)
+            );
+        end if;
+        if v_line.vendor_status <> 'approved' then
+            perform private.refuse(
+                409,
+                'vendor_unavailable',
+                format('the shop selling %s is not open', v_line.title),
+                jsonb_build_object('product_id', v_line.product_id, 'vendor_id', v_line.vendor_id)
+            );
+        end if;
+    end loop;
+
+    -- Lock every stock row of the cart's products in the global order, then reserve,
+    -- taking each line from the centers with the most available units first.
+    perform 1
+    from public.inventory as i
+    where i.product_id in (select ci.product_id from public.cart_items as ci where ci.cart_id = v_cart_id)
+    order by i.product_id, i.center_id
+    for update of i;
+
+    for v_line in
+        select ci.product_id, ci.quantity, p.title, p.price, p.vendor_id,
+            coalesce(a.commission_bps, 0) as commission_bps
+        from public.cart_items as ci
+        inner join public.products as p on ci.product_id = p.id
+        left join public.vendor_accounts as a on p.vendor_id = a.vendor_id
+        where ci.cart_id = v_cart_id
+        order by ci.product_id
+    loop
+        v_needed := v_line.quantity;
+        for v_stock in
+            select i.id, i.center_id, i.available
+            from public.inventory as i
+            inner join public.fulfillment_centers as fc on i.center_id = fc.id
+            where i.product_id = v_line.product_id and fc.active and i.available > 0
+            order by i.available desc, fc.code
+        loop
+            exit when v_needed = 0;
+            v_take := least(v_needed, v_stock.available);
+            update public.inventory set reserved = reserved + v_take where id = v_stock.id;
+            v_products := v_products || v_line.product_id;
+            v_centers := v_centers || v_stock.center_id;
+            v_vendors := v_vendors || v_line.vendor_id;
+            v_titles := v_titles || v_line.title;
+            v_prices := v_prices || v_line.price;
+            v_quantities := v_quantities || v_take;
+            v_commissions := v_commissions || v_line.commission_bps;
+            v_needed := v_needed - v_take;
+        end loop;
+        if v_needed > 0 then
+            perform private.refuse(
+                409,
+                'insufficient_stock',
+                format(
+                    'only %s left of %s', v_line.quantity - v_needed, v_line.title
+                ),
+                jsonb_build_object(
+                    'product_id', v_line.product_id,
+                    'requested', v_line.quantity,
+                    'available', v_line.quantity - v_needed
+                )
+            );
+        end if;
+        v_subtotal := v_subtotal + v_line.price * v_line.quantity;
+    end loop;
+
+    v_fee := private.shipping_fee(cardinality(array(select distinct unnest(v_centers))));
+    insert into public.orders (
+        id, customer_id, status, subtotal, discount, shipping_fee, total, currency,
+        shipping_address, phone, idempotency_key, expires_at
+    )
+    values (
+        v_order_id, v_customer, 'pending_payment', v_subtotal, 0, v_fee, v_subtotal + v_fee,
+        'TZS', p_shipping_address, v_phone, p_idempotency_key,
+        now() + make_interval(secs => private.setting_int('payments.unpushed_hold_seconds'))
+    );
+    insert into public.order_items (
+        order_id, customer_id, product_id, vendor_id, center_id, title, unit_price, quantity,
+        line_total, commission_bps
+    )
+    select
+        v_order_id, v_customer, l.product_id, l.vendor_id, l.center_id, l.title, l.price,
+        l.quantity, l.price * l.quantity, l.commission_bps
+    from unnest(v_products, v_vendors, v_centers, v_titles, v_prices, v_quantities, v_commissions)
+        as l (product_id, vendor_id, center_id, title, price, quantity, commission_bps);
+    insert into public.payments (order_id, customer_id, provider, msisdn, amount, currency)
+    values (v_order_id, v_customer, p_provider, v_phone, v_subtotal + v_fee, 'TZS')
+    returning id into v_payment_id;
+    insert into private.payment_references (payment_id, provider)
+    values (v_payment_id, p_provider);
+
+    v_result := private.checkout_result(v_payment_id, false);
+    update private.idempotency_records
+    set status = 'completed', order_id = v_order_id, payment_id = v_payment_id, response = v_result
+    where id = v_record_id;
+    delete from public.cart_items where cart_id = v_cart_id;
+    return v_result;
+end;
+$$;
+
+comment on function public.checkout(text, text, jsonb) is
+'Checkout for the signed-in customer, in one transaction: locks the cart, re-reads prices, '
+'reserves stock per fulfillment center, creates the order (pending_payment; it expires after '
+'payments.unpushed_hold_seconds unless a push is requested, which gives it '
+'payments.window_seconds), its lines (title and price snapshots) and a pending payment from '
+'the profile''s '
+'phone, and empties the cart. Same Idempotency-Key and request: the same order back '
+'(replayed = true); same key, other request: HTTP 422 idempotency_key_reused. Unpaid holds '
+'are bounded (settings checkout.max_lines, checkout.max_open_orders, '
+'checkout.max_units_per_product). Refusals: 401 sign_in_required, 400 '
+'idempotency_key_invalid, 422 unknown_provider / invalid_address / phone_missing / '
+'cart_empty / cart_too_large, 429 too_many_open_orders, 409 hold_limit_reached / '
+'product_unavailable / vendor_unavailable / insufficient_stock; nothing is created or '
+'reserved then.';
+
+-- ---------------------------------------------------------------------------------------
+-- Privileges: signed-in users check out
+-- ---------------------------------------------------------------------------------------
+
+revoke all on function public.checkout(text, text, jsonb)
+from public, anon, authenticated, service_role;
+grant execute on function public.checkout(text, text, jsonb) to authenticated;
+
+revoke execute on all functions in schema private from public;
