@@ -190,3 +190,64 @@ def test_put_upserts_one_row_by_primary_key(http, target, db):
     mismatch = http.put("/genres", params={"id": "eq.78"}, json={"id": 79, "name": "x"}, headers=headers)
     assert mismatch.status_code == 400
     assert mismatch.json()["code"] == "PGRST115"
+
+
+# -- empty payloads: PostgREST inserts rows of defaults (`INSERT … SELECT FROM …` with no
+# columns), one per object, none for `[]` --------------------------------------------------
+
+
+def test_insert_of_an_empty_object_creates_a_row_of_defaults_as_the_caller(as_alice, db):
+    res = as_alice.table("baskets").insert({}).execute()
+    assert len(res.data) == 1
+    row = res.data[0]
+    assert row["owner"] == ALICE  # the default auth.uid() saw the caller's JWT
+    assert row["label"] == "basket"
+    stored = db.execute("select owner::text from conformance.baskets where id = %s", [row["id"]]).fetchone()
+    assert stored == (ALICE,)
+
+
+def alice_headers(target, prefer: str = "return=representation") -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from tests.conformance.conftest import user_token
+
+    return {"Authorization": f"Bearer {user_token(target.jwt_secret, ALICE)}", "Prefer": prefer}
+
+
+@pytest.mark.parametrize("payload, rows", [("[{}]", 1), ("[{}, {}]", 2), ("[{},{},{}]", 3)])
+def test_insert_of_empty_objects_creates_one_row_of_defaults_each(http, target, payload, rows):
+    r = http.post("/baskets", content=payload.encode(), headers=alice_headers(target))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert len(body) == rows
+    assert len({b["id"] for b in body}) == rows
+    assert all(b["owner"] == ALICE and b["label"] == "basket" for b in body)
+    assert r.headers["content-range"] == "*/*"
+
+
+def test_insert_of_an_empty_array_inserts_nothing_and_answers_201_with_an_empty_array(http, target, db):
+    before = db.execute("select count(*) from conformance.baskets").fetchone()
+    r = http.post("/baskets", content=b"[]", headers=alice_headers(target))
+    assert r.status_code == 201, r.text
+    assert r.json() == []
+    assert r.headers["content-range"] == "*/*"
+    assert db.execute("select count(*) from conformance.baskets").fetchone() == before
+
+
+def test_insert_of_an_empty_object_with_return_minimal_is_201_without_body(http, target):
+    r = http.post("/baskets", content=b"{}", headers=alice_headers(target, "return=minimal"))
+    assert r.status_code == 201, r.text
+    assert r.content == b""
+    assert "content-type" not in r.headers
+
+
+def test_insert_of_an_empty_object_still_meets_the_tables_constraints(http, target, db):
+    """A row of defaults is a row like any other: the service role has no auth.uid(), so
+    the owner default is NULL and PostgreSQL refuses it; nothing is written."""
+    before = db.execute("select count(*) from conformance.baskets").fetchone()
+    r = http.post(
+        "/baskets",
+        content=b"{}",
+        headers={"Authorization": f"Bearer {target.service_role_key}", "Prefer": "return=representation"},
+    )
+    assert r.status_code == 400
+    assert r.json()["code"] == "23502"  # not-null violation, answered as PostgREST does
+    assert db.execute("select count(*) from conformance.baskets").fetchone() == before
