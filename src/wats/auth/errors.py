@@ -13,8 +13,11 @@ import json
 from datetime import date
 from typing import Any
 
+from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
+
+from wats.database import RETRY_AFTER, is_unavailable
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION_2024_01_01 = date(2024, 1, 1)
@@ -54,8 +57,22 @@ def public_pg_status(sqlstate: str) -> int:
     return 0
 
 
+def database_unavailable() -> AuthError:
+    """The database is down, restarting or out of connections: 503 with ``Retry-After``, so
+    clients (supabase-js/-py treat 502–504 as retryable) try again, never a 500."""
+    return AuthError(
+        503,
+        "unexpected_failure",
+        "The database is not reachable, try again later",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
 def database_error(message: str, exc: Exception) -> AuthError:
-    """GoTrue's ``NewInternalServerError(message).WithInternalError(pgErr)``."""
+    """GoTrue's ``NewInternalServerError(message).WithInternalError(pgErr)``, or 503 when
+    the error is the database being unreachable rather than the statement failing."""
+    if isinstance(exc, PoolTimeout) or is_unavailable(exc):
+        return database_unavailable()
     diag = getattr(exc, "diag", None)
     pg = None
     sqlstate = getattr(exc, "sqlstate", None)

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -19,6 +18,7 @@ from wats.auth.errors import AuthError, bad_request, database_error, error_respo
 from wats.auth.params import MAX_BODY, Field, decode, form_value, read_form
 from wats.auth.sms import PhoneSender
 from wats.auth.tokens import TokenService, validate_refresh_token_param
+from wats.database import Pool
 from wats.settings import Settings
 
 log = logging.getLogger("wats.auth")
@@ -52,7 +52,7 @@ Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 class AuthService:
     """GoTrue-compatible phone-OTP Auth over the ``supabase_auth_admin`` pool."""
 
-    def __init__(self, settings: Settings, pool: AsyncConnectionPool):
+    def __init__(self, settings: Settings, pool: Pool):
         config = AuthConfig.from_settings(settings)
         self.config = config
         self.deps = Deps(

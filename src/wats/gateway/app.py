@@ -9,13 +9,13 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from wats.auth.service import AuthService
+from wats.database import Pool
 from wats.functions.manager import FunctionsHost
 from wats.gateway.guards import Gateway
 from wats.rest.service import RestConfig, RestService
@@ -42,13 +42,14 @@ def parse_size(text: str | int | None, default: int) -> int:
     return int(lowered)
 
 
-def pool(settings: Settings, user: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
-    return AsyncConnectionPool(
+def pool(settings: Settings, user: str, *, min_size: int, max_size: int) -> Pool:
+    """Connections of one role; each is checked before use, so a database restart costs no
+    request once it is back, and a database that is down is answered 503 at once."""
+    return Pool(
         settings.db_url(user=user),
         min_size=min_size,
         max_size=max_size,
         kwargs={"autocommit": True, "prepare_threshold": 3},
-        open=False,
         name=user,
     )
 
@@ -77,7 +78,7 @@ class Stack:
 
     async def start(self) -> None:
         for p in (self.api_pool, self.auth_pool, self.storage_admin_pool):
-            await p.open(wait=True, timeout=30)
+            await p.open(timeout=30)
         await self.rest.start()
         await self.storage.start()
         await self.functions.start()

@@ -20,11 +20,12 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 
 from wats import keys
+from wats.database import RETRY_AFTER, DatabaseUnavailable, Pool, is_unavailable
 from wats.rest import grammar
 from wats.rest.errors import ApiError, from_database
 from wats.rest.mutations import (
@@ -101,6 +102,19 @@ class Outcome:
     inserted: int = 0
 
 
+def database_unreachable() -> ApiError:
+    """PostgREST's answer when it cannot get a connection (PGRST000), with ``Retry-After``
+    as PostgREST sets on every 503; no libpq text in the body."""
+    return ApiError(503, "PGRST000", "Database connection error.", headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def connection_lost() -> ApiError:
+    """PostgREST's answer when the connection broke during the request (PGRST001)."""
+    return ApiError(
+        503, "PGRST001", "Database client error. Retrying the connection.", headers={"Retry-After": str(RETRY_AFTER)}
+    )
+
+
 def jwt_error(code: str, message: str) -> ApiError:
     return ApiError(
         401,
@@ -160,7 +174,7 @@ def authenticate(authorization: str | None, secret: str, anon_role: str) -> Iden
 class RestService:
     """One PostgREST-compatible endpoint over a pool of ``authenticator`` connections."""
 
-    def __init__(self, config: RestConfig, pool: AsyncConnectionPool):
+    def __init__(self, config: RestConfig, pool: Pool):
         self.config = config
         self.pool = pool
         self.cache: SchemaCache | None = None
@@ -218,6 +232,12 @@ class RestService:
                         await self.reload()
             except asyncio.CancelledError:
                 raise
+            except psycopg.OperationalError as exc:
+                if is_unavailable(exc):  # the database restarts or is down: listen again once back
+                    log.warning("schema cache listener lost the database; retrying")
+                else:
+                    log.exception("schema cache listener failed; retrying")
+                await asyncio.sleep(1)
             except Exception:
                 log.exception("schema cache listener failed; retrying")
                 await asyncio.sleep(1)
@@ -229,6 +249,12 @@ class RestService:
                 return await self._handle(request, path)
             except RecursionError:
                 raise ApiError(400, "PGRST100", "failed to parse the request", "nesting is too deep") from None
+            except psycopg.Error as exc:  # outside a request's transaction: loading the schema cache
+                if isinstance(exc, PoolTimeout):
+                    raise ApiError(504, "PGRST003", "Timed out acquiring connection from connection pool.") from None
+                if is_unavailable(exc):
+                    raise database_unreachable() from None
+                raise
         except ApiError as err:
             headers = {"Content-Type": JSON_TYPE, **err.headers}
             return Response(err.body(), status_code=err.status, headers=headers)
@@ -675,16 +701,20 @@ class RestService:
                     if not conn.closed:
                         with contextlib.suppress(psycopg.Error):
                             await conn.execute("ROLLBACK")
+                    if is_unavailable(exc):
+                        raise connection_lost() from None
                     if exc.sqlstate is None:
                         if isinstance(exc, psycopg.DataError):
                             # rejected before reaching the server (e.g. a NUL byte in text)
                             raise ApiError(400, "22021", str(exc)) from None
                         raise
                     raise from_database(exc, identity.authenticated) from None
-        except psycopg.OperationalError as exc:
-            raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc)) from None
-        except TimeoutError:
+        except (PoolTimeout, TimeoutError):
             raise ApiError(504, "PGRST003", "Timed out acquiring connection from connection pool.") from None
+        except psycopg.OperationalError as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                raise database_unreachable() from None
+            raise connection_lost() from None
 
     def _current_schema(self, request: Request) -> str:
         method = request.method.upper()

@@ -236,6 +236,12 @@ class Cluster:
         if self.is_running():
             self._pg_ctl("-m", "fast", "-w", "stop")
 
+    def restart(self) -> None:
+        """``pg_ctl restart`` (fast shutdown): every client connection is cut, as when the
+        server restarts under a running stack."""
+        self._pg_ctl("-l", str(self.logfile), "-m", "fast", "-w", "-t", "60", "restart")
+        self.wait_ready()
+
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
