@@ -97,12 +97,12 @@ def start_database(settings: Settings) -> Cluster:
     return cluster
 
 
-def start_services(settings: Settings, *, timeout: float = 120.0) -> None:
+def start_services(settings: Settings, *, timeout: float = 120.0, extra_env: dict[str, str] | None = None) -> None:
     if daemon_pid(settings):
         return
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log = (settings.log_dir / "stack.log").open("ab")
-    env = dict(os.environ, WATS_INSTANCE=settings.instance, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, WATS_INSTANCE=settings.instance, PYTHONUNBUFFERED="1", **(extra_env or {}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "wats.stack.daemon", "--instance", settings.instance],
         stdout=log,

@@ -31,6 +31,9 @@ async def serve(settings: Settings) -> None:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # The gateway is the edge: nothing in front of it may rewrite the peer address
+            # (uvicorn would otherwise believe X-Forwarded-For sent from 127.0.0.1).
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
             limit_concurrency=1000,
         )
@@ -45,6 +48,7 @@ async def serve(settings: Settings) -> None:
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
+                proxy_headers=False,
                 timeout_graceful_shutdown=2,
             )
         )
