@@ -85,11 +85,12 @@ def edge_headers(headers: list[tuple[str, str]], peer: str) -> list[tuple[str, s
     return [*kept, ("x-forwarded-for", chain), ("cf-connecting-ip", peer), ("x-real-ip", peer)]
 
 
-def function_folders(settings: Settings) -> list[tuple[str, Path]]:
+def function_folders(settings: Settings, test_functions: str | None = None) -> list[tuple[str, Path]]:
     """(name, folder) of every function the stack serves: supabase/functions, then the
-    test-only folder when ``wats test`` gave one (a name in both is the project's)."""
+    test-only folder when ``wats test`` gave one (``test_functions``, else the variable;
+    a name in both is the project's)."""
     folders = [settings.root / "supabase" / "functions"]
-    extra = os.environ.get(TEST_FUNCTIONS_ENV)
+    extra = test_functions or os.environ.get(TEST_FUNCTIONS_ENV)
     if extra:
         folders.append(Path(extra))
     found: dict[str, Path] = {}

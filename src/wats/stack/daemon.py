@@ -15,12 +15,17 @@ import uvicorn
 
 from wats.gateway.app import create_app
 from wats.settings import Settings
-from wats.stack import extensions
+from wats.stack import extensions, ports
 
 log = logging.getLogger("wats.daemon")
 
 
 async def serve(settings: Settings) -> None:
+    busy = ports.taken(ports.service_ports(settings))
+    if busy:  # taken since `wats start` looked: say so in one line, which start shows
+        count = len(ports.service_ports(settings)) - 2
+        print("error: " + ports.busy_message(settings, busy, "start", count), flush=True)
+        sys.exit(3)
     functions_env = extensions.functions_env(settings)
     servers: list[uvicorn.Server] = []
     gateway = uvicorn.Server(

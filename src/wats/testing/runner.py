@@ -29,6 +29,7 @@ def test_functions(settings: Settings) -> dict[str, str]:
 def prepare(settings: Settings) -> None:
     began = time.monotonic()
     control.stop_services(settings)
+    control.check_ports(settings, "test", extra_env=test_functions(settings))
     control.reset_database(settings)
     control.start_services(settings, extra_env=test_functions(settings))
     run_seed(settings)
