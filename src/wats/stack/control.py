@@ -16,7 +16,7 @@ import psycopg
 from wats.functions.manager import TEST_FUNCTIONS_ENV, function_folders
 from wats.settings import Settings
 from wats.stack import ports
-from wats.stack.postgres import Cluster
+from wats.stack.postgres import Cluster, prune_orphans
 
 
 class StackError(RuntimeError):
@@ -107,6 +107,7 @@ def check_ports(settings: Settings, command: str = "start", extra_env: dict[str,
 
 
 def start_database(settings: Settings) -> Cluster:
+    prune_orphans()
     cluster = Cluster(settings)
     if not cluster.is_running():
         busy = ports.taken([ports.database_port(settings)])
@@ -214,3 +215,4 @@ def stop(settings: Settings) -> None:
     cluster = Cluster(settings)
     if cluster.exists():
         cluster.stop()
+    prune_orphans()
