@@ -162,6 +162,14 @@ def test_form_and_other_content_types_get_a_json_4xx_never_a_500(target, method,
             assert data.get("error_code") and data.get("msg"), data
 
 
+def test_a_nul_character_in_a_query_parameter_is_a_client_error(target):
+    """PostgreSQL cannot store NUL; the request is at fault, so 400, not a database 500."""
+    with auth_http(target, Authorization=f"Bearer {target.service_role_key}") as http:
+        response = http.get("/admin/users", params={"filter": "a\x00b"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "validation_failed"
+
+
 @pytest.fixture
 def refusing_trigger(target, db):
     """A trigger on auth.users that refuses one phone, as an app's own trigger might. Only

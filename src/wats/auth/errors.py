@@ -13,6 +13,7 @@ import json
 from datetime import date
 from typing import Any
 
+import psycopg
 from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
@@ -73,6 +74,11 @@ def database_error(message: str, exc: Exception) -> AuthError:
     the error is the database being unreachable rather than the statement failing."""
     if isinstance(exc, PoolTimeout) or is_unavailable(exc):
         return database_unavailable()
+    sqlstate = getattr(exc, "sqlstate", None)
+    if (sqlstate is None and isinstance(exc, psycopg.DataError)) or sqlstate in ("22021", "22P05"):
+        # a value PostgreSQL cannot store (a NUL character in a query parameter): the
+        # request is at fault, not the server
+        return AuthError(400, "validation_failed", "Request contains characters that cannot be stored (NUL)")
     diag = getattr(exc, "diag", None)
     pg = None
     sqlstate = getattr(exc, "sqlstate", None)

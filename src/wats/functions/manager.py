@@ -257,7 +257,8 @@ class FunctionsHost:
                 self.client.build_request(request.method, url, headers=headers, content=body), stream=True
             )
         except httpx.HTTPError as exc:
-            return _json(502, {"code": "WORKER_ERROR", "message": f"Function is not reachable: {exc}"})
+            log.warning("function %s is not reachable: %s", name, exc)
+            return _json(502, {"code": "WORKER_ERROR", "message": "Function is not reachable"})
         response_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
 
         async def stream():  # type: ignore[no-untyped-def]

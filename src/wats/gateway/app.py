@@ -17,7 +17,7 @@ from starlette.routing import Route
 from wats.auth.service import AuthService
 from wats.database import Pool
 from wats.functions.manager import FunctionsHost
-from wats.gateway.guards import Gateway
+from wats.gateway.guards import Gateway, internal_error
 from wats.rest.service import RestConfig, RestService
 from wats.settings import Settings
 from wats.storage.service import StorageService
@@ -138,7 +138,13 @@ def create_app(settings: Settings, functions_env: dict[str, str] | None = None) 
         Route("/functions/v1/{path:path}", functions, methods=ALL_METHODS),
         Route("/_wats/health", health, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+
+    async def unhandled(request: Request, _exc: Exception) -> Response:
+        # Starlette answers an unhandled exception itself (plain text) before the gateway
+        # sees it; answer JSON in the service's shape instead. The gateway logs it.
+        return Response(internal_error(request.url.path), status_code=500, media_type="application/json")
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: unhandled})
     app.state.stack = stack
     storage_limit = parse_size(settings.config.get("storage", {}).get("file_size_limit"), 50 * 1024**2)
     return Gateway(

@@ -115,6 +115,14 @@ def connection_lost() -> ApiError:
     )
 
 
+def client_side_data_error(exc: Exception) -> str:
+    """PostgreSQL's words for a value psycopg refused to send (a NUL character is the one a
+    client can put in JSON), rather than psycopg's own text."""
+    if "NUL" in str(exc):
+        return 'invalid byte sequence for encoding "UTF8": 0x00'
+    return "invalid input value"
+
+
 def jwt_error(code: str, message: str) -> ApiError:
     return ApiError(
         401,
@@ -706,7 +714,7 @@ class RestService:
                     if exc.sqlstate is None:
                         if isinstance(exc, psycopg.DataError):
                             # rejected before reaching the server (e.g. a NUL byte in text)
-                            raise ApiError(400, "22021", str(exc)) from None
+                            raise ApiError(400, "22021", client_side_data_error(exc)) from None
                         raise
                     raise from_database(exc, identity.authenticated) from None
         except (PoolTimeout, TimeoutError):
