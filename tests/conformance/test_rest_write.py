@@ -251,3 +251,53 @@ def test_insert_of_an_empty_object_still_meets_the_tables_constraints(http, targ
     assert r.status_code == 400
     assert r.json()["code"] == "23502"  # not-null violation, answered as PostgREST does
     assert db.execute("select count(*) from conformance.baskets").fetchone() == before
+
+
+# -- payload types: PostgREST reads JSON (also without a Content-Type), URL-encoded forms and
+# CSV; any other type is refused with PGRST102, never parsed as JSON behind its back --------
+
+
+def test_a_url_encoded_form_inserts_one_row_of_its_fields(http, target):
+    title = unique_name("form")
+    r = http.post(
+        "/books",
+        content=f"author_id=1&title={title}&price=2500".encode(),
+        headers={**alice_headers(target), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 201, r.text
+    [row] = r.json()
+    assert (row["title"], row["price"], row["owner"]) == (title, 2500, ALICE)
+
+
+def test_csv_inserts_one_row_per_line_and_null_is_null(http, target):
+    a, b = unique_name("csv"), unique_name("csv")
+    body = f"author_id,title,isbn\n1,{a},NULL\n1,{b},{b}\n".encode()
+    r = http.post("/books", content=body, headers={**alice_headers(target), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    rows = r.json()
+    assert [(x["title"], x["isbn"]) for x in rows] == [(a, None), (b, b)]
+    ragged = http.post(
+        "/books", content=b"author_id,title\n1\n", headers={**alice_headers(target), "Content-Type": "text/csv"}
+    )
+    assert ragged.status_code == 400
+    assert ragged.json()["message"] == "All lines must have same number of fields"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"])
+def test_other_content_types_are_not_acceptable(http, target, db, content_type):
+    title = unique_name("typed")
+    r = http.post(
+        "/books",
+        content=f'{{"author_id": 1, "title": "{title}"}}'.encode(),
+        headers={**alice_headers(target), "Content-Type": content_type},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "PGRST102"
+    assert r.json()["message"] == f"Content-Type not acceptable: {content_type.split(';')[0]}"
+    assert count_books(db, title=title) == 0
+
+
+def test_an_rpc_reads_its_arguments_from_a_url_encoded_form(http):
+    r = http.post("/rpc/add", content=b"a=2&b=40", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+    assert r.json() == 42

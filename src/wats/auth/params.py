@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs
 
 from wats.auth.errors import AuthError
+from wats.mediatype import media_type
 
 #: GoTrue reads at most 1 MiB of a request body.
 MAX_BODY = 1 << 20
@@ -127,15 +127,6 @@ class FormBody:
 
     urlencoded: dict[str, list[str]] = field(default_factory=dict)
     multipart: dict[str, list[str]] = field(default_factory=dict)
-
-
-def media_type(content_type: str | None) -> str:
-    """``type/subtype`` of a Content-Type header, lower-cased ("" when absent)."""
-    if not content_type:
-        return ""
-    msg = Message()
-    msg["content-type"] = content_type
-    return msg.get_content_type() if content_type.strip() else ""
 
 
 def read_form(content_type: str | None, body: bytes) -> FormBody | None:

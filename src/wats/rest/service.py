@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import json
 import logging
 import re
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import parse_qsl
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -26,6 +29,7 @@ from starlette.responses import Response
 
 from wats import keys
 from wats.database import RETRY_AFTER, DatabaseUnavailable, Pool, is_unavailable
+from wats.mediatype import media_type
 from wats.rest import grammar
 from wats.rest.errors import ApiError, from_database
 from wats.rest.mutations import (
@@ -389,7 +393,7 @@ class RestService:
     async def _insert(self, request: Request, identity: Identity, relation: Relation, prefs: Preferences) -> Response:
         assert self.cache is not None
         query = grammar.parse_query(list(request.query_params.multi_items()))
-        payload = parse_payload(await request.body())
+        payload = parse_payload(await json_body(request))
         rows = payload if isinstance(payload, list) else [payload]
         columns = insert_columns(relation, rows, query.columns)
         returning = prefs.ret in ("representation", "headers-only")
@@ -408,7 +412,7 @@ class RestService:
         query = grammar.parse_query(list(request.query_params.multi_items()))
         if query.limit or query.offset:
             raise ApiError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT")
-        payload = parse_payload(await request.body(), allow_array=False)
+        payload = parse_payload(await json_body(request), allow_array=False)
         assert isinstance(payload, dict)
         pk = list(relation.primary_key)
         filters = query.filters.get((), [])
@@ -474,7 +478,7 @@ class RestService:
 
     async def _update(self, request: Request, identity: Identity, relation: Relation, prefs: Preferences) -> Response:
         query = grammar.parse_query(list(request.query_params.multi_items()))
-        payload = parse_payload(await request.body(), allow_array=False)
+        payload = parse_payload(await json_body(request), allow_array=False)
         assert isinstance(payload, dict)
         node = self._mutation_node(relation, query, relation.name)
         returning = prefs.ret == "representation"
@@ -550,7 +554,7 @@ class RestService:
         whole_body: str | None = None
         if method == "POST":
             query = grammar.parse_query(pairs)
-            raw = await request.body()
+            raw = await json_body(request)
             payload = parse_payload(raw, allow_array=True) if raw.strip() else {}
             single_param = prefs.params == "single-object" or isinstance(payload, list)
             if single_param or any(fn.single_unnamed_json for fn in candidates):
@@ -866,6 +870,37 @@ def parse_preferences(values: list[str]) -> Preferences:
             "Invalid preferences: " + ", ".join(invalid),
         )
     return prefs
+
+
+async def json_body(request: Request) -> bytes:
+    """The request body as JSON, whatever payload type PostgREST accepts: JSON (also when
+    no Content-Type is given), a URL-encoded form (one object of strings) or CSV (an array
+    of objects; ``NULL`` is null). Any other type is refused as PostgREST refuses it."""
+    raw = await request.body()
+    kind = media_type(request.headers.get("content-type"))
+    if kind in ("", "application/json"):
+        return raw
+    if kind == "application/x-www-form-urlencoded":
+        fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        return json.dumps(fields).encode()
+    if kind == "text/csv":
+        return json.dumps(csv_rows(raw)).encode()
+    raise ApiError(400, "PGRST102", f"Content-Type not acceptable: {kind}")
+
+
+def csv_rows(raw: bytes) -> list[dict[str, str | None]]:
+    """CSV with a header line → objects, as PostgREST reads a CSV payload."""
+    try:
+        reader = csv.reader(io.StringIO(raw.decode("utf-8")))
+        lines = [line for line in reader if line]
+    except (UnicodeDecodeError, csv.Error):
+        raise ApiError(400, "PGRST102", "Empty or invalid CSV") from None
+    if not lines:
+        return []
+    header, rows = lines[0], lines[1:]
+    if any(len(row) != len(header) for row in rows):
+        raise ApiError(400, "PGRST102", "All lines must have same number of fields")
+    return [{k: (None if v == "NULL" else v) for k, v in zip(header, row, strict=True)} for row in rows]
 
 
 def wants_single_object(request: Request) -> bool:
