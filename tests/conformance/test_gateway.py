@@ -29,6 +29,12 @@ def test_the_auth_api_requires_an_apikey_except_for_links(target):
     assert httpx.get(f"{target.url}/auth/v1/settings", headers={"apikey": target.anon_key}).status_code == 200
 
 
+def test_a_path_no_service_is_mounted_on_is_kongs_json_404(target):
+    r = httpx.get(f"{target.url}/no/such/service", headers={"apikey": target.anon_key})
+    assert r.status_code == 404
+    assert r.json() == {"message": "no Route matched with those values"}
+
+
 def test_cors_preflight_and_headers(target):
     pre = httpx.options(
         f"{target.url}/rest/v1/authors",

@@ -144,7 +144,17 @@ def create_app(settings: Settings, functions_env: dict[str, str] | None = None) 
         # sees it; answer JSON in the service's shape instead. The gateway logs it.
         return Response(internal_error(request.url.path), status_code=500, media_type="application/json")
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: unhandled})
+    async def no_route(_request: Request, exc: Exception) -> Response:
+        # what Kong answers for a path or method no service is mounted on
+        status = getattr(exc, "status_code", 404)
+        message = "no Route matched with those values" if status == 404 else "Method Not Allowed"
+        return Response(json.dumps({"message": message}).encode(), status_code=status, media_type="application/json")
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: no_route, 405: no_route, Exception: unhandled},
+    )
     app.state.stack = stack
     storage_limit = parse_size(settings.config.get("storage", {}).get("file_size_limit"), 50 * 1024**2)
     return Gateway(
