@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from wats.settings import Settings
 from wats.stack import control
-from wats.stack.postgres import PostgresMissing
+from wats.stack.postgres import ClusterError, PostgresMissing
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except PostgresMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except control.StackError as exc:
+    except (control.StackError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -38,6 +38,10 @@ class PostgresMissing(RuntimeError):
     """No usable PostgreSQL server installation on this machine."""
 
 
+class ClusterError(RuntimeError):
+    """The cluster could not be created, started or stopped (the reason is in the message)."""
+
+
 def _major(bindir: Path) -> int:
     out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True).stdout
     match = re.search(r"(\d+)(?:\.\d+)?", out)
@@ -123,7 +127,7 @@ def _check_traversable(path: Path, run_as: RunAs) -> None:
         return
     for parent in [path, *path.parents]:
         if parent.exists() and not os.stat(parent).st_mode & 0o001:
-            raise RuntimeError(
+            raise ClusterError(
                 f"{parent} is not searchable by other users, so the PostgreSQL user '{run_as.name}' cannot "
                 f"reach the cluster in {path}. Remove that cluster (`./scripts/wats stop`, then delete "
                 f"{path / 'pgdata'}) and the next start makes a new one outside the project."
@@ -219,7 +223,7 @@ class Cluster:
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = self.run_as.run([str(self.bindir / "pg_ctl"), "-D", str(self.settings.pgdata), *args])
         if check and proc.returncode != 0:
-            raise RuntimeError(f"pg_ctl {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+            raise ClusterError(f"pg_ctl {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
         return proc
 
     def _has_library(self, name: str) -> bool:
@@ -263,7 +267,7 @@ class Cluster:
         )
         pwfile.unlink()
         if proc.returncode != 0:
-            raise RuntimeError(f"initdb failed:\n{proc.stdout}{proc.stderr}")
+            raise ClusterError(f"initdb failed:\n{proc.stdout}{proc.stderr}")
         preload = ["pg_stat_statements"]
         extra = []
         if self._has_library("pg_cron"):
