@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from wats.settings import Settings
 from wats.stack import control
-from wats.stack.postgres import PostgresMissing
+from wats.stack.postgres import ClusterError, PostgresMissing
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -82,6 +82,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     s = settings_for(args)
     began = time.monotonic()
     fresh = False
+    control.check_ports(s, "start")
     cluster = control.start_database(s)
     if not control.database_ready(s):
         print("Setting up the local database (Supabase baseline + supabase/migrations)…")
@@ -113,6 +114,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_restart(args: argparse.Namespace) -> int:
     s = settings_for(args)
     control.stop_services(s)
+    control.check_ports(s, "restart")
     control.start_database(s)
     control.push_migrations(s)
     control.start_services(s)
@@ -137,6 +139,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     s = settings_for(args)
     if args.db_command == "reset":
         control.stop_services(s)
+        control.check_ports(s, "db reset")
         control.reset_database(s)
         control.start_services(s)
         if not args.no_seed:
@@ -230,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except PostgresMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except control.StackError as exc:
+    except (control.StackError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -47,3 +47,5 @@ def verify(secret: str, token: str, *, audience: str | None = None) -> dict[str,
         raise ExpiredToken(str(exc)) from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. absurdly nested JSON in a segment
+        raise InvalidToken("malformed token") from exc

@@ -9,6 +9,7 @@ environment; ``.env.example`` lists the variables.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -40,6 +41,20 @@ def load_supabase_config(root: Path) -> dict[str, Any]:
     """Parse ``supabase/config.toml``, the same file the Supabase CLI reads."""
     with (root / "supabase" / "config.toml").open("rb") as fh:
         return tomllib.load(fh)
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def cluster_root() -> Path:
+    """The folder of the clusters that live outside their project (see ``cluster_dir``)."""
+    return Path(os.environ.get("WATS_CLUSTER_ROOT") or "/var/lib/wats")
+
+
+def project_key(root: Path) -> str:
+    """A short, stable name for a project folder."""
+    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
 
 
 def _env_int(name: str, default: int) -> int:
@@ -86,12 +101,33 @@ class Settings:
         return self.root / ".wats" / self.instance
 
     @property
+    def cluster_dir(self) -> Path:
+        """Where PostgreSQL's own files (data, socket, its log) live.
+
+        Run by root, the cluster runs as the ``postgres`` user, which may not be able to
+        enter the project folder (a clone under /root or in a ``mktemp -d`` folder is 0700).
+        Its files then live in ``$WATS_CLUSTER_ROOT`` (default ``/var/lib/wats``), one folder
+        per project (a hash of its path) and instance, so projects and instances never share
+        one; ``.wats/<instance>/cluster`` points there. A cluster made in the project by an
+        earlier version stays where it is. Otherwise, the instance's own folder."""
+        if not _is_root() or (self.home / "pgdata" / "PG_VERSION").is_file():
+            return self.home
+        return cluster_root() / project_key(self.root) / self.instance
+
+    @property
     def pgdata(self) -> Path:
-        return self.home / "pgdata"
+        return self.cluster_dir / "pgdata"
 
     @property
     def socket_dir(self) -> Path:
-        return self.home / "run"
+        return self.cluster_dir / "run"
+
+    @property
+    def postgres_log(self) -> Path:
+        """PostgreSQL's log (``logs/postgres.log`` links to it when it lives elsewhere)."""
+        if self.cluster_dir == self.home:
+            return self.log_dir / "postgres.log"
+        return self.cluster_dir / "postgres.log"
 
     @property
     def log_dir(self) -> Path:

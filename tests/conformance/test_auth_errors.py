@@ -119,6 +119,57 @@ def test_nothing_a_client_sends_makes_the_server_fail(target, method, path):
             assert response.headers["content-type"].startswith("application/json") or response.status_code == 404
 
 
+FORM_BODIES = [
+    ("application/x-www-form-urlencoded", b"phone=255711000001&token=123456&type=sms"),
+    ("application/x-www-form-urlencoded", b"%zz=%&&=="),
+    (
+        "multipart/form-data; boundary=xyz",
+        b'--xyz\r\nContent-Disposition: form-data; name="phone"\r\n\r\n1\r\n--xyz--\r\n',
+    ),
+    ("multipart/form-data", b"no boundary at all"),
+    ("multipart/form-data; boundary=xyz", b"--xyz\r\ntruncated"),
+    ("text/plain", b"phone=1"),
+    ("application/octet-stream", b"\x00\x01\x02"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/otp"),
+        ("POST", "/verify"),
+        ("POST", "/token"),
+        ("POST", "/token?grant_type=refresh_token"),
+        ("POST", "/token?grant_type=password"),
+        ("PUT", "/user"),
+        ("POST", "/resend"),
+        ("POST", "/logout"),
+        ("POST", "/admin/users"),
+        ("PUT", f"/admin/users/{uuid.uuid4()}"),
+        ("DELETE", f"/admin/users/{uuid.uuid4()}"),
+    ],
+)
+def test_form_and_other_content_types_get_a_json_4xx_never_a_500(target, method, path):
+    """Every GoTrue handler parses its parameters as JSON whatever the Content-Type; form
+    bodies (well-formed or not) are therefore client errors, answered in GoTrue's shape."""
+    bearer = target.service_role_key if path.startswith("/admin") else target.anon_key
+    with auth_http(target, Authorization=f"Bearer {bearer}") as http:
+        for content_type, body in FORM_BODIES:
+            response = http.request(method, path, content=body, headers={"Content-Type": content_type})
+            assert 400 <= response.status_code < 500, (content_type, body[:20], response.status_code, response.text)
+            assert response.headers["content-type"].startswith("application/json"), response.text
+            data = response.json()
+            assert data.get("error_code") and data.get("msg"), data
+
+
+def test_a_nul_character_in_a_query_parameter_is_a_client_error(target):
+    """PostgreSQL cannot store NUL; the request is at fault, so 400, not a database 500."""
+    with auth_http(target, Authorization=f"Bearer {target.service_role_key}") as http:
+        response = http.get("/admin/users", params={"filter": "a\x00b"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "validation_failed"
+
+
 @pytest.fixture
 def refusing_trigger(target, db):
     """A trigger on auth.users that refuses one phone, as an app's own trigger might. Only

@@ -103,3 +103,64 @@ def test_an_unsupported_grant_type_is_refused(target):
     assert response.status_code == 400
     assert response.json()["error_code"] == "invalid_credentials"
     assert response.json()["msg"] == "unsupported_grant_type"
+
+
+# -- form bodies -----------------------------------------------------------------------------
+# GoTrue reads `grant_type` with Go's `Request.FormValue` (URL-encoded body, then query, then
+# multipart body), which consumes a form body; the grant's parameters are then parsed as JSON
+# from what is left (nothing). So a form-encoded refresh token is refused with 400 bad_json
+# on hosted Supabase, never a 500, and the token stays usable with a JSON body.
+
+EMPTY_BODY = "Could not parse request body as JSON: unexpected end of JSON input"
+
+
+def _multipart(fields: dict[str, str]) -> tuple[bytes, str]:
+    boundary = "wats-" + secrets.token_hex(8)
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    return ("".join(parts) + f"--{boundary}--\r\n").encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("where", ["query", "form"])
+def test_a_form_encoded_refresh_is_bad_json_and_leaves_the_token_usable(target, anon, db, session, where):
+    session_id = claims_of(session.access_token)["session_id"]
+    form = {"refresh_token": session.refresh_token}
+    path = "/token?grant_type=refresh_token" if where == "query" else "/token"
+    if where == "form":
+        form["grant_type"] = "refresh_token"  # found in the form body: the refresh grant runs
+    with auth_http(target) as http:
+        legacy = http.post(path, data=form)
+        current = http.post(path, data=form, headers={"X-Supabase-Api-Version": "2024-01-01"})
+    assert legacy.status_code == current.status_code == 400
+    assert legacy.json() == {"code": 400, "error_code": "bad_json", "msg": EMPTY_BODY}
+    assert current.json() == {"code": "bad_json", "message": EMPTY_BODY}
+    assert current.headers["x-sb-error-code"] == "bad_json"
+    assert _tokens(db, session_id) == [(session.refresh_token, False, None)], "nothing was rotated"
+    refreshed = anon.auth.refresh_session(session.refresh_token).session  # JSON, as supabase-py sends it
+    assert refreshed.refresh_token != session.refresh_token
+
+
+def test_a_multipart_refresh_reads_the_grant_type_and_is_bad_json(target, session):
+    body, content_type = _multipart({"grant_type": "refresh_token", "refresh_token": session.refresh_token})
+    with auth_http(target) as http:
+        response = http.post("/token", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    assert response.json() == {"code": 400, "error_code": "bad_json", "msg": EMPTY_BODY}
+
+
+def test_a_form_body_without_a_grant_type_is_an_unsupported_grant(target):
+    with auth_http(target) as http:
+        response = http.post("/token", data={"refresh_token": "x"})
+    assert response.status_code == 400
+    assert response.json() == {"code": 400, "error_code": "invalid_credentials", "msg": "unsupported_grant_type"}
+
+
+def test_a_refresh_with_a_json_body_of_another_content_type_works(target, session):
+    """Content types other than forms do not matter to GoTrue: the body is parsed as JSON."""
+    with auth_http(target) as http:
+        response = http.post(
+            "/token?grant_type=refresh_token",
+            content=f'{{"refresh_token": "{session.refresh_token}"}}'.encode(),
+            headers={"Content-Type": "text/plain"},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["refresh_token"] != session.refresh_token

@@ -29,6 +29,12 @@ def test_the_auth_api_requires_an_apikey_except_for_links(target):
     assert httpx.get(f"{target.url}/auth/v1/settings", headers={"apikey": target.anon_key}).status_code == 200
 
 
+def test_a_path_no_service_is_mounted_on_is_kongs_json_404(target):
+    r = httpx.get(f"{target.url}/no/such/service", headers={"apikey": target.anon_key})
+    assert r.status_code == 404
+    assert r.json() == {"message": "no Route matched with those values"}
+
+
 def test_cors_preflight_and_headers(target):
     pre = httpx.options(
         f"{target.url}/rest/v1/authors",
@@ -87,6 +93,8 @@ HOSTILE_QUERIES = [
     "and=(id.eq.1,or(id.eq.2,and(id.eq.3)))",
     "order=id.sideways",
     "order=",
+    "order=authors(name",
+    "order=x)(y",
     "limit=-1",
     "limit=abc",
     "offset=99999999999999999999999",
@@ -161,3 +169,33 @@ def test_the_server_survives_a_burst_of_bad_requests(target):
             client.get(f"{target.url}/rest/v1/nope{i}?select=((", headers={"apikey": target.anon_key})
         ok = client.get(f"{target.url}/rest/v1/", headers={"apikey": target.anon_key})
     assert ok.status_code == 200
+
+
+def _segment(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+#: JWTs a parser can choke on: JSON nested deeper than Python's recursion limit in the
+#: header or the claims, a segment that is not base64 of UTF-8 at all.
+DEEP = b"[" * 8000
+CHOKING_TOKENS = [
+    ".".join([_segment(DEEP), _segment(b"{}"), "sig"]),
+    ".".join([_segment(b'{"alg":"HS256"}'), _segment(DEEP), "sig"]),
+    ".".join([_segment(bytes([0xFF, 0xFE])), _segment(bytes([0xFF])), "sig"]),
+]
+
+
+@pytest.mark.parametrize("token", CHOKING_TOKENS, ids=["deep-header", "deep-claims", "not-utf8"])
+def test_a_token_the_parser_chokes_on_is_refused_as_invalid_by_every_api(target, token):
+    auth = {"apikey": target.anon_key, "Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=target.url, headers=auth, timeout=10) as client:
+        rest = client.get("/rest/v1/products", params={"select": "id", "limit": "1"})
+        user = client.get("/auth/v1/user")
+        storage = client.get("/storage/v1/object/authenticated/product-images/none.png")
+        function = client.post("/functions/v1/checkout-initiate", json={})
+    assert rest.status_code == 401 and rest.json()["code"] == "PGRST301", rest.text
+    assert user.status_code == 403 and user.json()["error_code"] == "bad_jwt", user.text
+    assert 400 <= storage.status_code < 500 and storage.json()["statusCode"] in ("400", "403"), storage.text
+    assert function.status_code == 401 and function.json()["msg"] == "Invalid JWT", function.text

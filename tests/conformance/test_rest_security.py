@@ -120,3 +120,14 @@ def test_anon_key_alone_reads_as_anon(target, conformance_schema):
     )
     assert r.status_code == 200
     assert all(not t["title"].startswith("Draft") for t in r.json())
+
+
+def test_a_jwt_with_a_role_that_does_not_exist_is_401(http, target):
+    """PostgREST answers 401 when the JWT's role is not a database role (22023)."""
+    from wats import keys
+
+    token = keys.sign(target.jwt_secret, {"role": "no_such_role_here", "exp": int(time.time()) + 60})
+    r = http.get("/books", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401, r.text
+    assert r.json()["code"] == "22023"
+    assert r.headers["www-authenticate"] == "Bearer"

@@ -190,3 +190,114 @@ def test_put_upserts_one_row_by_primary_key(http, target, db):
     mismatch = http.put("/genres", params={"id": "eq.78"}, json={"id": 79, "name": "x"}, headers=headers)
     assert mismatch.status_code == 400
     assert mismatch.json()["code"] == "PGRST115"
+
+
+# -- empty payloads: PostgREST inserts rows of defaults (`INSERT … SELECT FROM …` with no
+# columns), one per object, none for `[]` --------------------------------------------------
+
+
+def test_insert_of_an_empty_object_creates_a_row_of_defaults_as_the_caller(as_alice, db):
+    res = as_alice.table("baskets").insert({}).execute()
+    assert len(res.data) == 1
+    row = res.data[0]
+    assert row["owner"] == ALICE  # the default auth.uid() saw the caller's JWT
+    assert row["label"] == "basket"
+    stored = db.execute("select owner::text from conformance.baskets where id = %s", [row["id"]]).fetchone()
+    assert stored == (ALICE,)
+
+
+def alice_headers(target, prefer: str = "return=representation") -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from tests.conformance.conftest import user_token
+
+    return {"Authorization": f"Bearer {user_token(target.jwt_secret, ALICE)}", "Prefer": prefer}
+
+
+@pytest.mark.parametrize("payload, rows", [("[{}]", 1), ("[{}, {}]", 2), ("[{},{},{}]", 3)])
+def test_insert_of_empty_objects_creates_one_row_of_defaults_each(http, target, payload, rows):
+    r = http.post("/baskets", content=payload.encode(), headers=alice_headers(target))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert len(body) == rows
+    assert len({b["id"] for b in body}) == rows
+    assert all(b["owner"] == ALICE and b["label"] == "basket" for b in body)
+    assert r.headers["content-range"] == "*/*"
+
+
+def test_insert_of_an_empty_array_inserts_nothing_and_answers_201_with_an_empty_array(http, target, db):
+    before = db.execute("select count(*) from conformance.baskets").fetchone()
+    r = http.post("/baskets", content=b"[]", headers=alice_headers(target))
+    assert r.status_code == 201, r.text
+    assert r.json() == []
+    assert r.headers["content-range"] == "*/*"
+    assert db.execute("select count(*) from conformance.baskets").fetchone() == before
+
+
+def test_insert_of_an_empty_object_with_return_minimal_is_201_without_body(http, target):
+    r = http.post("/baskets", content=b"{}", headers=alice_headers(target, "return=minimal"))
+    assert r.status_code == 201, r.text
+    assert r.content == b""
+    assert "content-type" not in r.headers
+
+
+def test_insert_of_an_empty_object_still_meets_the_tables_constraints(http, target, db):
+    """A row of defaults is a row like any other: the service role has no auth.uid(), so
+    the owner default is NULL and PostgreSQL refuses it; nothing is written."""
+    before = db.execute("select count(*) from conformance.baskets").fetchone()
+    r = http.post(
+        "/baskets",
+        content=b"{}",
+        headers={"Authorization": f"Bearer {target.service_role_key}", "Prefer": "return=representation"},
+    )
+    assert r.status_code == 400
+    assert r.json()["code"] == "23502"  # not-null violation, answered as PostgREST does
+    assert db.execute("select count(*) from conformance.baskets").fetchone() == before
+
+
+# -- payload types: PostgREST reads JSON (also without a Content-Type), URL-encoded forms and
+# CSV; any other type is refused with PGRST102, never parsed as JSON behind its back --------
+
+
+def test_a_url_encoded_form_inserts_one_row_of_its_fields(http, target):
+    title = unique_name("form")
+    r = http.post(
+        "/books",
+        content=f"author_id=1&title={title}&price=2500".encode(),
+        headers={**alice_headers(target), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 201, r.text
+    [row] = r.json()
+    assert (row["title"], row["price"], row["owner"]) == (title, 2500, ALICE)
+
+
+def test_csv_inserts_one_row_per_line_and_null_is_null(http, target):
+    a, b = unique_name("csv"), unique_name("csv")
+    body = f"author_id,title,isbn\n1,{a},NULL\n1,{b},{b}\n".encode()
+    r = http.post("/books", content=body, headers={**alice_headers(target), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    rows = r.json()
+    assert [(x["title"], x["isbn"]) for x in rows] == [(a, None), (b, b)]
+    ragged = http.post(
+        "/books", content=b"author_id,title\n1\n", headers={**alice_headers(target), "Content-Type": "text/csv"}
+    )
+    assert ragged.status_code == 400
+    assert ragged.json()["message"] == "All lines must have same number of fields"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"])
+def test_other_content_types_are_not_acceptable(http, target, db, content_type):
+    title = unique_name("typed")
+    r = http.post(
+        "/books",
+        content=f'{{"author_id": 1, "title": "{title}"}}'.encode(),
+        headers={**alice_headers(target), "Content-Type": content_type},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "PGRST102"
+    assert r.json()["message"] == f"Content-Type not acceptable: {content_type.split(';')[0]}"
+    assert count_books(db, title=title) == 0
+
+
+def test_an_rpc_reads_its_arguments_from_a_url_encoded_form(http):
+    r = http.post("/rpc/add", content=b"a=2&b=40", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+    assert r.json() == 42

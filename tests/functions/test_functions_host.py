@@ -82,3 +82,45 @@ def test_a_crashed_function_is_restarted(target):
     assert now["pid"] != before["pid"]
     r = httpx.post(f"{target.url}/functions/v1/payment-webhook/airtel", content=b"{}")
     assert r.status_code == 400
+
+
+# -- the client's address, as the hosted edge passes it on --------------------------------
+# Hosted Supabase sits behind Cloudflare, which sets CF-Connecting-IP to the address the
+# request came from (overwriting whatever the client sent) and appends that address to
+# X-Forwarded-For. A function must take the client's address from cf-connecting-ip: the
+# first X-Forwarded-For hop is the client's own writing.
+
+FORGED = "198.51.100.23"
+
+
+def echo(target, headers: dict[str, str] | list[tuple[str, str]]) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    r = httpx.post(
+        f"{target.url}/functions/v1/test-echo",
+        json={},
+        headers=[
+            ("Authorization", f"Bearer {target.anon_key}"),
+            *(headers.items() if isinstance(headers, dict) else headers),
+        ],
+    )
+    if r.status_code == 404 and "WATS_TEST_FUNCTIONS_DIR" not in os.environ:
+        pytest.skip("the test-only function test-echo is served by `wats test` instances only")
+    assert r.status_code == 200, r.text
+    return r.json()["headers"]
+
+
+def test_a_function_sees_the_peer_address_whatever_the_client_claims(target):
+    seen = echo(target, {"CF-Connecting-IP": FORGED, "X-Real-IP": FORGED, "X-Forwarded-For": FORGED})
+    peer = "127.0.0.1"  # the suite talks to the gateway over loopback
+    assert seen["cf-connecting-ip"] == peer
+    assert seen["x-real-ip"] == peer
+    assert seen["x-forwarded-for"] == f"{FORGED}, {peer}"  # appended, as a proxy does
+
+
+def test_a_function_sees_one_forwarded_chain_and_the_peer_without_client_headers(target):
+    assert echo(target, {}) == {
+        "cf-connecting-ip": "127.0.0.1",
+        "x-real-ip": "127.0.0.1",
+        "x-forwarded-for": "127.0.0.1",
+    }
+    several = echo(target, [("X-Forwarded-For", "203.0.113.1, 10.0.0.1"), ("X-Forwarded-For", "10.0.0.2")])
+    assert several["x-forwarded-for"] == "203.0.113.1, 10.0.0.1, 10.0.0.2, 127.0.0.1"

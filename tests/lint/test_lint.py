@@ -45,12 +45,14 @@ def test_migrations_are_sqlfluff_clean():
 
 
 def test_edge_functions_are_deno_formatted():
-    proc = run(str(BIN / "deno"), "fmt", "--check", "supabase/functions", "src/wats/functions")
+    proc = run(
+        str(BIN / "deno"), "fmt", "--check", "supabase/functions", "src/wats/functions", "tests/functions/fixtures"
+    )
     assert proc.returncode == 0, explain(proc)
 
 
 def test_edge_functions_are_deno_lint_clean():
-    proc = run(str(BIN / "deno"), "lint", "supabase/functions", "src/wats/functions")
+    proc = run(str(BIN / "deno"), "lint", "supabase/functions", "src/wats/functions", "tests/functions/fixtures")
     assert proc.returncode == 0, explain(proc)
 
 

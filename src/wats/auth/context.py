@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 
 from wats.auth.config import AuthConfig
@@ -21,6 +20,7 @@ from wats.auth.jwtauth import Caller
 from wats.auth.ratelimit import TokenBucket, client_key, per_five_minutes
 from wats.auth.sms import PhoneSender
 from wats.auth.tokens import Client, TokenService
+from wats.database import Pool
 
 AUD_HEADER = "x-jwt-aud"
 _EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
@@ -48,7 +48,7 @@ class Limiters:
 @dataclass
 class Deps:
     config: AuthConfig
-    pool: AsyncConnectionPool
+    pool: Pool
     tokens: TokenService
     sender: PhoneSender
     limiters: Limiters

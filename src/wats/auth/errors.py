@@ -13,8 +13,12 @@ import json
 from datetime import date
 from typing import Any
 
+import psycopg
+from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
+
+from wats.database import RETRY_AFTER, is_unavailable
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION_2024_01_01 = date(2024, 1, 1)
@@ -54,8 +58,27 @@ def public_pg_status(sqlstate: str) -> int:
     return 0
 
 
+def database_unavailable() -> AuthError:
+    """The database is down, restarting or out of connections: 503 with ``Retry-After``, so
+    clients (supabase-js/-py treat 502–504 as retryable) try again, never a 500."""
+    return AuthError(
+        503,
+        "unexpected_failure",
+        "The database is not reachable, try again later",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
 def database_error(message: str, exc: Exception) -> AuthError:
-    """GoTrue's ``NewInternalServerError(message).WithInternalError(pgErr)``."""
+    """GoTrue's ``NewInternalServerError(message).WithInternalError(pgErr)``, or 503 when
+    the error is the database being unreachable rather than the statement failing."""
+    if isinstance(exc, PoolTimeout) or is_unavailable(exc):
+        return database_unavailable()
+    sqlstate = getattr(exc, "sqlstate", None)
+    if (sqlstate is None and isinstance(exc, psycopg.DataError)) or sqlstate in ("22021", "22P05"):
+        # a value PostgreSQL cannot store (a NUL character in a query parameter): the
+        # request is at fault, not the server
+        return AuthError(400, "validation_failed", "Request contains characters that cannot be stored (NUL)")
     diag = getattr(exc, "diag", None)
     pg = None
     sqlstate = getattr(exc, "sqlstate", None)

@@ -19,7 +19,8 @@ import psycopg
 
 from wats.auth import store
 from wats.auth.config import HookConfig
-from wats.auth.errors import AuthError, internal
+from wats.auth.errors import AuthError, database_unavailable, internal
+from wats.database import is_unavailable
 
 log = logging.getLogger("wats.auth")
 
@@ -117,6 +118,8 @@ async def run_access_token_hook(
             row = await cur.fetchone()
             await conn.execute("set local statement_timeout to default")
     except psycopg.Error as exc:
+        if is_unavailable(exc):
+            raise database_unavailable() from None
         log.warning("custom access token hook %s failed: %s", hook.uri, exc)
         raise internal(f"Error running hook URI: {hook.uri}") from None
     raw = row[0] if row else None

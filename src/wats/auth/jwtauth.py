@@ -119,13 +119,13 @@ def parse_jwt(token: str, secret: str, now: datetime) -> dict[str, Any]:
         raise _bad_jwt("token is malformed: token contains an invalid number of segments")
     try:
         header = json.loads(_b64(parts[0]))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise _bad_jwt("token is malformed: could not JSON decode header") from None
     if not isinstance(header, dict):
         raise _bad_jwt("token is malformed: could not JSON decode header")
     try:
         payload = json.loads(_b64(parts[1]))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise _bad_jwt("token is malformed: could not JSON decode claim") from None
     if not isinstance(payload, dict):
         raise _bad_jwt("token is malformed: could not JSON decode claim")
@@ -136,7 +136,7 @@ def parse_jwt(token: str, secret: str, now: datetime) -> dict[str, Any]:
         raise _bad_jwt("token is unverifiable: signing method (alg) is unavailable")
     try:
         signature = _b64(parts[2])
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise _bad_jwt("token is malformed: could not base64 decode signature") from None
     expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
     if not hmac.compare_digest(signature, expected):

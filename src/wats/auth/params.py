@@ -5,10 +5,14 @@ of the wrong JSON type fails the whole request with ``400 bad_json``."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
+from urllib.parse import parse_qs
 
 from wats.auth.errors import AuthError
+from wats.mediatype import media_type
 
 #: GoTrue reads at most 1 MiB of a request body.
 MAX_BODY = 1 << 20
@@ -114,3 +118,51 @@ def decode(body: bytes, struct: str, fields: list[Field]) -> dict[str, Any]:
             )
         out[f.name] = value
     return out
+
+
+@dataclass(frozen=True)
+class FormBody:
+    """A form body as Go's ``Request.ParseMultipartForm`` reads it: URL-encoded fields and
+    multipart fields apart, because ``FormValue`` ranks them differently."""
+
+    urlencoded: dict[str, list[str]] = field(default_factory=dict)
+    multipart: dict[str, list[str]] = field(default_factory=dict)
+
+
+def read_form(content_type: str | None, body: bytes) -> FormBody | None:
+    """The form fields of a POST body with a form content type, or None for any other
+    content type. Go reads (and so consumes) such a body whenever a handler asks for a form
+    value; malformed forms give no fields, never an error, as ``FormValue`` ignores it."""
+    kind = media_type(content_type)
+    if kind == "application/x-www-form-urlencoded":
+        text = body.decode("utf-8", "replace")
+        return FormBody(urlencoded=parse_qs(text, keep_blank_values=True))
+    if kind == "multipart/form-data":
+        return FormBody(multipart=_multipart_fields(content_type or "", body))
+    return None
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
+    head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+    msg = BytesParser(policy=HTTP).parsebytes(head + body)
+    fields: dict[str, list[str]] = {}
+    if not msg.is_multipart():
+        return fields
+    for part in msg.iter_parts():
+        if part.get_content_disposition() != "form-data" or part.get_filename() is not None:
+            continue
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields.setdefault(name, []).append(payload.decode("utf-8", "replace"))
+    return fields
+
+
+def form_value(name: str, form: FormBody | None, query: dict[str, list[str]]) -> str:
+    """Go's ``Request.FormValue``: the URL-encoded body first, then the query string, then
+    the multipart body; "" when none has the field."""
+    for source in (form.urlencoded if form else {}, query, form.multipart if form else {}):
+        values = source.get(name)
+        if values:
+            return values[0]
+    return ""

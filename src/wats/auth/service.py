@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -16,9 +15,10 @@ from wats.auth import admin, otp, user, verify
 from wats.auth.config import GOTRUE_VERSION, AuthConfig
 from wats.auth.context import Deps, Limiters, client_of, feature_unavailable, get_str
 from wats.auth.errors import AuthError, bad_request, database_error, error_response, json_response
-from wats.auth.params import Field, decode
+from wats.auth.params import MAX_BODY, Field, decode, form_value, read_form
 from wats.auth.sms import PhoneSender
 from wats.auth.tokens import TokenService, validate_refresh_token_param
+from wats.database import Pool
 from wats.settings import Settings
 
 log = logging.getLogger("wats.auth")
@@ -52,7 +52,7 @@ Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 class AuthService:
     """GoTrue-compatible phone-OTP Auth over the ``supabase_auth_admin`` pool."""
 
-    def __init__(self, settings: Settings, pool: AsyncConnectionPool):
+    def __init__(self, settings: Settings, pool: Pool):
         config = AuthConfig.from_settings(settings)
         self.config = config
         self.deps = Deps(
@@ -173,12 +173,22 @@ class AuthService:
         }
 
     async def _token(self, request: Request, headers: dict[str, str]) -> Any:
-        grant_type = request.query_params.get("grant_type", "")
-        if not grant_type and "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
-            grant_type = str((await request.form()).get("grant_type") or "")
+        # GoTrue reads grant_type with Go's FormValue (form body, query, multipart body). A
+        # form body is consumed by that read, so the grant's JSON parameters then parse from
+        # nothing: 400 bad_json. Only JSON bodies carry the refresh token, on hosted too.
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise AuthError(413, "request_entity_too_large", f"Request body too large (max {MAX_BODY} bytes)")
+        form = read_form(request.headers.get("content-type"), body)
+        query: dict[str, list[str]] = {}
+        for key, value in request.query_params.multi_items():
+            query.setdefault(key, []).append(value)
+        grant_type = form_value("grant_type", form, query)
+        if form is not None:
+            body = b""
         if grant_type == "refresh_token":
             self.deps.limit(self.deps.limiters.token, request)
-            params = decode(await request.body(), "RefreshTokenGrantParams", [Field("refresh_token", "string")])
+            params = decode(body, "RefreshTokenGrantParams", [Field("refresh_token", "string")])
             token = get_str(params, "refresh_token")
             validate_refresh_token_param(token)
             async with self.deps.pool.connection() as conn:

@@ -39,6 +39,13 @@ INHERITED = (
     "NPM_CONFIG_REGISTRY",
 )
 
+#: Client-address headers the hosted edge (Cloudflare) sets itself: whatever a client sends
+#: under these names is dropped, as there.
+EDGE_ADDRESS_HEADERS = {"cf-connecting-ip", "x-real-ip", "x-forwarded-for"}
+#: A folder of extra functions the stack serves besides supabase/functions: only ever set by
+#: ``wats test`` for its test instance (tests/functions/fixtures), never deployed.
+TEST_FUNCTIONS_ENV = "WATS_TEST_FUNCTIONS_DIR"
+
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -64,6 +71,35 @@ def discover(functions_dir: Path) -> list[str]:
     )
 
 
+def edge_headers(headers: list[tuple[str, str]], peer: str) -> list[tuple[str, str]]:
+    """The request headers a function sees behind Supabase's edge: ``CF-Connecting-IP`` and
+    ``X-Real-IP`` are the address the request came from (a client cannot forge them), and
+    that address is appended to any ``X-Forwarded-For`` the client sent, in one header line
+    as proxies do. Functions take the client's address from ``cf-connecting-ip``; the first
+    ``X-Forwarded-For`` hop is whatever the client wrote."""
+    forwarded = [
+        hop.strip() for name, value in headers if name.lower() == "x-forwarded-for" for hop in value.split(",")
+    ]
+    kept = [(name, value) for name, value in headers if name.lower() not in EDGE_ADDRESS_HEADERS]
+    chain = ", ".join([*(hop for hop in forwarded if hop), peer])
+    return [*kept, ("x-forwarded-for", chain), ("cf-connecting-ip", peer), ("x-real-ip", peer)]
+
+
+def function_folders(settings: Settings, test_functions: str | None = None) -> list[tuple[str, Path]]:
+    """(name, folder) of every function the stack serves: supabase/functions, then the
+    test-only folder when ``wats test`` gave one (``test_functions``, else the variable;
+    a name in both is the project's)."""
+    folders = [settings.root / "supabase" / "functions"]
+    extra = test_functions or os.environ.get(TEST_FUNCTIONS_ENV)
+    if extra:
+        folders.append(Path(extra))
+    found: dict[str, Path] = {}
+    for folder in folders:
+        for name in discover(folder):
+            found.setdefault(name, folder / name)
+    return list(found.items())
+
+
 def deno_binary(settings: Settings) -> Path:
     return settings.bin_dir / "deno"
 
@@ -80,6 +116,7 @@ def runner_path() -> Path:
 @dataclass
 class FunctionProcess:
     name: str
+    folder: Path
     port: int
     verify_jwt: bool
     process: asyncio.subprocess.Process | None = None
@@ -98,9 +135,9 @@ class FunctionsHost:
         self._stopping = False
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(150.0, connect=5.0))
         config = settings.functions_config
-        for i, name in enumerate(discover(settings.root / "supabase" / "functions")):
+        for i, (name, folder) in enumerate(function_folders(settings)):
             verify = bool(config.get(name, {}).get("verify_jwt", True))
-            self.functions[name] = FunctionProcess(name, settings.functions_port + i, verify)
+            self.functions[name] = FunctionProcess(name, folder, settings.functions_port + i, verify)
 
     def environment(self, fn: FunctionProcess) -> dict[str, str]:
         s = self.settings
@@ -118,7 +155,7 @@ class FunctionsHost:
             "SB_REGION": "local",
             **{k: os.environ[k] for k in INHERITED if k in os.environ},
             # for the runner
-            "WATS_FUNCTION_ENTRY": (s.root / "supabase" / "functions" / fn.name / "index.ts").as_uri(),
+            "WATS_FUNCTION_ENTRY": (fn.folder / "index.ts").resolve().as_uri(),
             "WATS_FUNCTION_PORT": str(fn.port),
         }
         env.update(self.extra_env)
@@ -147,7 +184,7 @@ class FunctionsHost:
                     env=self.environment(fn),
                     stdout=out,
                     stderr=asyncio.subprocess.STDOUT,
-                    cwd=str(self.settings.root / "supabase" / "functions" / fn.name),
+                    cwd=str(fn.folder),
                 )
                 waiter = asyncio.create_task(self._wait_listening(fn))
                 code = await fn.process.wait()
@@ -212,16 +249,16 @@ class FunctionsHost:
         url = f"http://127.0.0.1:{fn.port}/{name}" + (f"/{rest}" if rest else "")
         if request.url.query:
             url += "?" + request.url.query
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        client_ip = request.client.host if request.client else "127.0.0.1"
-        headers.append(("x-forwarded-for", client_ip))
+        peer = request.client.host if request.client else "127.0.0.1"
+        headers = edge_headers([(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP], peer)
         body = await request.body()
         try:
             upstream = await self.client.send(
                 self.client.build_request(request.method, url, headers=headers, content=body), stream=True
             )
         except httpx.HTTPError as exc:
-            return _json(502, {"code": "WORKER_ERROR", "message": f"Function is not reachable: {exc}"})
+            log.warning("function %s is not reachable: %s", name, exc)
+            return _json(502, {"code": "WORKER_ERROR", "message": "Function is not reachable"})
         response_headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
 
         async def stream():  # type: ignore[no-untyped-def]

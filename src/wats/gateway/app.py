@@ -9,15 +9,15 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from wats.auth.service import AuthService
+from wats.database import Pool
 from wats.functions.manager import FunctionsHost
-from wats.gateway.guards import Gateway
+from wats.gateway.guards import Gateway, internal_error
 from wats.rest.service import RestConfig, RestService
 from wats.settings import Settings
 from wats.storage.service import StorageService
@@ -42,13 +42,14 @@ def parse_size(text: str | int | None, default: int) -> int:
     return int(lowered)
 
 
-def pool(settings: Settings, user: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
-    return AsyncConnectionPool(
+def pool(settings: Settings, user: str, *, min_size: int, max_size: int) -> Pool:
+    """Connections of one role; each is checked before use, so a database restart costs no
+    request once it is back, and a database that is down is answered 503 at once."""
+    return Pool(
         settings.db_url(user=user),
         min_size=min_size,
         max_size=max_size,
         kwargs={"autocommit": True, "prepare_threshold": 3},
-        open=False,
         name=user,
     )
 
@@ -77,7 +78,7 @@ class Stack:
 
     async def start(self) -> None:
         for p in (self.api_pool, self.auth_pool, self.storage_admin_pool):
-            await p.open(wait=True, timeout=30)
+            await p.open(timeout=30)
         await self.rest.start()
         await self.storage.start()
         await self.functions.start()
@@ -137,7 +138,23 @@ def create_app(settings: Settings, functions_env: dict[str, str] | None = None) 
         Route("/functions/v1/{path:path}", functions, methods=ALL_METHODS),
         Route("/_wats/health", health, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+
+    async def unhandled(request: Request, _exc: Exception) -> Response:
+        # Starlette answers an unhandled exception itself (plain text) before the gateway
+        # sees it; answer JSON in the service's shape instead. The gateway logs it.
+        return Response(internal_error(request.url.path), status_code=500, media_type="application/json")
+
+    async def no_route(_request: Request, exc: Exception) -> Response:
+        # what Kong answers for a path or method no service is mounted on
+        status = getattr(exc, "status_code", 404)
+        message = "no Route matched with those values" if status == 404 else "Method Not Allowed"
+        return Response(json.dumps({"message": message}).encode(), status_code=status, media_type="application/json")
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: no_route, 405: no_route, Exception: unhandled},
+    )
     app.state.stack = stack
     storage_limit = parse_size(settings.config.get("storage", {}).get("file_size_limit"), 50 * 1024**2)
     return Gateway(

@@ -44,6 +44,18 @@ def too_large(path: str, limit: int) -> bytes:
     return error_body(413, message)
 
 
+def internal_error(path: str) -> bytes:
+    """The last-resort 500 (a bug of the stand-in), in the shape of the service behind
+    ``path`` so that its client library can read it; never a traceback."""
+    message = "Internal server error"
+    if path.startswith("/storage/v1"):
+        body = {"statusCode": "500", "code": "InternalError", "error": "Internal", "message": message}
+        return json.dumps(body).encode()
+    if path.startswith("/auth/v1"):
+        return json.dumps({"code": 500, "error_code": "unexpected_failure", "msg": message}).encode()
+    return error_body(500, message, "WATS500")
+
+
 async def send_json(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
@@ -148,7 +160,7 @@ class Gateway:
         except Exception:
             log.exception("unhandled error serving %s %s", method, path)
             if not started:
-                await send_json(send, 500, error_body(500, "Internal server error", "WATS500"), cors)
+                await send_json(send, 500, internal_error(path), cors)
 
     @staticmethod
     def _needs_api_key(path: str) -> bool:

@@ -84,6 +84,9 @@ def from_database(exc: Any, authenticated: bool) -> ApiError:
     diag = exc.diag
     sqlstate = exc.sqlstate or "XX000"
     status = status_for_sqlstate(sqlstate, authenticated)
+    primary = diag.message_primary or ""
+    if sqlstate == "22023" and primary.startswith("role") and primary.endswith("does not exist"):
+        status = 401  # the JWT's role does not exist (PostgREST answers 401 too)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     return ApiError(
         status,

@@ -375,7 +375,9 @@ def parse_order(text: str) -> list[OrderTerm]:
         relation = None
         paren = _find_unquoted(part, "(")
         if paren > 0:
-            close = part.index(")", paren)
+            close = part.find(")", paren)
+            if close < 0:
+                raise parse_error(f'"failed to parse order ({text})"', "unbalanced parentheses")
             relation = part[:paren]
             part = part[paren + 1 : close] + part[close + 1 :]
         tokens = part.split(".")
@@ -420,7 +422,15 @@ def _non_negative_int(name: str, value: str) -> int:
 
 
 def parse_query(pairs: list[tuple[str, str]], arg_names: frozenset[str] = frozenset()) -> Query:
-    """Parse a query string; root-level keys in ``arg_names`` are kept raw (RPC arguments)."""
+    """Parse a query string; root-level keys in ``arg_names`` are kept raw (RPC arguments).
+    Whatever the parser cannot make sense of is PostgREST's 400 PGRST100, never a 500."""
+    try:
+        return _parse_query(pairs, arg_names)
+    except (ValueError, IndexError, KeyError):
+        raise parse_error('"failed to parse the query string"') from None
+
+
+def _parse_query(pairs: list[tuple[str, str]], arg_names: frozenset[str]) -> Query:
     select_text: str | None = None
     filters: dict[tuple[str, ...], list[Condition]] = {}
     order: dict[tuple[str, ...], list[OrderTerm]] = {}

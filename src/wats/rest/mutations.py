@@ -84,16 +84,17 @@ def render_insert(spec: InsertSpec, params: Params) -> str:
             value = f"CASE WHEN pgrst_body.doc ? {key} THEN {value} ELSE {_default_sql(rel, col)} END"
         exprs.append(value)
     body = params.add(json.dumps(spec.rows))
-    cols = ", ".join(ident(c) for c in spec.columns)
     if spec.columns:
+        cols = ", ".join(ident(c) for c in spec.columns)
         sql = (
             f"INSERT INTO {target} AS {alias} ({cols}) SELECT {', '.join(exprs)} "
             f"FROM jsonb_array_elements({body}::jsonb) AS pgrst_body(doc), "
             f"LATERAL jsonb_populate_record(NULL::{target}, pgrst_body.doc) AS pgrst_row"
         )
     else:
-        # `{}` or `[{}, …]`: one row of defaults per object
-        sql = _insert_defaults(rel, len(spec.rows))
+        # `{}`, `[{}, …]` or `[]`: as PostgREST, no column list and a select of no columns,
+        # so every column of each row (one per object, none for `[]`) takes its default.
+        sql = f"INSERT INTO {target} AS {alias} SELECT FROM jsonb_array_elements({body}::jsonb) AS pgrst_body(doc)"
     if spec.resolution is not None or spec.conflict_filters is not None:
         keys = spec.on_conflict or list(rel.primary_key)
         if not keys:
@@ -120,18 +121,6 @@ def render_insert(spec: InsertSpec, params: Params) -> str:
         else (f" RETURNING ({alias}.xmax = 0) AS pgrst_inserted")
     )
     return sql
-
-
-def _insert_defaults(rel: Relation, count: int) -> str:
-    target = rel.qualified.replace("%", "%%")
-    alias = ident(rel.name)
-    first = ident(next(iter(rel.columns)))
-    if count == 0:
-        return f"INSERT INTO {target} AS {alias} ({first}) SELECT NULL WHERE FALSE"
-    if count == 1:
-        return f"INSERT INTO {target} AS {alias} DEFAULT VALUES"
-    rows = ", ".join(["(DEFAULT)"] * count)
-    return f"INSERT INTO {target} AS {alias} ({first}) VALUES {rows}"
 
 
 def render_update(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import json
 import logging
 import re
@@ -18,13 +20,16 @@ import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import parse_qsl
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 
 from wats import keys
+from wats.database import RETRY_AFTER, DatabaseUnavailable, Pool, is_unavailable
+from wats.mediatype import media_type
 from wats.rest import grammar
 from wats.rest.errors import ApiError, from_database
 from wats.rest.mutations import (
@@ -101,6 +106,27 @@ class Outcome:
     inserted: int = 0
 
 
+def database_unreachable() -> ApiError:
+    """PostgREST's answer when it cannot get a connection (PGRST000), with ``Retry-After``
+    as PostgREST sets on every 503; no libpq text in the body."""
+    return ApiError(503, "PGRST000", "Database connection error.", headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def connection_lost() -> ApiError:
+    """PostgREST's answer when the connection broke during the request (PGRST001)."""
+    return ApiError(
+        503, "PGRST001", "Database client error. Retrying the connection.", headers={"Retry-After": str(RETRY_AFTER)}
+    )
+
+
+def client_side_data_error(exc: Exception) -> str:
+    """PostgreSQL's words for a value psycopg refused to send (a NUL character is the one a
+    client can put in JSON), rather than psycopg's own text."""
+    if "NUL" in str(exc):
+        return 'invalid byte sequence for encoding "UTF8": 0x00'
+    return "invalid input value"
+
+
 def jwt_error(code: str, message: str) -> ApiError:
     return ApiError(
         401,
@@ -160,7 +186,7 @@ def authenticate(authorization: str | None, secret: str, anon_role: str) -> Iden
 class RestService:
     """One PostgREST-compatible endpoint over a pool of ``authenticator`` connections."""
 
-    def __init__(self, config: RestConfig, pool: AsyncConnectionPool):
+    def __init__(self, config: RestConfig, pool: Pool):
         self.config = config
         self.pool = pool
         self.cache: SchemaCache | None = None
@@ -218,6 +244,12 @@ class RestService:
                         await self.reload()
             except asyncio.CancelledError:
                 raise
+            except psycopg.OperationalError as exc:
+                if is_unavailable(exc):  # the database restarts or is down: listen again once back
+                    log.warning("schema cache listener lost the database; retrying")
+                else:
+                    log.exception("schema cache listener failed; retrying")
+                await asyncio.sleep(1)
             except Exception:
                 log.exception("schema cache listener failed; retrying")
                 await asyncio.sleep(1)
@@ -229,6 +261,12 @@ class RestService:
                 return await self._handle(request, path)
             except RecursionError:
                 raise ApiError(400, "PGRST100", "failed to parse the request", "nesting is too deep") from None
+            except psycopg.Error as exc:  # outside a request's transaction: loading the schema cache
+                if isinstance(exc, PoolTimeout):
+                    raise ApiError(504, "PGRST003", "Timed out acquiring connection from connection pool.") from None
+                if is_unavailable(exc):
+                    raise database_unreachable() from None
+                raise
         except ApiError as err:
             headers = {"Content-Type": JSON_TYPE, **err.headers}
             return Response(err.body(), status_code=err.status, headers=headers)
@@ -355,7 +393,7 @@ class RestService:
     async def _insert(self, request: Request, identity: Identity, relation: Relation, prefs: Preferences) -> Response:
         assert self.cache is not None
         query = grammar.parse_query(list(request.query_params.multi_items()))
-        payload = parse_payload(await request.body())
+        payload = parse_payload(await json_body(request))
         rows = payload if isinstance(payload, list) else [payload]
         columns = insert_columns(relation, rows, query.columns)
         returning = prefs.ret in ("representation", "headers-only")
@@ -374,7 +412,7 @@ class RestService:
         query = grammar.parse_query(list(request.query_params.multi_items()))
         if query.limit or query.offset:
             raise ApiError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT")
-        payload = parse_payload(await request.body(), allow_array=False)
+        payload = parse_payload(await json_body(request), allow_array=False)
         assert isinstance(payload, dict)
         pk = list(relation.primary_key)
         filters = query.filters.get((), [])
@@ -440,7 +478,7 @@ class RestService:
 
     async def _update(self, request: Request, identity: Identity, relation: Relation, prefs: Preferences) -> Response:
         query = grammar.parse_query(list(request.query_params.multi_items()))
-        payload = parse_payload(await request.body(), allow_array=False)
+        payload = parse_payload(await json_body(request), allow_array=False)
         assert isinstance(payload, dict)
         node = self._mutation_node(relation, query, relation.name)
         returning = prefs.ret == "representation"
@@ -516,7 +554,7 @@ class RestService:
         whole_body: str | None = None
         if method == "POST":
             query = grammar.parse_query(pairs)
-            raw = await request.body()
+            raw = await json_body(request)
             payload = parse_payload(raw, allow_array=True) if raw.strip() else {}
             single_param = prefs.params == "single-object" or isinstance(payload, list)
             if single_param or any(fn.single_unnamed_json for fn in candidates):
@@ -675,16 +713,20 @@ class RestService:
                     if not conn.closed:
                         with contextlib.suppress(psycopg.Error):
                             await conn.execute("ROLLBACK")
+                    if is_unavailable(exc):
+                        raise connection_lost() from None
                     if exc.sqlstate is None:
                         if isinstance(exc, psycopg.DataError):
                             # rejected before reaching the server (e.g. a NUL byte in text)
-                            raise ApiError(400, "22021", str(exc)) from None
+                            raise ApiError(400, "22021", client_side_data_error(exc)) from None
                         raise
                     raise from_database(exc, identity.authenticated) from None
-        except psycopg.OperationalError as exc:
-            raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc)) from None
-        except TimeoutError:
+        except (PoolTimeout, TimeoutError):
             raise ApiError(504, "PGRST003", "Timed out acquiring connection from connection pool.") from None
+        except psycopg.OperationalError as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                raise database_unreachable() from None
+            raise connection_lost() from None
 
     def _current_schema(self, request: Request) -> str:
         method = request.method.upper()
@@ -828,6 +870,37 @@ def parse_preferences(values: list[str]) -> Preferences:
             "Invalid preferences: " + ", ".join(invalid),
         )
     return prefs
+
+
+async def json_body(request: Request) -> bytes:
+    """The request body as JSON, whatever payload type PostgREST accepts: JSON (also when
+    no Content-Type is given), a URL-encoded form (one object of strings) or CSV (an array
+    of objects; ``NULL`` is null). Any other type is refused as PostgREST refuses it."""
+    raw = await request.body()
+    kind = media_type(request.headers.get("content-type"))
+    if kind in ("", "application/json"):
+        return raw
+    if kind == "application/x-www-form-urlencoded":
+        fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        return json.dumps(fields).encode()
+    if kind == "text/csv":
+        return json.dumps(csv_rows(raw)).encode()
+    raise ApiError(400, "PGRST102", f"Content-Type not acceptable: {kind}")
+
+
+def csv_rows(raw: bytes) -> list[dict[str, str | None]]:
+    """CSV with a header line → objects, as PostgREST reads a CSV payload."""
+    try:
+        reader = csv.reader(io.StringIO(raw.decode("utf-8")))
+        lines = [line for line in reader if line]
+    except (UnicodeDecodeError, csv.Error):
+        raise ApiError(400, "PGRST102", "Empty or invalid CSV") from None
+    if not lines:
+        return []
+    header, rows = lines[0], lines[1:]
+    if any(len(row) != len(header) for row in rows):
+        raise ApiError(400, "PGRST102", "All lines must have same number of fields")
+    return [{k: (None if v == "NULL" else v) for k, v in zip(header, row, strict=True)} for row in rows]
 
 
 def wants_single_object(request: Request) -> bool:

@@ -25,6 +25,11 @@ async def _method_not_allowed(_request: Request, _exc: Exception) -> Response:
     return JSONResponse({"error": "method not allowed"}, status_code=405)
 
 
+async def _internal(_request: Request, _exc: Exception) -> Response:
+    # a bug of the sandbox: JSON, as the adapters expect, never Starlette's plain text
+    return JSONResponse({"error": "internal sandbox error"}, status_code=500)
+
+
 def create_app(config: SandboxConfig) -> Starlette:
     """Build the sandbox for ``config`` (state lives in the returned app, in memory)."""
     store = Store(config.settings)
@@ -44,7 +49,7 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     app = Starlette(
         routes=[*mpesa.routes, *airtel.routes, *mixx.routes, *clickpesa.routes, *control.routes],
-        exception_handlers={404: _not_found, 405: _method_not_allowed},
+        exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox

@@ -40,8 +40,8 @@ async def json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         value = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadJson(str(exc)) from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadJson("invalid JSON") from exc
     if not isinstance(value, dict):
         raise BadJson("expected a JSON object")
     return value

@@ -13,8 +13,10 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from wats.functions.manager import TEST_FUNCTIONS_ENV, function_folders
 from wats.settings import Settings
-from wats.stack.postgres import Cluster
+from wats.stack import ports
+from wats.stack.postgres import Cluster, prune_orphans
 
 
 class StackError(RuntimeError):
@@ -89,20 +91,43 @@ def database_ready(settings: Settings) -> bool:
         return False
 
 
+def check_ports(settings: Settings, command: str = "start", extra_env: dict[str, str] | None = None) -> None:
+    """Refuse to start when a port this instance needs (and does not hold already) is taken,
+    before anything is started, in one line (see :mod:`wats.stack.ports`)."""
+    test_functions = (extra_env or {}).get(TEST_FUNCTIONS_ENV)
+    wanted: list[ports.Port] = []
+    if not Cluster(settings).is_running():
+        wanted.append(ports.database_port(settings))
+    if not daemon_pid(settings):
+        wanted += ports.service_ports(settings, test_functions)
+    busy = ports.taken(wanted)
+    if busy:
+        count = len(function_folders(settings, test_functions))
+        raise StackError(ports.busy_message(settings, busy, command, count))
+
+
 def start_database(settings: Settings) -> Cluster:
+    prune_orphans()
     cluster = Cluster(settings)
+    if not cluster.is_running():
+        busy = ports.taken([ports.database_port(settings)])
+        if busy:
+            raise StackError(ports.busy_message(settings, busy, "start", len(function_folders(settings))))
     if not cluster.exists():
         cluster.init()
     cluster.start()
     return cluster
 
 
-def start_services(settings: Settings, *, timeout: float = 120.0) -> None:
+def start_services(settings: Settings, *, timeout: float = 120.0, extra_env: dict[str, str] | None = None) -> None:
     if daemon_pid(settings):
         return
+    check_ports(settings, extra_env=extra_env)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
-    log = (settings.log_dir / "stack.log").open("ab")
-    env = dict(os.environ, WATS_INSTANCE=settings.instance, PYTHONUNBUFFERED="1")
+    log_path = settings.log_dir / "stack.log"
+    log_start = log_path.stat().st_size if log_path.exists() else 0
+    log = log_path.open("ab")
+    env = dict(os.environ, WATS_INSTANCE=settings.instance, PYTHONUNBUFFERED="1", **(extra_env or {}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "wats.stack.daemon", "--instance", settings.instance],
         stdout=log,
@@ -113,14 +138,38 @@ def start_services(settings: Settings, *, timeout: float = 120.0) -> None:
         cwd=str(settings.root),
     )
     pid_file(settings).write_text(str(proc.pid))
-    wait_healthy(settings, proc, timeout)
+    try:
+        wait_healthy(settings, proc, timeout, log_start)
+    except StackError:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(20)
+        pid_file(settings).unlink(missing_ok=True)
+        raise
 
 
-def wait_healthy(settings: Settings, proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+def daemon_error(settings: Settings, since: int) -> str | None:
+    """The daemon's own one-line reason for exiting (an ``error: …`` line it logged)."""
+    try:
+        with (settings.log_dir / "stack.log").open("rb") as fh:
+            fh.seek(since)
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    return errors[-1] if errors else None
+
+
+def wait_healthy(settings: Settings, proc: subprocess.Popen[bytes] | None, timeout: float, log_start: int = 0) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
+            reason = daemon_error(settings, log_start)
+            if reason:
+                raise StackError(reason)
             raise StackError(f"the stack exited with {proc.returncode}; see {settings.log_dir / 'stack.log'}")
         try:
             r = httpx.get(f"{settings.api_url}/_wats/health", timeout=2)
@@ -166,3 +215,4 @@ def stop(settings: Settings) -> None:
     cluster = Cluster(settings)
     if cluster.exists():
         cluster.stop()
+    prune_orphans()

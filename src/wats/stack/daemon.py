@@ -15,12 +15,17 @@ import uvicorn
 
 from wats.gateway.app import create_app
 from wats.settings import Settings
-from wats.stack import extensions
+from wats.stack import extensions, ports
 
 log = logging.getLogger("wats.daemon")
 
 
 async def serve(settings: Settings) -> None:
+    busy = ports.taken(ports.service_ports(settings))
+    if busy:  # taken since `wats start` looked: say so in one line, which start shows
+        count = len(ports.service_ports(settings)) - 2
+        print("error: " + ports.busy_message(settings, busy, "start", count), flush=True)
+        sys.exit(3)
     functions_env = extensions.functions_env(settings)
     servers: list[uvicorn.Server] = []
     gateway = uvicorn.Server(
@@ -31,6 +36,9 @@ async def serve(settings: Settings) -> None:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # The gateway is the edge: nothing in front of it may rewrite the peer address
+            # (uvicorn would otherwise believe X-Forwarded-For sent from 127.0.0.1).
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
             limit_concurrency=1000,
         )
@@ -45,6 +53,7 @@ async def serve(settings: Settings) -> None:
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
+                proxy_headers=False,
                 timeout_graceful_shutdown=2,
             )
         )

@@ -1,11 +1,15 @@
 """The local PostgreSQL cluster: find the binaries, initdb, start, stop, apply the baseline.
 
 PostgreSQL refuses to run as root, so when the stack is started by root the cluster runs
-as an unprivileged system user (``postgres`` when it exists, else ``wats-postgres``).
+as an unprivileged system user (``postgres`` when it exists, else ``wats-postgres``). That
+user may not be able to enter the project folder (a clone under /root, or in a ``mktemp -d``
+folder, is 0700), so the cluster's files then live outside it, in a folder of their own
+under /var/lib/wats (``Settings.cluster_dir``); PostgreSQL reads nothing from the project.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from wats.settings import Settings
+from wats.settings import Settings, cluster_root
 
 MIN_MAJOR = 15
 INSTALL_HINT = (
@@ -32,6 +36,10 @@ INSTALL_HINT = (
 
 class PostgresMissing(RuntimeError):
     """No usable PostgreSQL server installation on this machine."""
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be created, started or stopped (the reason is in the message)."""
 
 
 def _major(bindir: Path) -> int:
@@ -99,25 +107,68 @@ class RunAs:
             for f in files:
                 os.chown(os.path.join(dirpath, f), self.uid, self.gid)
 
+    def chown_one(self, path: Path) -> None:
+        if self.uid is not None and self.gid is not None:
+            os.chown(path, self.uid, self.gid)
+
     def run(self, args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
         if self.uid is not None:
             env["HOME"] = "/tmp"
+            # not the caller's folder, which the cluster's user may not be allowed to enter
+            kwargs.setdefault("cwd", "/")
             kwargs.update(user=self.uid, group=self.gid, extra_groups=[])
         return subprocess.run(args, env=env, text=True, capture_output=True, **kwargs)
 
 
 def _check_traversable(path: Path, run_as: RunAs) -> None:
-    """The cluster's user must be able to reach the project folder."""
+    """A cluster an earlier version made inside the project: its user must reach it."""
     if run_as.uid is None:
         return
     for parent in [path, *path.parents]:
         if parent.exists() and not os.stat(parent).st_mode & 0o001:
-            raise RuntimeError(
-                f"{parent} is not searchable by other users, so the PostgreSQL user "
-                f"'{run_as.name}' cannot reach {path}. Clone the project somewhere else "
-                f"(e.g. /srv or /tmp) or run `chmod o+x {parent}`."
+            raise ClusterError(
+                f"{parent} is not searchable by other users, so the PostgreSQL user '{run_as.name}' cannot "
+                f"reach the cluster in {path}. Remove that cluster (`./scripts/wats stop`, then delete "
+                f"{path / 'pgdata'}) and the next start makes a new one outside the project."
             )
+
+
+def _link(link: Path, target: Path) -> None:
+    """``link`` → ``target`` (replacing whatever ``link`` was)."""
+    if link.is_symlink() and Path(os.readlink(link)) == target:
+        return
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
+def prune_orphans() -> list[Path]:
+    """Remove the clusters (under the cluster root) of projects whose folder is gone, e.g.
+    a ``mktemp -d`` clone deleted without ``wats stop``; a cluster still running there is
+    stopped first. Only as root, the only case they live there."""
+    root = cluster_root()
+    if os.geteuid() != 0 or not root.is_dir():
+        return []
+    removed: list[Path] = []
+    for project in root.iterdir():
+        marker = project / "project"
+        try:
+            recorded = Path(marker.read_text().strip())
+        except OSError:
+            continue
+        if not recorded.is_absolute() or recorded.exists():
+            continue
+        for instance in project.iterdir():
+            if (instance / "pgdata" / "postmaster.pid").is_file():
+                with contextlib.suppress(PostgresMissing, OSError):
+                    RunAs.for_current_process().run(
+                        [str(find_bindir() / "pg_ctl"), "-D", str(instance / "pgdata"), "-m", "immediate", "stop"]
+                    )
+        shutil.rmtree(project, ignore_errors=True)
+        removed.append(project)
+    return removed
 
 
 class Cluster:
@@ -136,7 +187,35 @@ class Cluster:
 
     @property
     def logfile(self) -> Path:
-        return self.settings.log_dir / "postgres.log"
+        return self.settings.postgres_log
+
+    @property
+    def outside_project(self) -> bool:
+        return self.settings.cluster_dir != self.settings.home
+
+    def _prepare_dirs(self) -> None:
+        """The cluster's folders, owned by its user; outside the project, the project's
+        record (for pruning) and the pointers ``.wats/<instance>/cluster`` and
+        ``.wats/<instance>/logs/postgres.log``."""
+        s = self.settings
+        if self.outside_project:
+            project = s.cluster_dir.parent
+            project.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            project.mkdir(mode=0o755, exist_ok=True)
+            (project / "project").write_text(f"{s.root.resolve()}\n")
+            s.cluster_dir.mkdir(mode=0o700, exist_ok=True)
+            self.run_as.chown_one(s.cluster_dir)
+            s.home.mkdir(parents=True, exist_ok=True)
+            _link(s.home / "cluster", s.cluster_dir)
+            _link(s.log_dir / "postgres.log", s.postgres_log)
+        else:
+            _check_traversable(s.home, self.run_as)
+        s.log_dir.mkdir(parents=True, exist_ok=True)
+        s.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.run_as.chown_one(s.socket_dir)
+        if not self.logfile.exists():
+            self.logfile.touch()
+        self.run_as.chown_one(self.logfile)
 
     def exists(self) -> bool:
         return (self.settings.pgdata / "PG_VERSION").is_file()
@@ -144,7 +223,7 @@ class Cluster:
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = self.run_as.run([str(self.bindir / "pg_ctl"), "-D", str(self.settings.pgdata), *args])
         if check and proc.returncode != 0:
-            raise RuntimeError(f"pg_ctl {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+            raise ClusterError(f"pg_ctl {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
         return proc
 
     def _has_library(self, name: str) -> bool:
@@ -162,15 +241,14 @@ class Cluster:
     def init(self) -> None:
         """Create the cluster (superuser ``supabase_admin``) and write its configuration."""
         s = self.settings
-        _check_traversable(s.root, self.run_as)
-        for folder in (s.home, s.socket_dir, s.log_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        self._prepare_dirs()
         if s.pgdata.exists():
             shutil.rmtree(s.pgdata)
-        s.pgdata.mkdir(parents=True)
-        pwfile = s.home / "pwfile"
+        s.pgdata.mkdir(mode=0o700)
+        self.run_as.chown_one(s.pgdata)
+        pwfile = s.cluster_dir / "pwfile"
         pwfile.write_text("postgres\n")
-        self.run_as.chown(s.home)
+        self.run_as.chown_one(pwfile)
         proc = self.run_as.run(
             [
                 str(self.bindir / "initdb"),
@@ -189,7 +267,7 @@ class Cluster:
         )
         pwfile.unlink()
         if proc.returncode != 0:
-            raise RuntimeError(f"initdb failed:\n{proc.stdout}{proc.stderr}")
+            raise ClusterError(f"initdb failed:\n{proc.stdout}{proc.stderr}")
         preload = ["pg_stat_statements"]
         extra = []
         if self._has_library("pg_cron"):
@@ -220,13 +298,7 @@ class Cluster:
         return self._pg_ctl("status", check=False).returncode == 0
 
     def start(self) -> None:
-        s = self.settings
-        s.log_dir.mkdir(parents=True, exist_ok=True)
-        s.socket_dir.mkdir(parents=True, exist_ok=True)
-        if not self.logfile.exists():
-            self.logfile.touch()
-        self.run_as.chown(s.socket_dir)
-        self.run_as.chown(s.log_dir)
+        self._prepare_dirs()
         if self.is_running():
             return
         self._pg_ctl("-l", str(self.logfile), "-w", "-t", "60", "start")
@@ -235,6 +307,12 @@ class Cluster:
     def stop(self) -> None:
         if self.is_running():
             self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def restart(self) -> None:
+        """``pg_ctl restart`` (fast shutdown): every client connection is cut, as when the
+        server restarts under a running stack."""
+        self._pg_ctl("-l", str(self.logfile), "-m", "fast", "-w", "-t", "60", "restart")
+        self.wait_ready()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

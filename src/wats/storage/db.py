@@ -22,8 +22,9 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
+from wats.database import Pool, is_unavailable
 from wats.storage import errors
 from wats.storage.identity import Caller
 
@@ -93,7 +94,7 @@ class Tx:
 
 
 class Database:
-    def __init__(self, api_pool: AsyncConnectionPool, admin_pool: AsyncConnectionPool) -> None:
+    def __init__(self, api_pool: Pool, admin_pool: Pool) -> None:
         self.api_pool = api_pool
         self.admin_pool = admin_pool
 
@@ -116,7 +117,7 @@ class Database:
             yield tx
 
     @contextlib.asynccontextmanager
-    async def _transaction(self, pool: AsyncConnectionPool, read_only: bool) -> AsyncIterator[Tx]:
+    async def _transaction(self, pool: Pool, read_only: bool) -> AsyncIterator[Tx]:
         try:
             async with pool.connection() as conn:
                 tx = Tx(conn)
@@ -130,11 +131,8 @@ class Database:
                         with contextlib.suppress(psycopg.Error):
                             await tx.rollback()
                     raise
-        except PoolTimeout:
-            raise errors.database_unavailable() from None
-        except psycopg.OperationalError as exc:
-            if exc.sqlstate:
-                raise errors.from_database(exc) from None
-            raise errors.database_unavailable() from None
         except psycopg.Error as exc:
+            # down, restarting, connection lost, or no connection free in time: 503, retry
+            if isinstance(exc, PoolTimeout) or is_unavailable(exc):
+                raise errors.database_unavailable() from None
             raise errors.from_database(exc) from None

@@ -171,7 +171,8 @@ def from_database(exc: psycopg.Error) -> StorageError:
     produce a 500."""
     sqlstate = exc.sqlstate or ""
     if not sqlstate and isinstance(exc, psycopg.DataError):  # refused client-side, e.g. a NUL byte
-        return invalid_parameter("value", str(exc))
+        nul = "NUL" in str(exc)
+        return invalid_parameter("value", 'invalid byte sequence for encoding "UTF8": 0x00' if nul else None)
     message = str(getattr(exc.diag, "message_primary", None) or exc).strip()
     if sqlstate == "42501":
         return access_denied(

@@ -13,10 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from psycopg_pool import AsyncConnectionPool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from wats.database import Pool
 from wats.settings import Settings
 from wats.storage import errors, rules
 from wats.storage.blobs import BlobStore
@@ -45,7 +45,7 @@ class Route:
 
 
 class StorageService:
-    def __init__(self, settings: Settings, api_pool: AsyncConnectionPool, admin_pool: AsyncConnectionPool) -> None:
+    def __init__(self, settings: Settings, api_pool: Pool, admin_pool: Pool) -> None:
         self.settings = settings
         self.db = Database(api_pool, admin_pool)
         self.blobs = BlobStore(settings.storage_dir)

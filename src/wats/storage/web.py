@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wats.database import RETRY_AFTER
 from wats.storage import errors
 from wats.storage.errors import JSON_TYPE, StorageError
 
@@ -28,6 +29,8 @@ def error_response(err: StorageError) -> Response:
     headers = {"Content-Type": JSON_TYPE}
     if err.status == 404:
         headers["Cache-Control"] = "no-store"
+    if err.http_status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER)
     return Response(err.body(), status_code=err.http_status, headers=headers)
 
 

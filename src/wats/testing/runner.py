@@ -15,15 +15,23 @@ import sys
 import time
 
 from wats.cli import run_seed
+from wats.functions.manager import TEST_FUNCTIONS_ENV
 from wats.settings import Settings
 from wats.stack import control
+
+
+def test_functions(settings: Settings) -> dict[str, str]:
+    """The test instance also serves the test-only functions of tests/functions/fixtures;
+    pytest is told so, and expects them."""
+    return {TEST_FUNCTIONS_ENV: str(settings.root / "tests" / "functions" / "fixtures")}
 
 
 def prepare(settings: Settings) -> None:
     began = time.monotonic()
     control.stop_services(settings)
+    control.check_ports(settings, "test", extra_env=test_functions(settings))
     control.reset_database(settings)
-    control.start_services(settings)
+    control.start_services(settings, extra_env=test_functions(settings))
     run_seed(settings)
     print(f"[wats test] test instance ready in {time.monotonic() - began:.1f}s", flush=True)
 
@@ -33,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     began = time.monotonic()
     try:
         prepare(settings)
-        env = dict(os.environ, **settings.client_env())
+        env = dict(os.environ, **settings.client_env(), **test_functions(settings))
         pytest_args = [a for a in (args.pytest_args or []) if a != "--"]
         code = subprocess.call(
             [sys.executable, "-m", "pytest", *pytest_args],
