@@ -251,10 +251,13 @@ class FunctionsHost:
             url += "?" + request.url.query
         peer = request.client.host if request.client else "127.0.0.1"
         headers = edge_headers([(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP], peer)
+        # header values travel as the bytes the client sent (Starlette decodes them as
+        # latin-1): a UTF-8 value reaches the function as it would on Supabase
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         body = await request.body()
         try:
             upstream = await self.client.send(
-                self.client.build_request(request.method, url, headers=headers, content=body), stream=True
+                self.client.build_request(request.method, url, headers=raw_headers, content=body), stream=True
             )
         except httpx.HTTPError as exc:
             log.warning("function %s is not reachable: %s", name, exc)
