@@ -136,6 +136,9 @@ comment on column public.orders.expires_at is
 
 create index orders_pending_expires_at_idx on public.orders (expires_at)
 where status = 'pending_payment';
+-- Checkout counts a customer's unpaid holds (settings checkout.max_*) from these rows only.
+create index orders_pending_customer_id_idx on public.orders (customer_id)
+where status = 'pending_payment';
 
 create trigger orders_status_transition
 before update of status on public.orders

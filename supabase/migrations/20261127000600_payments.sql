@@ -246,12 +246,12 @@ create table private.idempotency_records (
         char_length(idempotency_key) between 1 and 255
     ),
     request_fingerprint text not null,
-    status text not null default 'in_progress' constraint idempotency_records_status_allowed check (
-        status in ('in_progress', 'completed', 'failed')
-    ),
-    order_id uuid references public.orders (id) on delete set null,
-    payment_id uuid references public.payments (id) on delete set null,
-    response jsonb,
+    -- checked at commit: checkout writes this row first, naming the order and payment it is
+    -- about to create in the same transaction
+    order_id uuid references public.orders (id)
+    on delete set null deferrable initially deferred,
+    payment_id uuid references public.payments (id)
+    on delete set null deferrable initially deferred,
     expires_at timestamptz not null default now() + interval '24 hours',
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
@@ -263,10 +263,10 @@ create table private.idempotency_records (
 comment on table private.idempotency_records is
 'One row per (customer, scope, Idempotency-Key): the fingerprint of the first request and '
 'what it produced, so a retry gets the same answer and a different request with the same '
-'key gets a clear error. Internal.';
+'key gets a clear error. Written once, in the transaction that creates the order and '
+'payment it names (a refused request leaves no row). Internal.';
 comment on column private.idempotency_records.request_fingerprint is
-'Hash of the normalized request (cart contents, address, provider ...).';
-comment on column private.idempotency_records.response is 'The answer given to the first request.';
+'Hash of the normalized request (provider and shipping address).';
 
 create index idempotency_records_order_id_idx on private.idempotency_records (order_id);
 create index idempotency_records_payment_id_idx on private.idempotency_records (payment_id);

@@ -206,21 +206,32 @@ security definer
 set search_path = ''
 as $$
 declare
+    v_row jsonb := to_jsonb(new);
     v_before jsonb;
     v_after jsonb;
 begin
-    select jsonb_object_agg(c.col, to_jsonb(new) -> c.col)
-    into v_after
-    from unnest(tg_argv) as c (col);
+    select jsonb_object_agg(c.col, v_row -> c.col) into v_after from unnest(tg_argv) as c (col);
     if tg_op = 'UPDATE' then
-        select jsonb_object_agg(c.col, to_jsonb(old) -> c.col)
-        into v_before
-        from unnest(tg_argv) as c (col);
+        v_row := to_jsonb(old);
+        select jsonb_object_agg(c.col, v_row -> c.col) into v_before from unnest(tg_argv) as c (col);
         if v_before = v_after then
             return null;
         end if;
     end if;
-    perform private.write_audit(lower(tg_op), tg_table_name, new.id, v_before, v_after);
+    -- private.write_audit, inlined: this runs on every payment and order change
+    insert into public.audit_logs (
+        actor_id, actor_role, action, entity_type, entity_id, before, after, context
+    )
+    values (
+        (select auth.uid()),
+        private.current_actor_role(),
+        lower(tg_op),
+        tg_table_name,
+        new.id,
+        v_before,
+        v_after,
+        coalesce(nullif(current_setting('wats.audit_context', true), '')::jsonb, '{}'::jsonb)
+    );
     return null;
 end;
 $$;
@@ -229,7 +240,8 @@ comment on function private.audit_changes() is
 'AFTER INSERT/UPDATE trigger: appends an audit row with the trigger-argument columns before '
 'and after, when any of them changed (entity_type = table name, entity_id = row id).';
 
--- What is audited. Payments: every state change and review flag (issue 4 relies on it).
+-- What is audited. Payments: every state change and review flag (the money invariants
+-- check that every payment status is in the log).
 create trigger profiles_audit
 after update of role on public.profiles
 for each row execute function private.audit_changes('role');

@@ -173,24 +173,6 @@ comment on function private.lock_order_stock(uuid) is
 'Locks the inventory rows of an order''s lines in (product_id, center_id) order, the one '
 'lock order every stock-moving function follows.';
 
-create function private.order_stock_lines(p_order_id uuid)
-returns table (product_id uuid, center_id uuid, quantity integer)
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-    return query
-    select oi.product_id, oi.center_id, sum(oi.quantity)::integer
-    from public.order_items as oi
-    where oi.order_id = p_order_id
-    group by oi.product_id, oi.center_id;
-end;
-$$;
-
-comment on function private.order_stock_lines(uuid) is
-'Units an order takes per (product, center): its lines summed by stock row.';
-
 create function private.move_order_stock(
     p_order_id uuid, p_from_on_hand boolean, p_from_reserved boolean
 )
@@ -199,19 +181,24 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    perform private.lock_order_stock(p_order_id);
+    -- the caller holds the order's stock rows (private.lock_payment, THE LOCK ORDER)
     update public.inventory as i
     set on_hand = i.on_hand - case when p_from_on_hand then l.quantity else 0 end,
         reserved = i.reserved - case when p_from_reserved then l.quantity else 0 end
-    from private.order_stock_lines(p_order_id) as l
+    from (
+        select oi.product_id, oi.center_id, sum(oi.quantity)::integer as quantity
+        from public.order_items as oi
+        where oi.order_id = p_order_id
+        group by oi.product_id, oi.center_id
+    ) as l
     where i.product_id = l.product_id and i.center_id = l.center_id;
 end;
 $$;
 
 comment on function private.move_order_stock(uuid, boolean, boolean) is
-'Takes an order''s units off on_hand and/or reserved, rows locked in the global order. '
-'Release (failure, expiry, cancel): reserved only. Commit (paid): both. Late payment after '
-'the reservation was released: on_hand only.';
+'Takes an order''s units (its lines summed per stock row) off on_hand and/or reserved; the '
+'caller holds the rows (private.lock_payment). Release (failure, expiry, cancel): reserved '
+'only. Commit (paid): both. Late payment after the reservation was released: on_hand only.';
 
 create function private.take_stock_again(p_order_id uuid)
 returns boolean
@@ -219,10 +206,15 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    perform private.lock_order_stock(p_order_id);
+    -- the caller holds the order's stock rows (private.lock_payment, THE LOCK ORDER)
     if exists (
         select 1
-        from private.order_stock_lines(p_order_id) as l
+        from (
+            select oi.product_id, oi.center_id, sum(oi.quantity) as quantity
+            from public.order_items as oi
+            where oi.order_id = p_order_id
+            group by oi.product_id, oi.center_id
+        ) as l
         left join public.inventory as i
             on l.product_id = i.product_id and l.center_id = i.center_id
         where i.id is null or i.available < l.quantity
@@ -236,7 +228,8 @@ $$;
 
 comment on function private.take_stock_again(uuid) is
 'For money that arrived after its order expired: takes the order''s units off the shelf '
-'again if every line is still available at its center (true), else changes nothing (false).';
+'again if every line is still available at its center (true), else changes nothing (false). '
+'The caller holds the rows (private.lock_payment).';
 
 create function private.restore_cart(p_order_id uuid)
 returns void
@@ -316,9 +309,10 @@ declare
     v_customer uuid := (select auth.uid());
     v_phone text;
     v_fingerprint text;
-    v_record_id uuid;
     v_existing record;
     v_cart_id uuid;
+    v_limits record;
+    v_holds record;
     v_line record;
     v_stock record;
     v_needed integer;
@@ -333,10 +327,7 @@ declare
     v_subtotal bigint := 0;
     v_fee bigint;
     v_order_id uuid := gen_random_uuid();
-    v_payment_id uuid;
-    v_result jsonb;
-    v_open_orders bigint;
-    v_limit bigint;
+    v_payment_id uuid := gen_random_uuid();
 begin
     if v_customer is null then
         perform private.refuse(401, 'sign_in_required', 'sign in to check out');
@@ -368,7 +359,9 @@ begin
 
     -- The idempotency key, Stripe style: the first request with a key claims it; a
     -- concurrent one waits here for the first to commit and then replays its result; the
-    -- same key with a different request is refused. A request that fails claims nothing.
+    -- same key with a different request is refused. A request that fails claims nothing:
+    -- the record names the order and payment this transaction creates (its foreign keys
+    -- are checked at commit), so it exists only if they do.
     v_fingerprint := encode(
         sha256(convert_to(
             jsonb_build_object('provider', p_provider, 'shipping_address', p_shipping_address)::text,
@@ -376,11 +369,12 @@ begin
         )),
         'hex'
     );
-    insert into private.idempotency_records (customer_id, scope, idempotency_key, request_fingerprint)
-    values (v_customer, 'checkout', p_idempotency_key, v_fingerprint)
-    on conflict (customer_id, scope, idempotency_key) do nothing
-    returning id into v_record_id;
-    if v_record_id is null then
+    insert into private.idempotency_records (
+        customer_id, scope, idempotency_key, request_fingerprint, order_id, payment_id
+    )
+    values (v_customer, 'checkout', p_idempotency_key, v_fingerprint, v_order_id, v_payment_id)
+    on conflict (customer_id, scope, idempotency_key) do nothing;
+    if not found then
         select r.request_fingerprint, r.payment_id into v_existing
         from private.idempotency_records as r
         where r.customer_id = v_customer and r.scope = 'checkout'
@@ -395,73 +389,83 @@ begin
         return private.checkout_result(v_existing.payment_id, true);
     end if;
 
-    -- The cart, locked for the rest of the transaction.
+    -- The cart, locked for the rest of the transaction (THE LOCK ORDER, level 1).
     select c.id into v_cart_id from public.carts as c where c.customer_id = v_customer for update;
-    if v_cart_id is null or not exists (
-        select 1 from public.cart_items as ci where ci.cart_id = v_cart_id
-    ) then
-        perform private.refuse(422, 'cart_empty', 'your cart is empty');
-    end if;
 
     -- Unpaid holds are bounded per customer, so nobody can sit on a product's whole stock
     -- (or a slice of every product's) by checking out again and again without paying.
-    v_limit := private.setting_int('checkout.max_lines');
-    if (select count(*) from public.cart_items as ci where ci.cart_id = v_cart_id) > v_limit then
+    select
+        coalesce(
+            max((s.value #>> '{}')::bigint) filter (where s.key = 'checkout.max_lines'),
+            private.setting_int('checkout.max_lines')
+        ) as max_lines,
+        coalesce(
+            max((s.value #>> '{}')::bigint) filter (where s.key = 'checkout.max_open_orders'),
+            private.setting_int('checkout.max_open_orders')
+        ) as max_open_orders,
+        coalesce(
+            max((s.value #>> '{}')::bigint) filter (where s.key = 'checkout.max_units_per_product'),
+            private.setting_int('checkout.max_units_per_product')
+        ) as max_units,
+        coalesce(
+            max((s.value #>> '{}')::bigint) filter (where s.key = 'payments.unpushed_hold_seconds'),
+            private.setting_int('payments.unpushed_hold_seconds')
+        ) as unpushed_seconds
+    into v_limits
+    from private.settings as s
+    where s.key in (
+        'checkout.max_lines', 'checkout.max_open_orders', 'checkout.max_units_per_product',
+        'payments.unpushed_hold_seconds'
+    );
+    select
+        (select count(*) from public.cart_items as ci where ci.cart_id = v_cart_id) as lines,
+        (
+            select count(*) from public.orders as o
+            where o.customer_id = v_customer and o.status = 'pending_payment'
+        ) as open_orders
+    into v_holds;
+    if v_cart_id is null or v_holds.lines = 0 then
+        perform private.refuse(422, 'cart_empty', 'your cart is empty');
+    end if;
+    if v_holds.lines > v_limits.max_lines then
         perform private.refuse(
             422,
             'cart_too_large',
-            format('an order may hold at most %s different products', v_limit),
-            jsonb_build_object('limit', v_limit)
+            format('an order may hold at most %s different products', v_limits.max_lines),
+            jsonb_build_object('limit', v_limits.max_lines)
         );
     end if;
-    v_limit := private.setting_int('checkout.max_open_orders');
-    select count(*) into v_open_orders
-    from public.orders as o
-    where o.customer_id = v_customer and o.status = 'pending_payment';
-    if v_open_orders >= v_limit then
+    if v_holds.open_orders >= v_limits.max_open_orders then
         perform private.refuse(
             429,
             'too_many_open_orders',
             format(
                 'you already have %s unpaid orders: pay or let one expire before checking out again',
-                v_open_orders
+                v_holds.open_orders
             ),
-            jsonb_build_object('open_orders', v_open_orders, 'limit', v_limit)
-        );
-    end if;
-    v_limit := private.setting_int('checkout.max_units_per_product');
-    select ci.product_id, p.title, ci.quantity + coalesce(h.held, 0) as wanted
-    into v_line
-    from public.cart_items as ci
-    inner join public.products as p on ci.product_id = p.id
-    left join (
-        select oi.product_id, sum(oi.quantity) as held
-        from public.order_items as oi
-        inner join public.orders as o on oi.order_id = o.id
-        where oi.customer_id = v_customer and o.status = 'pending_payment'
-        group by oi.product_id
-    ) as h on ci.product_id = h.product_id
-    where ci.cart_id = v_cart_id and ci.quantity + coalesce(h.held, 0) > v_limit
-    order by ci.product_id
-    limit 1;
-    if found then
-        perform private.refuse(
-            409,
-            'hold_limit_reached',
-            format(
-                'at most %s of %s can wait for payment at once, counting your unpaid orders',
-                v_limit, v_line.title
-            ),
-            jsonb_build_object(
-                'product_id', v_line.product_id, 'requested', v_line.wanted, 'limit', v_limit
-            )
+            jsonb_build_object('open_orders', v_holds.open_orders, 'limit', v_limits.max_open_orders)
         );
     end if;
 
-    -- Every product still for sale, at today's price.
+    -- Stock rows of the cart's products, locked in THE LOCK ORDER (level 4).
+    perform 1
+    from public.inventory as i
+    where i.product_id in (select ci.product_id from public.cart_items as ci where ci.cart_id = v_cart_id)
+    order by i.product_id, i.center_id
+    for update of i;
+
+    -- Every line: still for sale, at today's price, within the customer's hold limit; its
+    -- units reserved at the centers with the most available units first.
     for v_line in
-        select ci.product_id, ci.quantity, p.title, p.price, p.status, v.id as vendor_id,
-            v.status as vendor_status, coalesce(a.commission_bps, 0) as commission_bps
+        select ci.product_id, ci.quantity, p.title, p.price, p.status, p.vendor_id,
+            v.status as vendor_status, coalesce(a.commission_bps, 0) as commission_bps,
+            ci.quantity + coalesce((
+                select sum(oi.quantity)
+                from public.orders as o
+                inner join public.order_items as oi on o.id = oi.order_id
+                where o.customer_id = v_customer and o.status = 'pending_payment'
+                    and oi.product_id = ci.product_id
+            ), 0) as held
         from public.cart_items as ci
         inner join public.products as p on ci.product_id = p.id
         inner join public.vendors as v on p.vendor_id = v.id
@@ -485,25 +489,21 @@ begin
                 jsonb_build_object('product_id', v_line.product_id, 'vendor_id', v_line.vendor_id)
             );
         end if;
-    end loop;
-
-    -- Lock every stock row of the cart's products in the global order, then reserve,
-    -- taking each line from the centers with the most available units first.
-    perform 1
-    from public.inventory as i
-    where i.product_id in (select ci.product_id from public.cart_items as ci where ci.cart_id = v_cart_id)
-    order by i.product_id, i.center_id
-    for update of i;
-
-    for v_line in
-        select ci.product_id, ci.quantity, p.title, p.price, p.vendor_id,
-            coalesce(a.commission_bps, 0) as commission_bps
-        from public.cart_items as ci
-        inner join public.products as p on ci.product_id = p.id
-        left join public.vendor_accounts as a on p.vendor_id = a.vendor_id
-        where ci.cart_id = v_cart_id
-        order by ci.product_id
-    loop
+        if v_line.held > v_limits.max_units then
+            perform private.refuse(
+                409,
+                'hold_limit_reached',
+                format(
+                    'at most %s of %s can wait for payment at once, counting your unpaid orders',
+                    v_limits.max_units, v_line.title
+                ),
+                jsonb_build_object(
+                    'product_id', v_line.product_id,
+                    'requested', v_line.held,
+                    'limit', v_limits.max_units
+                )
+            );
+        end if;
         v_needed := v_line.quantity;
         for v_stock in
             select i.id, i.center_id, i.available
@@ -549,7 +549,7 @@ begin
     values (
         v_order_id, v_customer, 'pending_payment', v_subtotal, 0, v_fee, v_subtotal + v_fee,
         'TZS', p_shipping_address, v_phone, p_idempotency_key,
-        now() + make_interval(secs => private.setting_int('payments.unpushed_hold_seconds'))
+        now() + make_interval(secs => v_limits.unpushed_seconds)
     );
     insert into public.order_items (
         order_id, customer_id, product_id, vendor_id, center_id, title, unit_price, quantity,
@@ -560,18 +560,12 @@ begin
         l.quantity, l.price * l.quantity, l.commission_bps
     from unnest(v_products, v_vendors, v_centers, v_titles, v_prices, v_quantities, v_commissions)
         as l (product_id, vendor_id, center_id, title, price, quantity, commission_bps);
-    insert into public.payments (order_id, customer_id, provider, msisdn, amount, currency)
-    values (v_order_id, v_customer, p_provider, v_phone, v_subtotal + v_fee, 'TZS')
-    returning id into v_payment_id;
+    insert into public.payments (id, order_id, customer_id, provider, msisdn, amount, currency)
+    values (v_payment_id, v_order_id, v_customer, p_provider, v_phone, v_subtotal + v_fee, 'TZS');
     insert into private.payment_references (payment_id, provider)
     values (v_payment_id, p_provider);
-
-    v_result := private.checkout_result(v_payment_id, false);
-    update private.idempotency_records
-    set status = 'completed', order_id = v_order_id, payment_id = v_payment_id, response = v_result
-    where id = v_record_id;
     delete from public.cart_items where cart_id = v_cart_id;
-    return v_result;
+    return private.checkout_result(v_payment_id, false);
 end;
 $$;
 

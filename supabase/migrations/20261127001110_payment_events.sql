@@ -36,30 +36,6 @@ $$;
 comment on function private.notify(uuid, text, text, text, jsonb) is
 'Writes one in-app notification.';
 
-create function private.notify_vendors(p_order_id uuid)
-returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    insert into public.notifications (user_id, type, title, body, data)
-    select
-        v.owner_id,
-        'new_order',
-        'New paid order to fulfil',
-        format('%s item(s) worth %s TZS to ship', sum(oi.quantity), sum(oi.line_total)),
-        jsonb_build_object('order_id', p_order_id, 'vendor_id', v.id)
-    from public.order_items as oi
-    inner join public.vendors as v on oi.vendor_id = v.id
-    where oi.order_id = p_order_id
-    group by v.id, v.owner_id;
-end;
-$$;
-
-comment on function private.notify_vendors(uuid) is
-'Tells each vendor of a just-paid order that they have lines to fulfil (one notification '
-'per vendor).';
 
 -- ---------------------------------------------------------------------------------------
 -- Closing a payment
@@ -136,59 +112,70 @@ comment on function private.close_unpaid(uuid, text, text, text) is
 'A payment ends without money (failed or expired): its order is cancelled or expired, the '
 'reserved stock released, the items put back in the cart and the customer told.';
 
-create function private.settle_paid(p_payment_id uuid, p_txn_id text)
+create function private.settle_paid(p_payment public.payments, p_txn_id text)
 returns text
 language plpgsql
 set search_path = ''
 as $$
 declare
-    v_payment public.payments%rowtype;
     v_order public.orders%rowtype;
     v_points integer;
 begin
-    select * into v_payment from public.payments where id = p_payment_id;
-    select * into v_order from public.orders where id = v_payment.order_id;
-    if v_payment.status <> 'expired' then
+    select * into v_order from public.orders where id = p_payment.order_id;
+    if p_payment.status <> 'expired' then
         perform private.move_order_stock(v_order.id, true, true);
     elsif not private.take_stock_again(v_order.id) then
         update public.payments
         set status = 'succeeded', provider_txn_id = coalesce(p_txn_id, provider_txn_id),
             needs_review = true, review_reason = 'success_after_expiry_no_stock'
-        where id = p_payment_id;
+        where id = p_payment.id;
         perform private.notify(
             v_order.customer_id,
             'payment_review',
             'We received your payment after your order expired',
             'The items are no longer in stock. Our team will refund you.',
-            jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment_id)
+            jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment.id)
         );
         return 'review';
     end if;
     update public.payments
     set status = 'succeeded', provider_txn_id = coalesce(p_txn_id, provider_txn_id)
-    where id = p_payment_id;
+    where id = p_payment.id;
     update public.orders set status = 'paid' where id = v_order.id;
     v_points := (v_order.subtotal / 1000)::integer;
     if v_points > 0 then
         insert into public.loyalty_points (customer_id, order_id, points, reason)
         values (v_order.customer_id, v_order.id, v_points, 'purchase');
     end if;
-    perform private.notify(
+    -- the customer, and each vendor with lines in the order, in one statement
+    insert into public.notifications (user_id, type, title, body, data)
+    values (
         v_order.customer_id,
         'order_paid',
         'Payment received',
-        format('We received %s TZS. Your order is being prepared.', v_payment.amount),
-        jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment_id)
-    );
-    perform private.notify_vendors(v_order.id);
+        format('We received %s TZS. Your order is being prepared.', p_payment.amount),
+        jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment.id)
+    )
+    union all
+    select
+        v.owner_id,
+        'new_order',
+        'New paid order to fulfil',
+        format('%s item(s) worth %s TZS to ship', sum(oi.quantity), sum(oi.line_total)),
+        jsonb_build_object('order_id', v_order.id, 'vendor_id', v.id)
+    from public.order_items as oi
+    inner join public.vendors as v on oi.vendor_id = v.id
+    where oi.order_id = v_order.id
+    group by v.id, v.owner_id;
     return 'applied';
 end;
 $$;
 
-comment on function private.settle_paid(uuid, text) is
-'A payment succeeded: stock committed, order paid, loyalty points earned (1 per 1,000 TZS '
-'of goods), customer and vendors told. Money after expiry takes the stock again if it is '
-'still there, else the payment is flagged for review and refund (success_after_expiry_no_stock).';
+comment on function private.settle_paid(public.payments, text) is
+'A payment (the locked row) succeeded: stock committed, order paid, loyalty points earned (1 '
+'per 1,000 TZS of goods), the customer and each vendor told. Money after expiry takes the '
+'stock again if it is still there, else the payment is flagged for review and refund '
+'(success_after_expiry_no_stock).';
 
 -- ---------------------------------------------------------------------------------------
 -- The push
@@ -378,7 +365,8 @@ declare
     v_key text;
     v_result text;
     v_review text;
-    v_event_id uuid := p_webhook_event_id;
+    -- a callback was stored by record_webhook_event; any other event is stored at the end
+    v_event_id uuid := coalesce(p_webhook_event_id, gen_random_uuid());
     v_unreadable text [] := coalesce(p_unreadable, '{}'::text []);
 begin
     if v_outcome is null
@@ -393,21 +381,20 @@ begin
             422, 'unknown_field', 'p_unreadable may name amount, currency and msisdn only'
         );
     end if;
-    if v_event_id is null then
-        insert into private.payment_events (provider, source)
-        values (p_provider, p_source)
-        returning id into v_event_id;
-    end if;
-
     v_payment := private.lock_payment((
         select r.payment_id from private.payment_references as r
         where r.reference = p_provider_ref and r.provider = p_provider
     ));
     if v_payment.id is null then
-        update private.payment_events
-        set provider_ref = p_provider_ref, outcome = 'unknown', status = 'ignored',
-            error = 'no such payment', processed_at = now()
-        where id = v_event_id;
+        insert into private.payment_events as e (
+            id, provider, source, provider_ref, outcome, status, error, processed_at
+        )
+        values (
+            v_event_id, p_provider, p_source, p_provider_ref, 'unknown', 'ignored', 'no such payment', now()
+        )
+        on conflict (id) do update
+        set provider_ref = excluded.provider_ref, outcome = excluded.outcome,
+            status = excluded.status, error = excluded.error, processed_at = excluded.processed_at;
         return jsonb_build_object('result', 'unknown_payment');
     end if;
     v_key := p_provider || ':' || p_provider_ref || ':' || v_outcome;
@@ -444,7 +431,7 @@ begin
             where id = v_payment.id;
             v_result := 'review';
         elsif v_payment.status in ('pending', 'initiated', 'ambiguous', 'expired') then
-            v_result := private.settle_paid(v_payment.id, p_provider_txn_id);
+            v_result := private.settle_paid(v_payment, p_provider_txn_id);
         else
             v_result := 'ignored';  -- already succeeded or refunded
         end if;
@@ -465,21 +452,40 @@ begin
         v_result := 'ignored';
     end if;
 
-    update private.payment_events
-    set payment_id = v_payment.id,
-        provider_ref = p_provider_ref,
-        provider_txn_id = left(p_provider_txn_id, 128),
-        outcome = case when v_outcome in ('succeeded', 'failed') then v_outcome else 'pending' end,
-        amount = p_amount,
-        currency = p_currency,
-        msisdn = p_msisdn,
-        authenticated = case when p_source = 'callback' then true else authenticated end,
-        dedupe_key = case when v_result in ('applied', 'review') and v_outcome in ('succeeded', 'failed')
-            then v_key end,
-        status = case when v_result = 'review' then 'applied' else v_result end,
-        error = case when v_result = 'review' then v_review else error end,
-        processed_at = now()
-    where id = v_event_id;
+    insert into private.payment_events as e (
+        id, provider, source, payment_id, provider_ref, provider_txn_id, outcome, amount,
+        currency, msisdn, authenticated, dedupe_key, status, error, processed_at
+    )
+    values (
+        v_event_id,
+        p_provider,
+        p_source,
+        v_payment.id,
+        p_provider_ref,
+        left(p_provider_txn_id, 128),
+        case when v_outcome in ('succeeded', 'failed') then v_outcome else 'pending' end,
+        p_amount,
+        p_currency,
+        p_msisdn,
+        case when p_source = 'callback' then true end,
+        case when v_result in ('applied', 'review') and v_outcome in ('succeeded', 'failed') then v_key end,
+        case when v_result = 'review' then 'applied' else v_result end,
+        case when v_result = 'review' then v_review end,
+        now()
+    )
+    on conflict (id) do update
+    set payment_id = excluded.payment_id,
+        provider_ref = excluded.provider_ref,
+        provider_txn_id = excluded.provider_txn_id,
+        outcome = excluded.outcome,
+        amount = excluded.amount,
+        currency = excluded.currency,
+        msisdn = excluded.msisdn,
+        authenticated = coalesce(excluded.authenticated, e.authenticated),
+        dedupe_key = excluded.dedupe_key,
+        status = excluded.status,
+        error = coalesce(excluded.error, e.error),
+        processed_at = excluded.processed_at;
     perform set_config('wats.audit_context', '', true);
     return private.payment_status(v_payment.id) || jsonb_build_object('result', v_result);
 end;

@@ -80,6 +80,7 @@ class Cell:
 class TableSpec:
     path: Path
     table: str
+    migration: str
     key: list[str]
     exposed: bool
     sets: dict[str, str]
@@ -165,6 +166,7 @@ class Matrix:
             tables[path.stem] = TableSpec(
                 path=path,
                 table=data["table"],
+                migration=str(data.get("migration", "")),
                 key=list(data["key"]),
                 exposed=bool(data["exposed"]),
                 sets=dict(data.get("sets", {})),
@@ -227,6 +229,10 @@ class Coverage:
     @property
     def total(self) -> int:
         return len(self.required)
+
+    def lacking(self, cell: tuple[str, str, str]) -> set[str]:
+        """The sides of ``cell`` no test has checked yet."""
+        return self.required[cell] - self.done[cell]
 
     def covered(self) -> list[tuple[str, str, str]]:
         return [k for k, need in self.required.items() if need <= self.done[k]]

@@ -1,4 +1,4 @@
-"""Escalation attempts (issue 3, item 6): what an attacker with an account (or none) would
+"""Escalation attempts: what an attacker with an account (or none) would
 try, through supabase-py. Each attempt is counted; after each, the database (as postgres)
 must show that nothing changed."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.policies.matrix import MATRIX, OPS, ROLES, Cell, parse_privileges
+from tests.policies.matrix import COVERAGE, MATRIX, OPS, ROLES, ROOT, Cell, parse_privileges
 
 API_ROLES = ("anon", "authenticated", "service_role")
 PRIVILEGES = ("select", "insert", "update", "delete")
@@ -41,6 +41,35 @@ def test_every_rpc_has_a_matrix_entry(db: psycopg.Connection) -> None:
     assert unlisted == [], f"functions of schema public without an entry in policies/functions.toml: {unlisted}"
     assert set(MATRIX.functions) - functions == set(), (
         f"entries for missing functions: {set(MATRIX.functions) - functions}"
+    )
+
+
+@pytest.mark.parametrize("label", sorted(MATRIX.tables))
+def test_file_names_the_migration_that_implements_it(label: str) -> None:
+    """One hop from an access rule to its SQL: the file names the migration that creates
+    the table (for storage.objects: the one with our policies on it)."""
+    spec = MATRIX.tables[label]
+    path = ROOT / spec.migration
+    assert spec.migration.startswith("supabase/migrations/") and path.is_file(), (
+        f"{label}: migration = {spec.migration!r} is not a file of supabase/migrations"
+    )
+    sql = path.read_text().lower()
+    wanted = "on storage.objects" if spec.table == "storage.objects" else f"create table {spec.table} ("
+    assert wanted in sql, f"{label}: {spec.migration} does not implement {spec.table} ({wanted!r} not found)"
+
+
+def test_every_matrix_cell_has_a_test() -> None:
+    """Every cell of every file (and every function entry) is one parametrized test."""
+    from tests.policies import test_functions, test_storage, test_tables
+
+    tested = (
+        {(label, role, op) for label, role, op in test_tables.CELLS}
+        | {(f"fn:{name}", role, "execute") for name, role in test_functions.CELLS}
+        | {("storage.objects", role, op) for role, op in test_storage.CELLS}
+    )
+    assert tested == set(COVERAGE.required), (
+        f"cells without a test: {sorted(set(COVERAGE.required) - tested)[:20]}; "
+        f"tests without a cell: {sorted(tested - set(COVERAGE.required))[:20]}"
     )
 
 

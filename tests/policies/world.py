@@ -11,7 +11,7 @@ Arranging (``World.arrange``):
 - Shops are opened through the Data API by their owners and approved by the admin through
   the Data API (which promotes the owner to role vendor); the pending one stays pending.
 - Catalog rows (categories, centers, products, images, stock, livestreams), shipments,
-  returns, BNPL plans, a callback token and a payout go straight to the database as
+  returns, BNPL plans and a payout go straight to the database as
   ``postgres`` (the migration role), as trusted SQL would write them.
 - Orders go through the real money path: each shopper fills their cart and calls
   ``rpc checkout`` as themself, the service role applies the provider's success with
@@ -118,7 +118,7 @@ PROBE_COLUMN = {
     "bnpl_orders": "fee",
     "notifications": "read_at",
     "audit_logs": "action",
-    "private.idempotency_records": "status",
+    "private.idempotency_records": "request_fingerprint",
     "private.payment_events": "error",
     "private.payment_references": "reference",
     "private.settings": "description",

@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +58,16 @@ def is_free(port: int) -> bool:
     return True
 
 
-def taken(ports: list[Port]) -> list[Port]:
-    return [p for p in ports if not is_free(p.number)]
+def taken(ports: list[Port], patience: float = 10.0) -> list[Port]:
+    """The ports another server listens on. Local stack ports lie in the kernel's ephemeral
+    range, so an outgoing connection may hold one for a moment: a busy port nobody listens
+    on is tried again for up to ``patience`` seconds before it counts as taken."""
+    busy = [p for p in ports if not is_free(p.number)]
+    deadline = time.monotonic() + patience
+    while busy and time.monotonic() < deadline and not any(_listening_inodes(p.number) for p in busy):
+        time.sleep(0.25)
+        busy = [p for p in busy if not is_free(p.number)]
+    return busy
 
 
 # -- who holds a port -------------------------------------------------------------------
