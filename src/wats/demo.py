@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 from supabase import Client
 
+from wats.sandbox import PROVIDERS
 from wats.seed.catalog import PEOPLE
 from wats.seed.sessions import sign_in
 from wats.settings import Settings
 from wats.stack import control
 
-PROVIDERS = ["mpesa", "airtel", "mixx", "halopesa"]
 ADDRESS = {"recipient_name": "Amina Juma", "region": "Dar es Salaam", "district": "Ilala", "street": "Samora Ave 12"}
 #: One product from each of two shops (seeded by `wats seed`).
 BASKET = [("Nokia 105 (2023)", 1), ("Pilau masala (200 g)", 2)]
@@ -175,7 +175,8 @@ def main(args: argparse.Namespace) -> int:
         for provider in PROVIDERS:
             pay(settings, customer, admin, user.user.id, provider)
         points = customer.rpc("loyalty_balance", {}).execute().data
-        step(f"Done: four orders paid with four providers; Amina has {points} loyalty points.")
+        n = len(PROVIDERS)
+        step(f"Done: {n} orders paid with {n} providers; Amina has {points} loyalty points.")
         return 0
     except DemoFailed as exc:
         print(f"\n✗ demo failed: {exc}")

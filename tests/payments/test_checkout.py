@@ -8,8 +8,7 @@ import uuid
 import pytest
 
 from tests.payments.market import ADDRESS, Market
-
-PROVIDERS = ["mpesa", "airtel", "mixx", "halopesa"]
+from wats.sandbox import PROVIDERS
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -108,9 +107,28 @@ def test_a_cart_that_cannot_be_sold_is_refused_and_nothing_is_created_or_reserve
         ({"provider": "airtel", "shipping_address": {"region": "Dar"}}, {}, 422, "invalid_address"),
         ({"provider": "airtel"}, {}, 422, "invalid_address"),
         ({"provider": "airtel", "shipping_address": ADDRESS}, {"Idempotency-Key": ""}, 400, "idempotency_key_missing"),
+        # the rules of the address and of the key are the database's (checkout-initiate
+        # sends such requests on; public.checkout and private.is_valid_shipping_address
+        # refuse them with their own PTnnn)
+        ({"provider": "airtel", "shipping_address": {**ADDRESS, "street": " "}}, {}, 422, "invalid_address"),
+        ({"provider": "airtel", "shipping_address": {**ADDRESS, "floor": "3"}}, {}, 422, "invalid_address"),
+        ({"provider": "airtel", "shipping_address": {**ADDRESS, "notes": "x" * 501}}, {}, 422, "invalid_address"),
+        ({"provider": "airtel", "shipping_address": {**ADDRESS, "region": 7}}, {}, 422, "invalid_address"),
         (
             {"provider": "airtel", "shipping_address": ADDRESS},
             {"Idempotency-Key": "short"},
+            400,
+            "idempotency_key_invalid",
+        ),
+        (
+            {"provider": "airtel", "shipping_address": ADDRESS},
+            {"Idempotency-Key": "has space in it"},
+            400,
+            "idempotency_key_invalid",
+        ),
+        (
+            {"provider": "airtel", "shipping_address": ADDRESS},
+            {"Idempotency-Key": "x" * 256},
             400,
             "idempotency_key_invalid",
         ),
@@ -131,6 +149,9 @@ def test_bad_requests_get_a_clear_error(market: Market, body, headers, status, r
     )
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["code"] == reason
+    assert market.db.execute("select count(*) from public.orders where customer_id = %s", [customer.id]).fetchone() == (
+        0,
+    )
 
 
 def test_checkout_needs_a_signed_in_customer(market: Market):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from wats.sandbox import SandboxConfig, Scenario, adapter_env, ensure_credentials, scenario_for
+from wats.sandbox import PROVIDERS, SandboxConfig, Scenario, adapter_env, ensure_credentials, scenario_for
 from wats.sandbox.credentials import CREDENTIALS_FILE
 from wats.sandbox.scenarios import TABLE, describe
 from wats.sandbox.signing import load_private_key
@@ -80,7 +80,7 @@ def test_scenarios_by_last_two_digits() -> None:
     rows = describe()
     assert rows[-1]["scenario"] == "success"
     for row in rows:
-        assert set(row["behaviour"]) == {"mpesa", "airtel", "mixx", "halopesa"}  # type: ignore[arg-type]
+        assert set(row["behaviour"]) == set(PROVIDERS)  # type: ignore[arg-type]
 
 
 def test_docs_list_every_scenario() -> None:

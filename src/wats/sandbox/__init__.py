@@ -8,9 +8,13 @@ does. Local development and tests only; see docs/payments.md.
 from wats.sandbox.app import create_app
 from wats.sandbox.config import SandboxConfig, Settings
 from wats.sandbox.credentials import adapter_env, ensure_credentials
+from wats.sandbox.protocols import CALLBACK_PROVIDERS, PROTOCOLS, PROVIDERS
 from wats.sandbox.scenarios import Scenario, scenario_for
 
 __all__ = [
+    "CALLBACK_PROVIDERS",
+    "PROTOCOLS",
+    "PROVIDERS",
     "SandboxConfig",
     "Scenario",
     "Settings",

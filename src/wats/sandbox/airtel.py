@@ -22,6 +22,8 @@ from wats.sandbox.signing import airtel_hash, constant_time_equal
 from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, provider_txn_id
 
 PROVIDER = "airtel"
+#: Results are posted to our webhook.
+CALLBACKS = True
 _NATIONAL = re.compile(r"^[0-9]{9}$")
 
 #: Failure reason → (response_code, callback/status message).

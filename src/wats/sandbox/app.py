@@ -9,10 +9,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wats.sandbox import airtel, clickpesa, control, mixx, mpesa
+from wats.sandbox import control
 from wats.sandbox.callbacks import Dispatcher
 from wats.sandbox.config import SandboxConfig
 from wats.sandbox.context import Sandbox
+from wats.sandbox.protocols import PROTOCOLS
 from wats.sandbox.signing import load_private_key
 from wats.sandbox.store import Store
 
@@ -48,7 +49,7 @@ def create_app(config: SandboxConfig) -> Starlette:
             await sandbox.dispatcher.aclose()
 
     app = Starlette(
-        routes=[*mpesa.routes, *airtel.routes, *mixx.routes, *clickpesa.routes, *control.routes],
+        routes=[*(route for module in PROTOCOLS.values() for route in module.routes), *control.routes],
         exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
         lifespan=lifespan,
     )

@@ -1,5 +1,8 @@
 """ClickPesa (the aggregator we reach HaloPesa through), as the sandbox imitates it.
 
+The provider is ``halopesa`` (the customer's choice and the webhook path); the protocol is
+ClickPesa's, as on the Deno side (``_shared/payments/clickpesa.ts``).
+
 Paths under ``/clickpesa/third-parties``: ``POST /generate-token`` (``client-id`` and
 ``api-key`` headers), ``POST /payments/initiate-ussd-push-request`` (checksum required),
 ``GET /payments/{orderReference}``. Webhooks go to ``{webhook_base}/halopesa``, signed with
@@ -22,7 +25,10 @@ from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import clickpesa_checksum, constant_time_equal
 from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, iso
 
+#: The provider this protocol carries.
 PROVIDER = "halopesa"
+#: Results are posted to our webhook.
+CALLBACKS = True
 PREFIX = "/clickpesa/third-parties"
 TOKEN_TTL_S = 3600
 _MSISDN = re.compile(r"^255[0-9]{9}$")

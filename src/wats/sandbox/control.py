@@ -14,11 +14,11 @@ from starlette.routing import BaseRoute, Route
 
 from wats.sandbox import airtel, clickpesa, mixx
 from wats.sandbox.context import BadJson, Sandbox, json_object, sandbox_of
+from wats.sandbox.protocols import CALLBACK_PROVIDERS
 from wats.sandbox.scenarios import FAILURE_TEXT, describe
 from wats.sandbox.store import FAILED, SUCCESS, Transaction
 
 MARK = {"X-Sandbox": "not-a-provider-api"}
-PROVIDERS = ("mpesa", "airtel", "mixx", "halopesa")
 _REASON_TEXT = {reason: text for reason, text in FAILURE_TEXT.values()}
 
 
@@ -38,7 +38,7 @@ async def index(request: Request) -> Response:
                 "mixx": "/mixx/token, /mixx/push-billpay",
                 "halopesa": "/clickpesa/third-parties/",
             },
-            "webhooks": {p: sb.config.webhook_url(p) for p in ("airtel", "mixx", "halopesa")},
+            "webhooks": {p: sb.config.webhook_url(p) for p in CALLBACK_PROVIDERS},
             "settings": sb.store.settings.to_json(),
             "pending_deliveries": sb.dispatcher.pending,
         },
@@ -120,7 +120,7 @@ def _manual_payload(
     if txn.provider == "mixx":
         url = mixx.callback_url(sb, token="forged" + txn.ref if forged else None)
         return url, mixx.callback_payload(txn, outcome=outcome, description=message, fields=fields)
-    return sb.config.webhook_url("halopesa"), clickpesa.webhook_payload(
+    return sb.config.webhook_url(clickpesa.PROVIDER), clickpesa.webhook_payload(
         sb, txn, outcome=outcome, message=message, key=key, fields=fields
     )
 

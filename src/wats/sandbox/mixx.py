@@ -24,6 +24,8 @@ from wats.sandbox.signing import constant_time_equal
 from wats.sandbox.store import SUCCESS, Transaction
 
 PROVIDER = "mixx"
+#: Results are posted to our webhook.
+CALLBACKS = True
 PUSH_OK = "BILLER-18-0000-S"
 _MSISDN = re.compile(r"^255[0-9]{9}$")
 _DENIED = {"Message": "Authorization has been denied for this request."}

@@ -23,6 +23,8 @@ from wats.sandbox.signing import constant_time_equal, rsa_decrypt_bearer
 from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, provider_txn_id
 
 PROVIDER = "mpesa"
+#: The synchronous reply is the outcome: no callbacks.
+CALLBACKS = False
 MARKET = "/mpesa/{stage}/ipg/v2/vodacomTZN"
 _STAGES = {"sandbox", "openapi"}
 _MSISDN = re.compile(r"^255[0-9]{9}$")

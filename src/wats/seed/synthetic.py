@@ -135,12 +135,14 @@ STEPS = [
         from bench_lines bl join bench_orders bo on bo.order_no = bl.order_no;
         insert into public.payments (order_id, customer_id, provider, msisdn, amount, status, provider_txn_id,
                                      failure_reason, initiated_at, completed_at, created_at)
-        select id, customer_id, (array['mpesa', 'airtel', 'mixx', 'halopesa'])[1 + order_no %% 4], phone, subtotal,
+        select id, customer_id, known.providers[1 + order_no %% cardinality(known.providers)], phone, subtotal,
                case status when 'cancelled' then 'failed' when 'expired' then 'expired' else 'succeeded' end,
                case when status not in ('cancelled', 'expired') then 'BENCH' || order_no end,
                case status when 'cancelled' then 'insufficient_funds' when 'expired' then 'timeout' end,
                created_at + interval '10 seconds', created_at + interval '2 minutes', created_at
-        from bench_orders;
+        from bench_orders,
+            -- every provider in turn, as the domain public.payment_provider lists them
+            (select string_to_array(private.payment_providers(), ', ') as providers) as known;
         """,
     ),
 ]

@@ -109,12 +109,23 @@ Deno.test("bodies are validated field by field", () => {
     [{ provider: "visa", shipping_address: address }, 422, "unknown_provider"],
     [{ provider: "mpesa" }, 422, "invalid_address"],
     [
-      { provider: "mpesa", shipping_address: { ...address, street: " " } },
+      {
+        provider: "mpesa",
+        shipping_address: { ...address, region: "Dar\u0007" },
+      },
       422,
       "invalid_address",
     ],
     [
-      { provider: "mpesa", shipping_address: { ...address, floor: "3" } },
+      {
+        provider: "mpesa",
+        shipping_address: { ...address, "ward\u0000": "x" },
+      },
+      422,
+      "invalid_address",
+    ],
+    [
+      { provider: "mpesa", shipping_address: { ...address, street: "\ud800" } },
       422,
       "invalid_address",
     ],
@@ -155,16 +166,46 @@ Deno.test("bodies are validated field by field", () => {
   assertEquals(ok.shippingAddress.notes, "gate 2");
 });
 
-Deno.test("idempotency keys must be 8-255 printable characters", () => {
-  for (const key of ["short", "has space in it", "x".repeat(256)]) {
-    try {
-      parseCheckoutRequest(new Headers({ "Idempotency-Key": key }), "{}");
-      throw new Error(`accepted ${key}`);
-    } catch (error) {
-      assert(error instanceof HttpError);
-      assertEquals(error.code, "idempotency_key_invalid");
-    }
-  }
+Deno.test("the key's and the address's rules are left to the database", async () => {
+  // public.checkout refuses a malformed key (400 idempotency_key_invalid) and
+  // private.is_valid_shipping_address an address with a missing, unknown or too long
+  // member (422 invalid_address): tests/payments/test_checkout.py pins those answers.
+  // The function sends such requests on as they are, trimmed, and relays the refusal.
+  const parsed = parseCheckoutRequest(
+    new Headers({ "Idempotency-Key": "short" }),
+    JSON.stringify({
+      provider: "airtel",
+      shipping_address: { ...address, street: " ", floor: "3" },
+    }),
+  );
+  assertEquals(parsed.idempotencyKey, "short");
+  assertEquals(parsed.shippingAddress, {
+    recipient_name: "Amina Juma",
+    region: "Dar es Salaam",
+    district: "Ilala",
+    floor: "3",
+  });
+  const { calls, deps } = setup(
+    new ScriptedAdapter("airtel", ASYNC_HMAC, {}),
+    checkoutResult(),
+  );
+  deps.userRpc = (token: string) => (fn, args) => {
+    calls.push({ as: `user:${token.slice(-9)}`, fn, args });
+    return Promise.reject(
+      new HttpError(400, "idempotency_key_invalid", "the idempotency key …"),
+    );
+  };
+  const res = await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }, {
+      "Idempotency-Key": "has space in it",
+    }),
+    deps,
+  );
+  assertEquals(res.status, 400);
+  assertEquals((await res.json()).error.code, "idempotency_key_invalid");
+  assertEquals(calls.map((c) => [c.fn, c.args.p_idempotency_key]), [
+    ["checkout", "has space in it"],
+  ]);
 });
 
 Deno.test("the anon key is not a customer", async () => {

@@ -10,6 +10,8 @@
  *    know, or cannot be asked about, goes to `fail_unsent_push`, which fails it once the
  *    claim is old enough;
  * 3. `expire_overdue_payments` expires what stays unpaid past its window, releasing stock.
+ *
+ * Each RPC is a typed function of _shared/edge/rpc.ts, which names the SQL function.
  */
 import type { PaymentAdapter, ProviderName } from "../_shared/payments/mod.ts";
 import { isProviderName } from "../_shared/payments/mod.ts";
@@ -22,20 +24,12 @@ import {
 } from "../_shared/edge/http.ts";
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
+import * as sql from "../_shared/edge/rpc.ts";
 
 export interface ReconcileDeps {
   serviceRpc: Rpc;
   adapterFor(provider: ProviderName): PaymentAdapter;
   now(): number;
-}
-
-interface StalePayment {
-  payment_id: string;
-  provider: string;
-  provider_ref: string;
-  status: string;
-  /** False while the push was claimed but the provider's answer never recorded. */
-  push_recorded: boolean;
 }
 
 interface Options {
@@ -78,7 +72,7 @@ function options(raw: string): Options {
 }
 
 async function settle(
-  payment: StalePayment,
+  payment: sql.StalePayment,
   deps: ReconcileDeps,
 ): Promise<Record<string, unknown>> {
   if (!isProviderName(payment.provider)) {
@@ -87,10 +81,10 @@ async function settle(
   const adapter = deps.adapterFor(payment.provider);
   const status = await adapter.queryStatus(payment.provider_ref);
   if (!payment.push_recorded && (!status.supported || status.notFound)) {
-    const failed = await deps.serviceRpc("fail_unsent_push", {
-      p_payment_id: payment.payment_id,
-      p_finding: status.supported ? "not_found" : "cannot_ask",
-    }) as { result: string };
+    const failed = await sql.failUnsentPush(deps.serviceRpc, {
+      paymentId: payment.payment_id,
+      finding: status.supported ? "not_found" : "cannot_ask",
+    });
     return {
       payment_id: payment.payment_id,
       result: `unsent_push_${failed.result}`,
@@ -105,7 +99,7 @@ async function settle(
       result: status.notFound ? "not_found" : "provider_unreachable",
     };
   }
-  let outcome: string | null = null;
+  let outcome: "succeeded" | "failed" | null = null;
   let reason = status.failureReason ?? null;
   if (status.state === "succeeded" || status.state === "failed") {
     outcome = status.state;
@@ -121,16 +115,16 @@ async function settle(
       state: status.state,
     };
   }
-  const applied = await deps.serviceRpc("apply_payment_event", {
-    p_provider: payment.provider,
-    p_provider_ref: payment.provider_ref,
-    p_outcome: outcome,
-    p_amount: status.amount ?? null,
-    p_msisdn: status.msisdn ?? null,
-    p_provider_txn_id: status.providerTxnId ?? null,
-    p_failure_reason: reason,
-    p_source: "status_query",
-    p_unreadable: status.unreadable ?? [],
+  const applied = await sql.applyPaymentEvent(deps.serviceRpc, {
+    provider: payment.provider,
+    providerRef: payment.provider_ref,
+    outcome,
+    amount: status.amount ?? null,
+    msisdn: status.msisdn ?? null,
+    providerTxnId: status.providerTxnId ?? null,
+    failureReason: reason,
+    source: "status_query",
+    unreadable: status.unreadable ?? [],
   });
   return { payment_id: payment.payment_id, result: "applied", applied };
 }
@@ -154,10 +148,10 @@ export async function handleReconcile(
     }
     const opts = options(await readBody(req, 4096));
     const started = deps.now();
-    const stale = await deps.serviceRpc("payments_to_reconcile", {
-      p_min_age_seconds: opts.minAgeSeconds,
-      p_limit: opts.limit,
-    }) as StalePayment[];
+    const stale = await sql.paymentsToReconcile(deps.serviceRpc, {
+      minAgeSeconds: opts.minAgeSeconds,
+      limit: opts.limit,
+    });
     const results: Record<string, unknown>[] = [];
     for (const payment of stale) {
       if (deps.now() - started > opts.budgetMs) {
@@ -171,7 +165,7 @@ export async function handleReconcile(
         results.push({ payment_id: payment.payment_id, result: "error" });
       }
     }
-    const expired = await deps.serviceRpc("expire_overdue_payments", {});
+    const expired = await sql.expireOverduePayments(deps.serviceRpc);
     return json(200, { checked: stale.length, results, expired });
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);

@@ -2,6 +2,7 @@
  * payment-webhook/<provider>: a mobile-money provider reports a payment's outcome.
  *
  * 1. the raw event is stored first (`record_webhook_event`), byte for byte, whatever it is;
+ *    every RPC is a typed function of _shared/edge/rpc.ts (`sql.recordWebhookEvent` …);
  * 2. the provider's adapter authenticates it (signature in constant time, or the URL
  *    token) and normalizes it — a forged call gets 401 and changes nothing else;
  * 3. `apply_payment_event` (one SQL transaction) applies it: duplicates are no-ops,
@@ -16,7 +17,6 @@ import type {
 } from "../_shared/payments/mod.ts";
 import { isProviderName } from "../_shared/payments/mod.ts";
 import {
-  byteaHex,
   clientIp,
   decodeText,
   errorResponse,
@@ -25,6 +25,7 @@ import {
   unavailable,
 } from "../_shared/edge/http.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
+import * as sql from "../_shared/edge/rpc.ts";
 
 export interface WebhookDeps {
   serviceRpc: Rpc;
@@ -81,13 +82,13 @@ export async function handleWebhook(
     const bytes = await readBodyBytes(req, MAX_BODY);
     const rawBody = decodeText(bytes);
     const sourceIp = clientIp(req, deps.clientIpHeader);
-    const eventId = await deps.serviceRpc("record_webhook_event", {
-      p_provider: provider,
-      p_headers: headerObject(req.headers),
-      p_body: byteaHex(bytes),
-      p_source_ip: sourceIp,
-      p_path: redactedPath(url),
-    }) as string;
+    const eventId = await sql.recordWebhookEvent(deps.serviceRpc, {
+      provider,
+      headers: headerObject(req.headers),
+      body: bytes,
+      sourceIp,
+      path: redactedPath(url),
+    });
 
     let adapter: PaymentAdapter;
     try {
@@ -104,10 +105,10 @@ export async function handleWebhook(
     }
 
     const finish = (authentic: boolean, rejection: string | null) =>
-      deps.serviceRpc("finish_webhook_event", {
-        p_event_id: eventId,
-        p_authentic: authentic,
-        p_rejection: rejection,
+      sql.finishWebhookEvent(deps.serviceRpc, {
+        eventId,
+        authentic,
+        rejection,
       });
     const answer = (parsed: ParsedCallback | null, outcome: AckOutcome) =>
       adapter.acknowledge(parsed, outcome);
@@ -131,18 +132,18 @@ export async function handleWebhook(
       return answer(parsed, "invalid");
     }
     try {
-      await deps.serviceRpc("apply_payment_event", {
-        p_provider: provider,
-        p_provider_ref: parsed.providerRef,
-        p_outcome: parsed.state,
-        p_amount: parsed.amount,
-        p_currency: parsed.currency,
-        p_msisdn: parsed.msisdn,
-        p_provider_txn_id: parsed.providerTxnId,
-        p_failure_reason: parsed.failureReason,
-        p_source: "callback",
-        p_webhook_event_id: eventId,
-        p_unreadable: parsed.unreadable,
+      await sql.applyPaymentEvent(deps.serviceRpc, {
+        provider,
+        providerRef: parsed.providerRef,
+        outcome: parsed.state,
+        amount: parsed.amount,
+        currency: parsed.currency,
+        msisdn: parsed.msisdn,
+        providerTxnId: parsed.providerTxnId,
+        failureReason: parsed.failureReason,
+        source: "callback",
+        webhookEventId: eventId,
+        unreadable: parsed.unreadable,
       });
     } catch (error) {
       console.error("applying a payment event failed:", error);

@@ -197,9 +197,16 @@ Deno.test({
             const wireRef = provider === "mixx"
               ? `${Deno.env.get("MIXX_BILLER_CODE") ?? ""}${result.providerRef}`
               : result.providerRef;
-            const deliveries = await sandbox(
-              `/_sandbox/deliveries?ref=${encodeURIComponent(wireRef)}`,
-            ) as Array<{ status_code: number }>;
+            // our answer reaches the sandbox's record just after our handler saw the call
+            const deliveries = await until("the recorded answer", async () => {
+              const list = await sandbox(
+                `/_sandbox/deliveries?ref=${encodeURIComponent(wireRef)}`,
+              ) as Array<{ state: string; status_code: number | null }>;
+              return list.length > 0 &&
+                  list.every((d) => d.state !== "scheduled")
+                ? list
+                : undefined;
+            });
             assertEquals(deliveries.map((d) => d.status_code), [401]);
           },
         );

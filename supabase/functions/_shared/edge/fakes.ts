@@ -15,22 +15,30 @@ import type {
   StatusResult,
 } from "../payments/mod.ts";
 import type { Rpc } from "./db.ts";
+import type { RpcName } from "./rpc.ts";
 
+/** One call the handler made: as whom, which SQL function, the arguments as sent. */
 export interface RpcCall {
   as: string;
   fn: string;
   args: Record<string, unknown>;
 }
 
-/** An RPC that records each call and answers from a table of functions. */
+/** Answers of the fake database, by SQL function (the names of rpc.ts). */
+export type RpcAnswers = Partial<
+  Record<RpcName, (args: Record<string, unknown>) => unknown>
+>;
+
+/** The transport rpc.ts calls through, faked: records each call (SQL function name and
+ * arguments as the Data API would receive them) and answers from `answers`. */
 export function recordingRpc(
   as: string,
   calls: RpcCall[],
-  answers: Record<string, (args: Record<string, unknown>) => unknown>,
+  answers: RpcAnswers,
 ): Rpc {
   return (fn, args) => {
     calls.push({ as, fn, args });
-    const answer = answers[fn];
+    const answer = answers[fn as RpcName];
     if (!answer) return Promise.reject(new Error(`unexpected rpc ${fn}`));
     try {
       return Promise.resolve(answer(args));

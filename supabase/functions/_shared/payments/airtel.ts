@@ -9,32 +9,21 @@
  * - Callback: `{transaction: {id, message, status_code: TS|TF, airtel_money_id}, hash}`
  *   where `hash` = base64 HMAC-SHA256 (portal key) over the JSON of `transaction`.
  */
-import type { AirtelConfig } from "./config.ts";
+import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
+import { oauthGrant, ProviderClient } from "./client.ts";
+import { type AirtelConfig, airtelConfig } from "./config.ts";
+import type { PaymentState } from "./contract.ts";
 import { hmacSha256Base64, timingSafeEqual } from "./crypto.ts";
 import {
-  AuthError,
-  fetchCredential,
-  httpRequest,
   type HttpResult,
   jsonResponse,
   obj,
   parseJson,
   RETRY_SOON,
   str,
-  withFreshCredentialOn401,
-  withRetry,
 } from "./http.ts";
-import { isCanonicalMsisdn, toNationalMsisdn } from "./msisdn.ts";
+import { toNationalMsisdn } from "./msisdn.ts";
 import { reasonFromText } from "./reasons.ts";
-import {
-  assertPayment,
-  invalidMsisdn,
-  ipAllowed,
-  pushError,
-  refundError,
-  statusError,
-} from "./common.ts";
-import { expiryAt, lifetimeMs, tokenCache } from "./token_cache.ts";
 import type {
   AckOutcome,
   AdapterDeps,
@@ -45,7 +34,7 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
-  PaymentState,
+  Protocol,
   RefundRequest,
   RefundResult,
   StatusResult,
@@ -134,6 +123,12 @@ export function mapAirtelTransactionStatus(
   }
 }
 
+/** Airtel Money: the Airtel Africa Open API (collection v1). */
+export const airtel: Protocol = {
+  name: "airtel",
+  create: (env, deps) => new AirtelAdapter(airtelConfig(env), deps),
+};
+
 export class AirtelAdapter implements PaymentAdapter {
   readonly provider = "airtel" as const;
   readonly capabilities: Capabilities = {
@@ -142,153 +137,59 @@ export class AirtelAdapter implements PaymentAdapter {
     statusQuery: true,
     refund: true,
   };
+  private readonly client: ProviderClient;
 
-  constructor(
-    private readonly cfg: AirtelConfig,
-    private readonly deps: AdapterDeps,
-  ) {}
-
-  private get cacheKey(): string {
-    return `airtel|${this.cfg.baseUrl}|${this.cfg.clientId}`;
-  }
-
-  private token(): Promise<string> {
-    return tokenCache.get(this.cacheKey, this.deps.now, async () => {
-      const reply = await fetchCredential(
-        "Airtel token",
-        () =>
-          httpRequest(
-            this.deps.fetch,
-            `${this.cfg.baseUrl}/auth/oauth2/token`,
-            {
-              method: "POST",
-              headers: {
-                "Content-Type": "application/json",
-                "Accept": "*/*",
-              },
-              body: JSON.stringify({
-                client_id: this.cfg.clientId,
-                client_secret: this.cfg.clientSecret,
-                grant_type: "client_credentials",
-              }),
-            },
-            this.cfg.httpTimeoutMs,
-          ),
-      );
-      const body = obj(reply.json);
-      const token = str(body.access_token);
-      if (reply.status !== 200 || !token) {
-        throw new AuthError(
-          `Airtel token refused: HTTP ${reply.status} ${
-            str(body.error_description) ?? str(body.error) ?? ""
-          }`.trim(),
-        );
-      }
-      return {
-        value: token,
-        expiresAt: expiryAt(this.deps.now(), lifetimeMs(body.expires_in, 180)),
-      };
-    });
-  }
-
-  private async call(
-    method: "GET" | "POST",
-    path: string,
-    body: unknown,
-    timeoutMs: number,
-    idempotent: boolean,
-  ): Promise<HttpResult> {
-    const send = async (token: string) => {
-      const once = () =>
-        httpRequest(this.deps.fetch, `${this.cfg.baseUrl}${path}`, {
-          method,
-          headers: {
-            "Authorization": `Bearer ${token}`,
-            "Content-Type": "application/json",
-            "Accept": "*/*",
-            "X-Country": this.cfg.country,
-            "X-Currency": this.cfg.currency,
+  constructor(private readonly cfg: AirtelConfig, deps: AdapterDeps) {
+    this.client = new ProviderClient({
+      baseUrl: cfg.baseUrl,
+      httpTimeoutMs: cfg.httpTimeoutMs,
+      pushTimeoutMs: cfg.pushTimeoutMs,
+      credential: {
+        name: "Airtel token",
+        cacheKey: `airtel|${cfg.baseUrl}|${cfg.clientId}`,
+        request: () => ({
+          method: "POST",
+          path: "/auth/oauth2/token",
+          headers: { "Content-Type": "application/json", "Accept": "*/*" },
+          json: {
+            client_id: cfg.clientId,
+            client_secret: cfg.clientSecret,
+            grant_type: "client_credentials",
           },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }, timeoutMs);
-      return idempotent ? await withRetry(once) : await once();
-    };
-    return await withFreshCredentialOn401(
-      () => this.token(),
-      (token) => tokenCache.invalidate(this.cacheKey, token),
-      send,
-    );
+        }),
+        read: (reply, now) => oauthGrant(reply, now, 180),
+      },
+      authorize: (token) => ({
+        "Authorization": `Bearer ${token}`,
+        "Content-Type": "application/json",
+        "Accept": "*/*",
+        "X-Country": cfg.country,
+        "X-Currency": cfg.currency,
+      }),
+    }, deps);
   }
 
-  async initiate(payment: PaymentRequest): Promise<InitiateResult> {
-    assertPayment(payment);
-    const providerRef = payment.reference;
-    if (!isCanonicalMsisdn(payment.msisdn)) return invalidMsisdn(providerRef);
-    const body = {
-      reference: (payment.description || payment.reference).slice(0, 64),
-      subscriber: {
-        country: this.cfg.country,
-        currency: this.cfg.currency,
-        msisdn: toNationalMsisdn(payment.msisdn),
+  initiate(payment: PaymentRequest): Promise<InitiateResult> {
+    const { country, currency } = this.cfg;
+    const id = payment.reference;
+    return this.client.push(payment, () => ({
+      method: "POST",
+      path: "/merchant/v1/payments/",
+      json: {
+        reference: (payment.description || payment.reference).slice(0, 64),
+        subscriber: {
+          country,
+          currency,
+          msisdn: toNationalMsisdn(payment.msisdn),
+        },
+        transaction: {
+          amount: payment.amount,
+          country,
+          currency,
+          id,
+        },
       },
-      transaction: {
-        amount: payment.amount,
-        country: this.cfg.country,
-        currency: this.cfg.currency,
-        id: providerRef,
-      },
-    };
-    let reply: HttpResult;
-    try {
-      reply = await this.call(
-        "POST",
-        "/merchant/v1/payments/",
-        body,
-        this.cfg.pushTimeoutMs,
-        false,
-      );
-    } catch (error) {
-      return pushError(error, providerRef);
-    }
-    const json = obj(reply.json);
-    const status = obj(json.status);
-    const responseCode = str(status.response_code);
-    const message = str(status.message);
-    const raw = reply.json ?? reply.text.slice(0, 2000);
-    const base = {
-      providerRef,
-      rawCode: responseCode ?? str(status.result_code) ??
-        `HTTP ${reply.status}`,
-      message,
-      raw,
-    };
-    if (reply.status >= 500) return { state: "ambiguous", ...base };
-    const mapped = mapAirtelResponseCode(responseCode);
-    if (mapped) {
-      if (mapped.state === "failed") {
-        return { state: "failed", failureReason: mapped.reason, ...base };
-      }
-      // "In progress" — and even "success" in a push reply — only means accepted: the
-      // callback or the status query says whether the customer paid.
-      if (mapped.state === "initiated" || mapped.state === "succeeded") {
-        return { state: "initiated", ...base };
-      }
-      return { state: "ambiguous", ...base };
-    }
-    if (/duplicate|already exists/i.test(message ?? "")) {
-      return { state: "ambiguous", ...base };
-    }
-    if (reply.status >= 400) {
-      return {
-        state: "failed",
-        failureReason: reasonFromText(message),
-        ...base,
-      };
-    }
-    if (reply.status === 200 && status.success === true) {
-      return { state: "initiated", ...base };
-    }
-    return { state: "ambiguous", ...base };
+    }), (reply) => pushResult(id, reply));
   }
 
   async verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback> {
@@ -361,99 +262,113 @@ export class AirtelAdapter implements PaymentAdapter {
     }
   }
 
-  async queryStatus(providerRef: string): Promise<StatusResult> {
-    let reply: HttpResult;
-    try {
-      reply = await this.call(
-        "GET",
-        `/standard/v1/payments/${encodeURIComponent(providerRef)}`,
-        undefined,
-        this.cfg.httpTimeoutMs,
-        true,
-      );
-    } catch (error) {
-      return statusError(error);
-    }
-    const json = obj(reply.json);
-    const status = obj(json.status);
-    const transaction = obj(obj(json.data).transaction);
-    const responseCode = str(status.response_code);
-    const raw = reply.json ?? reply.text.slice(0, 2000);
-    if (reply.status === 404 || responseCode === "DP00800001025") {
-      return {
-        supported: true,
-        state: "ambiguous",
-        notFound: true,
-        rawCode: responseCode ?? `HTTP ${reply.status}`,
-        message: str(status.message),
-        raw,
-      };
-    }
-    const txStatus = str(transaction.status);
-    if (reply.status !== 200 || !txStatus) {
-      return {
-        supported: true,
-        state: "ambiguous",
-        transportError: "provider_unavailable",
-        rawCode: responseCode ?? `HTTP ${reply.status}`,
-        message: str(status.message),
-        raw,
-      };
-    }
-    const message = str(transaction.message) ?? str(status.message);
-    const mapped = mapAirtelTransactionStatus(txStatus, responseCode, message);
-    return {
-      supported: true,
-      state: mapped.state,
-      failureReason: mapped.reason,
-      providerTxnId: str(transaction.airtel_money_id) || undefined,
-      rawCode: txStatus,
-      message,
-      raw,
-    };
+  queryStatus(providerRef: string): Promise<StatusResult> {
+    return this.client.status({
+      method: "GET",
+      path: `/standard/v1/payments/${encodeURIComponent(providerRef)}`,
+    }, statusResult);
   }
 
-  async refund(request: RefundRequest): Promise<RefundResult> {
+  refund(request: RefundRequest): Promise<RefundResult> {
     if (!request.providerTxnId) {
-      return {
+      return Promise.resolve({
         supported: true,
         state: "failed",
         message: "Airtel refunds need the payment's airtel_money_id",
         raw: null,
-      };
+      });
     }
-    let reply: HttpResult;
-    try {
-      reply = await this.call(
-        "POST",
-        "/standard/v1/payments/refund",
-        { transaction: { airtel_money_id: request.providerTxnId } },
-        this.cfg.httpTimeoutMs,
-        false,
-      );
-    } catch (error) {
-      return refundError(error);
-    }
-    const json = obj(reply.json);
-    const status = obj(json.status);
-    const transaction = obj(obj(json.data).transaction);
-    const txStatus = (str(transaction.status) ?? "").toUpperCase();
-    const raw = reply.json ?? reply.text.slice(0, 2000);
-    const base = {
-      providerRefundId: str(transaction.airtel_money_id) || undefined,
-      rawCode: str(status.response_code) ?? txStatus ?? `HTTP ${reply.status}`,
-      message: str(status.message),
-      raw,
-    };
-    if (
-      reply.status === 200 && status.success === true &&
-      (txStatus === "SUCCESS" || txStatus === "TS")
-    ) {
-      return { supported: true, state: "refunded", ...base };
-    }
-    if (reply.status >= 500 || txStatus === "TA" || txStatus === "TIP") {
-      return { supported: true, state: "ambiguous", ...base };
-    }
-    return { supported: true, state: "failed", ...base };
+    return this.client.refund({
+      method: "POST",
+      path: "/standard/v1/payments/refund",
+      json: { transaction: { airtel_money_id: request.providerTxnId } },
+    }, refundResult);
   }
+}
+
+function pushResult(providerRef: string, reply: HttpResult): InitiateResult {
+  const status = obj(obj(reply.json).status);
+  const responseCode = str(status.response_code);
+  const message = str(status.message);
+  const base = {
+    providerRef,
+    rawCode: responseCode ?? str(status.result_code) ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  if (reply.status >= 500) return { state: "ambiguous", ...base };
+  const mapped = mapAirtelResponseCode(responseCode);
+  if (mapped) {
+    if (mapped.state === "failed") {
+      return { state: "failed", failureReason: mapped.reason, ...base };
+    }
+    // "In progress" — and even "success" in a push reply — only means accepted: the
+    // callback or the status query says whether the customer paid.
+    if (mapped.state === "initiated" || mapped.state === "succeeded") {
+      return { state: "initiated", ...base };
+    }
+    return { state: "ambiguous", ...base };
+  }
+  if (/duplicate|already exists/i.test(message ?? "")) {
+    return { state: "ambiguous", ...base };
+  }
+  if (reply.status >= 400) {
+    return { state: "failed", failureReason: reasonFromText(message), ...base };
+  }
+  if (reply.status === 200 && status.success === true) {
+    return { state: "initiated", ...base };
+  }
+  return { state: "ambiguous", ...base };
+}
+
+function statusResult(reply: HttpResult): StatusResult {
+  const json = obj(reply.json);
+  const status = obj(json.status);
+  const transaction = obj(obj(json.data).transaction);
+  const responseCode = str(status.response_code);
+  const answer = {
+    rawCode: responseCode ?? `HTTP ${reply.status}`,
+    message: str(status.message),
+    raw: reply.raw,
+  };
+  if (reply.status === 404 || responseCode === "DP00800001025") {
+    return statusNotFound(answer);
+  }
+  const txStatus = str(transaction.status);
+  if (reply.status !== 200 || !txStatus) return statusUnavailable(answer);
+  const message = str(transaction.message) ?? str(status.message);
+  const mapped = mapAirtelTransactionStatus(txStatus, responseCode, message);
+  return {
+    supported: true,
+    state: mapped.state,
+    failureReason: mapped.reason,
+    providerTxnId: str(transaction.airtel_money_id) || undefined,
+    rawCode: txStatus,
+    message,
+    raw: reply.raw,
+  };
+}
+
+function refundResult(reply: HttpResult): RefundResult {
+  const json = obj(reply.json);
+  const status = obj(json.status);
+  const transaction = obj(obj(json.data).transaction);
+  const txStatus = (str(transaction.status) ?? "").toUpperCase();
+  const base = {
+    supported: true as const,
+    providerRefundId: str(transaction.airtel_money_id) || undefined,
+    rawCode: str(status.response_code) ?? txStatus ?? `HTTP ${reply.status}`,
+    message: str(status.message),
+    raw: reply.raw,
+  };
+  if (
+    reply.status === 200 && status.success === true &&
+    (txStatus === "SUCCESS" || txStatus === "TS")
+  ) {
+    return { state: "refunded", ...base };
+  }
+  if (reply.status >= 500 || txStatus === "TA" || txStatus === "TIP") {
+    return { state: "ambiguous", ...base };
+  }
+  return { state: "failed", ...base };
 }

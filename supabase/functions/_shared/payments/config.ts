@@ -3,7 +3,8 @@
  * getter). Going live is configuration only: every URL is a variable. The variables are
  * listed in .env.example and docs/payments.md.
  */
-import type { EnvGetter, ProviderName } from "./types.ts";
+import type { ProviderName } from "./contract.ts";
+import type { EnvGetter } from "./types.ts";
 
 export class ConfigError extends Error {
   constructor(readonly provider: ProviderName, readonly missing: string[]) {
@@ -19,7 +20,9 @@ export class ConfigError extends Error {
 /** The default getter: the process environment (Supabase injects secrets there). */
 export const denoEnv: EnvGetter = (name) => Deno.env.get(name);
 
-class Reader {
+/** Reads one adapter's variables, collecting every missing or invalid one (`done` throws
+ * ConfigError naming them all). */
+export class Reader {
   readonly missing: string[] = [];
   constructor(private readonly env: EnvGetter) {}
 
@@ -82,7 +85,7 @@ export interface CommonTimeouts {
   pushTimeoutMs: number;
 }
 
-function commonTimeouts(r: Reader): CommonTimeouts {
+export function commonTimeouts(r: Reader): CommonTimeouts {
   return {
     httpTimeoutMs: r.millis("PAYMENTS_HTTP_TIMEOUT_MS", 15_000),
     pushTimeoutMs: r.millis("PAYMENTS_PUSH_TIMEOUT_MS", 30_000),

@@ -1,6 +1,7 @@
 /**
- * Bounded HTTP calls to providers. Every call has a timeout (AbortSignal.timeout). Only
- * calls that cannot move money (token/session fetches, status queries) are retried.
+ * HTTP exchanges with providers (every one bounded by AbortSignal.timeout) and typed
+ * accessors for the untrusted JSON they answer. The rules of who is retried and when
+ * live in client.ts.
  */
 import type { FetchLike } from "./types.ts";
 
@@ -17,6 +18,8 @@ export interface HttpResult {
   text: string;
   /** Parsed JSON body, or null when the body is empty or not JSON. */
   json: unknown;
+  /** What to keep of the reply: its JSON, or the first 2,000 characters of the text. */
+  raw: unknown;
 }
 
 export interface HttpRequest {
@@ -45,11 +48,13 @@ export async function httpRequest(
       redirect: "manual",
     });
     const text = await response.text();
+    const json = parseJson(text);
     return {
       status: response.status,
       headers: response.headers,
       text,
-      json: parseJson(text),
+      json,
+      raw: json ?? text.slice(0, 2000),
     };
   } catch (error) {
     if (error instanceof TransportError) throw error;
@@ -171,43 +176,3 @@ export function jsonResponse(
 
 /** For an acknowledgement of our own temporary failure: the provider may retry soon. */
 export const RETRY_SOON: Record<string, string> = { "Retry-After": "5" };
-
-/** We could not authenticate (token/session refused or unreachable): nothing was sent. */
-export class AuthError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "AuthError";
-  }
-}
-
-/**
- * Runs `send` with a cached credential; on a 401 the credential is dropped and `send` runs
- * once more with a fresh one. A 401 is refused before processing, so even a push may be
- * resent: nothing moved.
- */
-export async function withFreshCredentialOn401(
-  getCredential: () => Promise<string>,
-  invalidate: (credential: string) => void,
-  send: (credential: string) => Promise<HttpResult>,
-): Promise<HttpResult> {
-  const credential = await getCredential();
-  const first = await send(credential);
-  if (first.status !== 401) return first;
-  invalidate(credential);
-  return send(await getCredential());
-}
-
-/** Wraps token/session fetch failures so they are never mistaken for a push timeout. */
-export async function fetchCredential(
-  what: string,
-  attempt: () => Promise<HttpResult>,
-): Promise<HttpResult> {
-  try {
-    return await withRetry(attempt);
-  } catch (error) {
-    if (error instanceof TransportError) {
-      throw new AuthError(`${what} failed: ${error.message}`);
-    }
-    throw error;
-  }
-}

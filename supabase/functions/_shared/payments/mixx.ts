@@ -11,23 +11,16 @@
  *   no callback-URL field: Mixx posts every result to the one callback URL registered at
  *   onboarding. That URL carries our secret `?token=…` (MIXX_CALLBACK_TOKEN), checked in
  *   constant time, plus Mixx's source IPs when MIXX_CALLBACK_ALLOWED_IPS is set. The
- *   per-payment secret is the ReferenceID itself (derived from a random payment id): a
- *   callback can only name a payment whose reference it knows.
+ *   per-payment secret is the ReferenceID itself (our reference: 72 random bits the
+ *   database hands out): a callback can only name a payment whose reference it knows.
  * - We must answer `{ResponseCode, ResponseStatus, ResponseDescription, ReferenceID}`.
  * - There is no status-query API (capability says so): unresolved payments expire.
  */
-import {
-  assertPayment,
-  invalidMsisdn,
-  ipAllowed,
-  pushError,
-} from "./common.ts";
-import type { MixxConfig } from "./config.ts";
+import { ipAllowed } from "./common.ts";
+import { oauthGrant, ProviderClient } from "./client.ts";
+import { type MixxConfig, mixxConfig } from "./config.ts";
 import { timingSafeEqual } from "./crypto.ts";
 import {
-  AuthError,
-  fetchCredential,
-  httpRequest,
   type HttpResult,
   jsonResponse,
   obj,
@@ -37,11 +30,8 @@ import {
   str,
   unreadableOf,
   wholeAmount,
-  withFreshCredentialOn401,
 } from "./http.ts";
-import { isCanonicalMsisdn } from "./msisdn.ts";
 import { reasonFromText } from "./reasons.ts";
-import { expiryAt, lifetimeMs, tokenCache } from "./token_cache.ts";
 import type {
   AckOutcome,
   AdapterDeps,
@@ -51,6 +41,7 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
+  Protocol,
   RefundResult,
   StatusResult,
 } from "./types.ts";
@@ -77,6 +68,12 @@ export function mixxBool(value: unknown): boolean | null {
   return null;
 }
 
+/** Mixx by Yas: Push BillPay. */
+export const mixx: Protocol = {
+  name: "mixx",
+  create: (env, deps) => new MixxAdapter(mixxConfig(env), deps),
+};
+
 export class MixxAdapter implements PaymentAdapter {
   readonly provider = "mixx" as const;
   readonly capabilities: Capabilities = {
@@ -86,13 +83,41 @@ export class MixxAdapter implements PaymentAdapter {
     refund: false,
   };
 
-  constructor(
-    private readonly cfg: MixxConfig,
-    private readonly deps: AdapterDeps,
-  ) {}
+  private readonly client: ProviderClient;
 
-  private get cacheKey(): string {
-    return `mixx|${this.cfg.tokenUrl}|${this.cfg.username}`;
+  constructor(private readonly cfg: MixxConfig, deps: AdapterDeps) {
+    this.client = new ProviderClient({
+      httpTimeoutMs: cfg.httpTimeoutMs,
+      pushTimeoutMs: cfg.pushTimeoutMs,
+      credential: {
+        name: "Mixx token",
+        cacheKey: `mixx|${cfg.tokenUrl}|${cfg.username}`,
+        request: () => ({
+          method: "POST",
+          path: cfg.tokenUrl,
+          headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            "Cache-Control": "no-cache",
+          },
+          body: new URLSearchParams({
+            username: cfg.username,
+            password: cfg.password,
+            grant_type: "password",
+          }).toString(),
+        }),
+        read: (reply, now) => oauthGrant(reply, now, 3600),
+      },
+      // every push carries the biller's credentials besides the token
+      authorize: (token) => ({
+        "Authorization": `Bearer ${token}`,
+        "Username": cfg.username,
+        "Password": cfg.password,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Cache-Control": "no-cache",
+      }),
+    }, deps);
   }
 
   /** The ReferenceID Mixx knows a payment by: biller code + our reference. */
@@ -111,104 +136,20 @@ export class MixxAdapter implements PaymentAdapter {
       : referenceId;
   }
 
-  private token(): Promise<string> {
-    return tokenCache.get(this.cacheKey, this.deps.now, async () => {
-      const form = new URLSearchParams({
-        username: this.cfg.username,
-        password: this.cfg.password,
-        grant_type: "password",
-      });
-      const reply = await fetchCredential(
-        "Mixx token",
-        () =>
-          httpRequest(this.deps.fetch, this.cfg.tokenUrl, {
-            method: "POST",
-            headers: {
-              "Content-Type": "application/x-www-form-urlencoded",
-              "Accept": "application/json",
-              "Cache-Control": "no-cache",
-            },
-            body: form.toString(),
-          }, this.cfg.httpTimeoutMs),
-      );
-      const body = obj(reply.json);
-      const token = str(body.access_token);
-      if (reply.status !== 200 || !token) {
-        throw new AuthError(
-          `Mixx token refused: HTTP ${reply.status} ${
-            str(body.error_description) ?? str(body.error) ?? ""
-          }`.trim(),
-        );
-      }
-      return {
-        value: token,
-        expiresAt: expiryAt(this.deps.now(), lifetimeMs(body.expires_in, 3600)),
-      };
-    });
-  }
-
-  async initiate(payment: PaymentRequest): Promise<InitiateResult> {
-    assertPayment(payment);
+  initiate(payment: PaymentRequest): Promise<InitiateResult> {
     // On the wire the ReferenceID carries our biller code; towards our code the payment
     // keeps its own reference (callbacks are mapped back by referenceFrom).
-    const providerRef = payment.reference;
-    if (!isCanonicalMsisdn(payment.msisdn)) return invalidMsisdn(providerRef);
-    const body = JSON.stringify({
-      CustomerMSISDN: payment.msisdn,
-      BillerMSISDN: this.cfg.billerMsisdn,
-      Amount: payment.amount,
-      Remarks: (payment.description || payment.reference).slice(0, 100),
-      ReferenceID: this.providerRefFor(payment.reference),
-    });
-    let reply: HttpResult;
-    try {
-      reply = await withFreshCredentialOn401(
-        () => this.token(),
-        (token) => tokenCache.invalidate(this.cacheKey, token),
-        (token) =>
-          httpRequest(this.deps.fetch, this.cfg.pushUrl, {
-            method: "POST",
-            headers: {
-              "Authorization": `Bearer ${token}`,
-              "Username": this.cfg.username,
-              "Password": this.cfg.password,
-              "Content-Type": "application/json",
-              "Accept": "application/json",
-              "Cache-Control": "no-cache",
-            },
-            body,
-          }, this.cfg.pushTimeoutMs),
-      );
-    } catch (error) {
-      return pushError(error, providerRef);
-    }
-    const json = obj(reply.json);
-    const code = str(json.ResponseCode);
-    const ok = mixxBool(json.ResponseStatus);
-    const message = str(json.ResponseDescription) ?? str(json.Message);
-    const base = {
-      providerRef,
-      rawCode: code ?? `HTTP ${reply.status}`,
-      message,
-      raw: reply.json ?? reply.text.slice(0, 2000),
-    };
-    if (reply.status >= 500 || reply.status === 408) {
-      return { state: "ambiguous", ...base };
-    }
-    if (reply.status === 200 && ok === true) {
-      return { state: "initiated", ...base };
-    }
-    if (/duplicate|already/i.test(message ?? "")) {
-      return { state: "ambiguous", ...base };
-    }
-    if (ok === false || (reply.status >= 400 && reply.status < 500)) {
-      return {
-        state: "failed",
-        failureReason: reasonFromText(message),
-        ...base,
-      };
-    }
-    return { state: "ambiguous", ...base };
+    return this.client.push(payment, () => ({
+      method: "POST",
+      path: this.cfg.pushUrl,
+      json: {
+        CustomerMSISDN: payment.msisdn,
+        BillerMSISDN: this.cfg.billerMsisdn,
+        Amount: payment.amount,
+        Remarks: (payment.description || payment.reference).slice(0, 100),
+        ReferenceID: this.providerRefFor(payment.reference),
+      },
+    }), (reply) => pushResult(payment.reference, reply));
   }
 
   verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback> {
@@ -287,4 +228,29 @@ export class MixxAdapter implements PaymentAdapter {
   refund(): Promise<RefundResult> {
     return Promise.resolve({ supported: false });
   }
+}
+
+function pushResult(providerRef: string, reply: HttpResult): InitiateResult {
+  const json = obj(reply.json);
+  const ok = mixxBool(json.ResponseStatus);
+  const message = str(json.ResponseDescription) ?? str(json.Message);
+  const base = {
+    providerRef,
+    rawCode: str(json.ResponseCode) ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  if (reply.status >= 500 || reply.status === 408) {
+    return { state: "ambiguous", ...base };
+  }
+  if (reply.status === 200 && ok === true) {
+    return { state: "initiated", ...base };
+  }
+  if (/duplicate|already/i.test(message ?? "")) {
+    return { state: "ambiguous", ...base };
+  }
+  if (ok === false || (reply.status >= 400 && reply.status < 500)) {
+    return { state: "failed", failureReason: reasonFromText(message), ...base };
+  }
+  return { state: "ambiguous", ...base };
 }

@@ -7,33 +7,42 @@
  *   const adapter = createPaymentAdapter(provider);
  *   const result = await adapter.initiate({ reference, amount, currency: "TZS", msisdn });
  */
-import { AirtelAdapter } from "./airtel.ts";
-import {
-  airtelConfig,
-  clickPesaConfig,
-  denoEnv,
-  mixxConfig,
-  mpesaConfig,
-} from "./config.ts";
-import { HaloPesaAdapter } from "./halopesa.ts";
-import { MixxAdapter } from "./mixx.ts";
-import { MpesaAdapter } from "./mpesa.ts";
+import { airtel } from "./airtel.ts";
+import { clickpesa } from "./clickpesa.ts";
+import { denoEnv } from "./config.ts";
+import type { ProviderName } from "./contract.ts";
+import { mixx } from "./mixx.ts";
+import { mpesa } from "./mpesa.ts";
 import { tokenCache } from "./token_cache.ts";
-import {
-  type AdapterDeps,
-  type EnvGetter,
-  type FetchLike,
-  type PaymentAdapter,
-  type ProviderName,
-  PROVIDERS,
+import type {
+  AdapterDeps,
+  EnvGetter,
+  FetchLike,
+  PaymentAdapter,
+  Protocol,
 } from "./types.ts";
 
+export * from "./contract.ts";
 export * from "./types.ts";
 export { ConfigError } from "./config.ts";
 export { isCanonicalMsisdn, toCanonicalMsisdn } from "./msisdn.ts";
-export { isValidReference, referenceFromPaymentId } from "./reference.ts";
+export { isValidReference } from "./reference.ts";
 export { mixxCallbackUrl } from "./mixx.ts";
 export { timingSafeEqual } from "./crypto.ts";
+
+/**
+ * The wire protocol that carries each provider's payments: the provider is what the
+ * customer chooses (and the webhook's path segment), the protocol is the adapter file
+ * that speaks to it. HaloPesa is reached through the ClickPesa aggregator. Another
+ * product of a provider (say M-Pesa's USSD-push broker, with its own callback) is one new
+ * adapter file exporting a Protocol, and its name here.
+ */
+export const PROTOCOLS: Readonly<Record<ProviderName, Protocol>> = {
+  mpesa,
+  airtel,
+  mixx,
+  halopesa: clickpesa,
+};
 
 export interface AdapterOptions {
   /** Environment getter; defaults to Deno.env.get. */
@@ -44,11 +53,6 @@ export interface AdapterOptions {
   now?: () => number;
 }
 
-export function isProviderName(value: unknown): value is ProviderName {
-  return typeof value === "string" &&
-    (PROVIDERS as readonly string[]).includes(value);
-}
-
 /**
  * Builds the adapter for `provider`. Throws ConfigError (naming every missing variable)
  * when the provider is not configured.
@@ -57,23 +61,15 @@ export function createPaymentAdapter(
   provider: ProviderName,
   options: AdapterOptions = {},
 ): PaymentAdapter {
-  const env = options.env ?? denoEnv;
+  const protocol = PROTOCOLS[provider];
+  if (!protocol) {
+    throw new RangeError(`unknown payment provider: ${String(provider)}`);
+  }
   const deps: AdapterDeps = {
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     now: options.now ?? (() => Date.now()),
   };
-  switch (provider) {
-    case "mpesa":
-      return new MpesaAdapter(mpesaConfig(env), deps);
-    case "airtel":
-      return new AirtelAdapter(airtelConfig(env), deps);
-    case "mixx":
-      return new MixxAdapter(mixxConfig(env), deps);
-    case "halopesa":
-      return new HaloPesaAdapter(clickPesaConfig(env), deps);
-    default:
-      throw new RangeError(`unknown payment provider: ${String(provider)}`);
-  }
+  return protocol.create(options.env ?? denoEnv, deps);
 }
 
 /** Forgets every cached token and session (tests; credential rotation). */

@@ -8,24 +8,12 @@
  *   (or the prompt times out) and its reply is the final outcome. There is no callback.
  *   A timeout on our side is `ambiguous`; `queryStatus` resolves it.
  */
-import type { MpesaConfig } from "./config.ts";
+import { noCallbacks, statusNotFound, statusUnavailable } from "./common.ts";
+import { ProviderClient } from "./client.ts";
+import { type MpesaConfig, mpesaConfig } from "./config.ts";
+import type { PaymentState } from "./contract.ts";
 import { randomHex, rsaPkcs1EncryptBase64 } from "./crypto.ts";
-import {
-  AuthError,
-  fetchCredential,
-  httpRequest,
-  type HttpResult,
-  jsonResponse,
-  obj,
-  str,
-  TransportError,
-  withFreshCredentialOn401,
-  withRetry,
-} from "./http.ts";
-import { isCanonicalMsisdn } from "./msisdn.ts";
-import { isValidReference } from "./reference.ts";
-import { assertPayment, invalidMsisdn, refundError } from "./common.ts";
-import { tokenCache } from "./token_cache.ts";
+import { type HttpResult, jsonResponse, obj, str } from "./http.ts";
 import type {
   AckOutcome,
   AdapterDeps,
@@ -37,11 +25,14 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
-  PaymentState,
+  Protocol,
   RefundRequest,
   RefundResult,
   StatusResult,
 } from "./types.ts";
+
+/** M-Pesa's limit of our references on the wire (`input_ThirdPartyConversationID`). */
+const WIRE_REFERENCE = /^[A-Za-z0-9]{1,20}$/;
 
 /** Result codes whose meaning we rely on (from the OpenAPI's published code table). */
 const FAILED_CODES: Record<string, FailureReason> = {
@@ -134,6 +125,12 @@ export function mapMpesaTransactionStatus(
   }
 }
 
+/** Vodacom M-Pesa: the OpenAPI's single-stage C2B (synchronous, no callback). */
+export const mpesa: Protocol = {
+  name: "mpesa",
+  create: (env, deps) => new MpesaAdapter(mpesaConfig(env), deps),
+};
+
 export class MpesaAdapter implements PaymentAdapter {
   readonly provider = "mpesa" as const;
   readonly capabilities: Capabilities = {
@@ -142,159 +139,89 @@ export class MpesaAdapter implements PaymentAdapter {
     statusQuery: true,
     refund: true,
   };
+  private readonly client: ProviderClient;
 
-  constructor(
-    private readonly cfg: MpesaConfig,
-    private readonly deps: AdapterDeps,
-  ) {}
-
-  private url(operation: string): string {
-    return `${this.cfg.baseUrl}${this.cfg.marketPath}/${operation}/`;
-  }
-
-  private get cacheKey(): string {
-    return `mpesa|${this.cfg.baseUrl}${this.cfg.marketPath}|${this.cfg.apiKey}`;
-  }
-
-  private headers(bearer: string): Record<string, string> {
-    return {
+  constructor(private readonly cfg: MpesaConfig, deps: AdapterDeps) {
+    // The encrypted API key asks for a session; the encrypted session id is the Bearer of
+    // every other call (cached until MPESA_SESSION_TTL_S).
+    const headers = (bearer: string) => ({
       "Authorization": `Bearer ${bearer}`,
       "Content-Type": "application/json",
       "Accept": "application/json",
-      "Origin": this.cfg.origin,
-    };
+      "Origin": cfg.origin,
+    });
+    this.client = new ProviderClient({
+      baseUrl: `${cfg.baseUrl}${cfg.marketPath}`,
+      httpTimeoutMs: cfg.httpTimeoutMs,
+      // single-stage C2B blocks until the customer answers the USSD prompt
+      pushTimeoutMs: cfg.syncPushTimeoutMs,
+      credential: {
+        name: "getSession",
+        cacheKey: `mpesa|${cfg.baseUrl}${cfg.marketPath}|${cfg.apiKey}`,
+        request: () => ({
+          method: "GET",
+          path: "/getSession/",
+          headers: headers(rsaPkcs1EncryptBase64(cfg.publicKey, cfg.apiKey)),
+        }),
+        read: (reply, now) => {
+          const body = obj(reply.json);
+          const sessionId = str(body.output_SessionID);
+          if (
+            reply.status >= 300 || body.output_ResponseCode !== "INS-0" ||
+            !sessionId
+          ) {
+            return {
+              refused: `${str(body.output_ResponseCode) ?? ""} ${
+                str(body.output_ResponseDesc) ?? ""
+              }`,
+            };
+          }
+          return {
+            value: rsaPkcs1EncryptBase64(cfg.publicKey, sessionId),
+            expiresAt: now + cfg.sessionTtlMs,
+          };
+        },
+      },
+      authorize: headers,
+    }, deps);
   }
 
-  /** The encrypted session id to use as Bearer (cached until MPESA_SESSION_TTL_S). */
-  private session(): Promise<string> {
-    return tokenCache.get(this.cacheKey, this.deps.now, async () => {
-      const bearer = rsaPkcs1EncryptBase64(this.cfg.publicKey, this.cfg.apiKey);
-      const reply = await fetchCredential(
-        "getSession",
-        () =>
-          httpRequest(this.deps.fetch, this.url("getSession"), {
-            method: "GET",
-            headers: this.headers(bearer),
-          }, this.cfg.httpTimeoutMs),
-      );
-      const body = obj(reply.json);
-      const sessionId = str(body.output_SessionID);
-      if (
-        reply.status >= 300 || body.output_ResponseCode !== "INS-0" ||
-        !sessionId
-      ) {
-        throw new AuthError(
-          `getSession refused: HTTP ${reply.status} ${
-            str(body.output_ResponseCode) ?? ""
-          } ${str(body.output_ResponseDesc) ?? ""}`.trim(),
-        );
-      }
+  initiate(payment: PaymentRequest): Promise<InitiateResult> {
+    const providerRef = payment.reference;
+    return this.client.push(payment, () => ({
+      method: "POST",
+      path: "/c2bPayment/singleStage/",
+      json: {
+        input_Amount: String(payment.amount),
+        input_Country: "TZN",
+        input_Currency: payment.currency,
+        input_CustomerMSISDN: payment.msisdn,
+        input_ServiceProviderCode: this.cfg.serviceProviderCode,
+        input_ThirdPartyConversationID: providerRef,
+        input_TransactionReference: payment.reference,
+        input_PurchasedItemsDesc: (payment.description || payment.reference)
+          .slice(0, 100),
+      },
+    }), (reply) => {
+      const json = obj(reply.json);
+      const code = str(json.output_ResponseCode);
+      const mapped = mapMpesaReply(reply.status, code);
       return {
-        value: rsaPkcs1EncryptBase64(this.cfg.publicKey, sessionId),
-        expiresAt: this.deps.now() + this.cfg.sessionTtlMs,
+        state: mapped.state,
+        providerRef,
+        providerTxnId: str(json.output_TransactionID) || undefined,
+        failureReason: mapped.reason,
+        rawCode: code ?? `HTTP ${reply.status}`,
+        message: str(json.output_ResponseDesc),
+        raw: reply.raw,
       };
     });
   }
 
-  /** Sends one authenticated call; on 401 (session expired) fetches a new session once. */
-  private async call(
-    method: "GET" | "POST" | "PUT",
-    url: string,
-    body: unknown,
-    timeoutMs: number,
-    idempotent: boolean,
-  ): Promise<HttpResult> {
-    const send = async (bearer: string) => {
-      const once = () =>
-        httpRequest(this.deps.fetch, url, {
-          method,
-          headers: this.headers(bearer),
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }, timeoutMs);
-      return idempotent ? await withRetry(once) : await once();
-    };
-    return await withFreshCredentialOn401(
-      () => this.session(),
-      (bearer) => tokenCache.invalidate(this.cacheKey, bearer),
-      send,
-    );
-  }
-
-  async initiate(payment: PaymentRequest): Promise<InitiateResult> {
-    assertPayment(payment);
-    const providerRef = payment.reference;
-    if (!isCanonicalMsisdn(payment.msisdn)) return invalidMsisdn(providerRef);
-    const body = {
-      input_Amount: String(payment.amount),
-      input_Country: "TZN",
-      input_Currency: payment.currency,
-      input_CustomerMSISDN: payment.msisdn,
-      input_ServiceProviderCode: this.cfg.serviceProviderCode,
-      input_ThirdPartyConversationID: providerRef,
-      input_TransactionReference: payment.reference,
-      input_PurchasedItemsDesc: (payment.description || payment.reference)
-        .slice(0, 100),
-    };
-    let reply: HttpResult;
-    try {
-      reply = await this.call(
-        "POST",
-        this.url("c2bPayment/singleStage"),
-        body,
-        this.cfg.syncPushTimeoutMs,
-        false,
-      );
-    } catch (error) {
-      if (error instanceof AuthError) {
-        return {
-          state: "failed",
-          providerRef,
-          failureReason: "provider_error",
-          message: error.message + "; the push was not sent",
-          raw: null,
-        };
-      }
-      if (error instanceof TransportError) {
-        return {
-          state: "ambiguous",
-          providerRef,
-          message: error.message,
-          transportError: error.kind,
-          raw: null,
-        };
-      }
-      throw error;
-    }
-    const json = obj(reply.json);
-    const code = str(json.output_ResponseCode);
-    const mapped = mapMpesaReply(reply.status, code);
-    return {
-      state: mapped.state,
-      providerRef,
-      providerTxnId: str(json.output_TransactionID) || undefined,
-      failureReason: mapped.reason,
-      rawCode: code ?? `HTTP ${reply.status}`,
-      message: str(json.output_ResponseDesc),
-      raw: reply.json ?? reply.text.slice(0, 2000),
-    };
-  }
-
   verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback> {
-    return Promise.resolve({
-      authentic: false,
-      rejection: "unsupported",
-      providerRef: null,
-      providerTxnId: null,
-      state: null,
-      failureReason: null,
-      amount: null,
-      currency: null,
-      msisdn: null,
-      unreadable: [],
-      rawCode: null,
-      message: "M-Pesa single-stage C2B sends no callbacks",
-      raw: input.rawBody.slice(0, 2000),
-    });
+    return Promise.resolve(
+      noCallbacks(input, "M-Pesa single-stage C2B sends no callbacks"),
+    );
   }
 
   acknowledge(_parsed: ParsedCallback | null, _outcome: AckOutcome): Response {
@@ -304,75 +231,21 @@ export class MpesaAdapter implements PaymentAdapter {
     });
   }
 
-  async queryStatus(providerRef: string): Promise<StatusResult> {
+  queryStatus(providerRef: string): Promise<StatusResult> {
     const params = new URLSearchParams({
       input_QueryReference: providerRef,
       input_ServiceProviderCode: this.cfg.serviceProviderCode,
       input_ThirdPartyConversationID: randomHex(16),
       input_Country: "TZN",
     });
-    let reply: HttpResult;
-    try {
-      reply = await this.call(
-        "GET",
-        `${this.url("queryTransactionStatus")}?${params}`,
-        undefined,
-        this.cfg.httpTimeoutMs,
-        true,
-      );
-    } catch (error) {
-      if (error instanceof TransportError || error instanceof AuthError) {
-        return {
-          supported: true,
-          state: "ambiguous",
-          transportError: error instanceof TransportError
-            ? error.kind
-            : "provider_unavailable",
-          message: error.message,
-          raw: null,
-        };
-      }
-      throw error;
-    }
-    const json = obj(reply.json);
-    const code = str(json.output_ResponseCode);
-    const raw = reply.json ?? reply.text.slice(0, 2000);
-    if (code === "INS-0" && reply.status < 300) {
-      const txStatus = str(json.output_ResponseTransactionStatus);
-      const mapped = mapMpesaTransactionStatus(txStatus);
-      return {
-        supported: true,
-        state: mapped.state,
-        notFound: mapped.notFound,
-        failureReason: mapped.reason,
-        providerTxnId: str(json.output_TransactionID) || undefined,
-        rawCode: txStatus,
-        message: str(json.output_ResponseDesc),
-        raw,
-      };
-    }
-    if (code === "INS-18" || reply.status === 404) {
-      return {
-        supported: true,
-        state: "ambiguous",
-        notFound: true,
-        rawCode: code ?? `HTTP ${reply.status}`,
-        message: str(json.output_ResponseDesc),
-        raw,
-      };
-    }
-    return {
-      supported: true,
-      state: "ambiguous",
-      transportError: "provider_unavailable",
-      rawCode: code ?? `HTTP ${reply.status}`,
-      message: str(json.output_ResponseDesc),
-      raw,
-    };
+    return this.client.status({
+      method: "GET",
+      path: `/queryTransactionStatus/?${params}`,
+    }, statusResult);
   }
 
   async refund(request: RefundRequest): Promise<RefundResult> {
-    if (!isValidReference(request.reference)) {
+    if (!WIRE_REFERENCE.test(request.reference)) {
       throw new RangeError("refund reference must be 1-20 letters/digits");
     }
     if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
@@ -386,39 +259,60 @@ export class MpesaAdapter implements PaymentAdapter {
         raw: null,
       };
     }
-    const body = {
-      input_ReversalAmount: String(request.amount),
-      input_TransactionID: request.providerTxnId,
-      input_Country: "TZN",
-      input_ServiceProviderCode: this.cfg.serviceProviderCode,
-      input_ThirdPartyConversationID: request.reference,
-    };
-    let reply: HttpResult;
-    try {
-      reply = await this.call(
-        "PUT",
-        this.url("reversal"),
-        body,
-        this.cfg.httpTimeoutMs,
-        false,
-      );
-    } catch (error) {
-      return refundError(error);
-    }
-    const json = obj(reply.json);
-    const code = str(json.output_ResponseCode);
-    const mapped = mapMpesaReply(reply.status, code);
+    return await this.client.refund({
+      method: "PUT",
+      path: "/reversal/",
+      json: {
+        input_ReversalAmount: String(request.amount),
+        input_TransactionID: request.providerTxnId,
+        input_Country: "TZN",
+        input_ServiceProviderCode: this.cfg.serviceProviderCode,
+        input_ThirdPartyConversationID: request.reference,
+      },
+    }, (reply) => {
+      const json = obj(reply.json);
+      const code = str(json.output_ResponseCode);
+      const mapped = mapMpesaReply(reply.status, code);
+      return {
+        supported: true,
+        state: mapped.state === "succeeded"
+          ? "refunded"
+          : mapped.state === "failed"
+          ? "failed"
+          : "ambiguous",
+        providerRefundId: str(json.output_TransactionID) || undefined,
+        rawCode: code ?? `HTTP ${reply.status}`,
+        message: str(json.output_ResponseDesc),
+        raw: reply.raw,
+      };
+    });
+  }
+}
+
+function statusResult(reply: HttpResult): StatusResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const message = str(json.output_ResponseDesc);
+  if (code === "INS-0" && reply.status < 300) {
+    const txStatus = str(json.output_ResponseTransactionStatus);
+    const mapped = mapMpesaTransactionStatus(txStatus);
     return {
       supported: true,
-      state: mapped.state === "succeeded"
-        ? "refunded"
-        : mapped.state === "failed"
-        ? "failed"
-        : "ambiguous",
-      providerRefundId: str(json.output_TransactionID) || undefined,
-      rawCode: code ?? `HTTP ${reply.status}`,
-      message: str(json.output_ResponseDesc),
-      raw: reply.json ?? reply.text.slice(0, 2000),
+      state: mapped.state,
+      notFound: mapped.notFound,
+      failureReason: mapped.reason,
+      providerTxnId: str(json.output_TransactionID) || undefined,
+      rawCode: txStatus,
+      message,
+      raw: reply.raw,
     };
   }
+  const answer = {
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  return code === "INS-18" || reply.status === 404
+    ? statusNotFound(answer)
+    : statusUnavailable(answer);
 }

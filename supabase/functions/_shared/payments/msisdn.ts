@@ -1,12 +1,11 @@
 /**
- * Phone numbers. Our canonical form is `255` + 9 digits (what GoTrue stores, without
- * `+`). Each adapter converts to what its provider wants.
+ * Phone numbers. Our canonical form is the contract's `public.msisdn`: `255` + 9 digits
+ * (what GoTrue stores, without `+`). Each adapter converts to what its provider wants.
  */
-
-const CANONICAL = /^255[0-9]{9}$/;
+import { MSISDN_PATTERN } from "./contract.ts";
 
 export function isCanonicalMsisdn(value: string): boolean {
-  return CANONICAL.test(value);
+  return MSISDN_PATTERN.test(value);
 }
 
 /**

@@ -6,26 +6,11 @@
  * (checkout-initiate, payment-webhook, payment-reconcile) do that through SQL functions.
  */
 
-/** Providers a customer can choose at checkout (the path segment of payment-webhook). */
-export type ProviderName = "mpesa" | "airtel" | "mixx" | "halopesa";
+import type { PaymentState, ProviderName } from "./contract.ts";
 
-export const PROVIDERS: readonly ProviderName[] = [
-  "mpesa",
-  "airtel",
-  "mixx",
-  "halopesa",
-];
-
-/** Normalized payment states (DESIGN §4). Adapters never return `pending` or `expired`:
- * `pending` is ours before the push, `expired` is our own payment window running out. */
-export type PaymentState =
-  | "pending"
-  | "initiated"
-  | "succeeded"
-  | "failed"
-  | "expired"
-  | "ambiguous"
-  | "refunded";
+/* Provider names and payment states are the contract's (contract.ts). Adapters report only
+ * `initiated`, `succeeded`, `failed`, `ambiguous` and `refunded`: `pending` is ours before
+ * the push, `expired` our own payment window running out, `partially_refunded` our ledger. */
 
 /** Why a payment failed, whatever the provider called it. */
 export type FailureReason =
@@ -40,10 +25,11 @@ export type FailureReason =
 /** What the caller hands to `initiate`. */
 export interface PaymentRequest {
   /**
-   * Our stable, unique reference for this payment: 1–20 ASCII letters/digits (the
-   * strictest provider limit, M-Pesa's `input_TransactionReference`). The same payment
-   * must always be pushed with the same reference, so that a provider which refuses
-   * duplicates refuses an accidental second push. See `referenceFromPaymentId`.
+   * Our stable, unique reference for this payment, as `claim_payment_push` hands it out
+   * (`REFERENCE_PATTERN` of contract.ts: 4–20 ASCII letters/digits, within M-Pesa's
+   * `input_TransactionReference` limit). The same payment is always pushed with the same
+   * reference, so that a provider which refuses duplicates refuses an accidental second
+   * push.
    */
   reference: string;
   /** Whole Tanzanian shillings, > 0. */
@@ -221,6 +207,16 @@ export type EnvGetter = (name: string) => string | undefined;
 
 /** The subset of `fetch` the adapters use (injectable for tests). */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * A provider's wire protocol, as one adapter file exports it: its name (the file's) and
+ * how to build its adapter from the environment. mod.ts maps each provider to one.
+ */
+export interface Protocol {
+  readonly name: string;
+  /** Reads the protocol's variables (throws ConfigError naming the missing ones). */
+  create(env: EnvGetter, deps: AdapterDeps): PaymentAdapter;
+}
 
 export interface AdapterDeps {
   fetch: FetchLike;

@@ -7,14 +7,19 @@ import {
 } from "./assert.ts";
 import { ConfigError } from "./config.ts";
 import { httpRequest, TransportError, wholeAmount, withRetry } from "./http.ts";
-import { createPaymentAdapter, isProviderName } from "./mod.ts";
+import {
+  createPaymentAdapter,
+  isProviderName,
+  PROTOCOLS,
+  PROVIDERS,
+} from "./mod.ts";
 import {
   isCanonicalMsisdn,
   toCanonicalMsisdn,
   toNationalMsisdn,
 } from "./msisdn.ts";
 import { reasonFromText } from "./reasons.ts";
-import { isValidReference, referenceFromPaymentId } from "./reference.ts";
+import { isValidReference } from "./reference.ts";
 import { envOf, FakeClock, json, MockProvider } from "./testing.ts";
 import { expiryAt, lifetimeMs, TokenCache } from "./token_cache.ts";
 
@@ -51,16 +56,14 @@ Deno.test("msisdn: canonical form from common spellings", () => {
   assertThrows(() => toNationalMsisdn("0712345678"), RangeError);
 });
 
-Deno.test("reference: pattern and stable derivation from a payment id", () => {
-  const id = "3f2b8c1e-9d4a-4e6b-8f7a-1c2d3e4f5a6b";
-  const ref = referenceFromPaymentId(id);
-  assertEquals(ref, "W3F2B8C1E9D4A4E6B8F7");
-  assertEquals(ref.length, 20);
-  assertEquals(referenceFromPaymentId(id), ref);
-  assert(isValidReference(ref));
+Deno.test("reference: the database's pattern, 4-20 letters and digits", () => {
+  assert(isValidReference("WP" + "0123456789ABCDEF01")); // the database's default shape
+  assert(isValidReference("W1234567890ABCDEF123"));
+  assert(isValidReference("WATS"));
+  assertFalse(isValidReference("WP1")); // too short for private.payment_references
   assertFalse(isValidReference("has-dash"));
   assertFalse(isValidReference("x".repeat(21)));
-  assertThrows(() => referenceFromPaymentId("nope"), RangeError);
+  assertFalse(isValidReference(""));
 });
 
 Deno.test("failure reasons from provider text", () => {
@@ -260,6 +263,11 @@ Deno.test("config: every missing variable is named; factory builds each provider
   });
   assert(isProviderName("mixx"));
   assertFalse(isProviderName("tigo"));
+  assertFalse(isProviderName("clickpesa")); // a protocol, not a provider
+  assertEquals(
+    PROVIDERS.map((p) => `${p}:${PROTOCOLS[p].name}`),
+    ["mpesa:mpesa", "airtel:airtel", "mixx:mixx", "halopesa:clickpesa"],
+  );
   let short: unknown;
   try {
     createPaymentAdapter("mixx", {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { canonicalJson, hmacSha256Hex } from "./crypto.ts";
-import { clickPesaChecksum, mapClickPesaStatus } from "./halopesa.ts";
+import { clickPesaChecksum, mapClickPesaStatus } from "./clickpesa.ts";
 import { createPaymentAdapter } from "./mod.ts";
 import { envOf, FakeClock, json, MockProvider } from "./testing.ts";
 import { tokenCache } from "./token_cache.ts";

@@ -1,0 +1,336 @@
+/**
+ * ClickPesa's wire protocol: how we take HaloPesa (Halotel) payments. The provider is
+ * `halopesa` (the customer's choice, the webhook path `payment-webhook/halopesa`); everything
+ * on the wire is ClickPesa's.
+ *
+ * HaloPesa publishes no direct merchant push API; the ClickPesa aggregator covers Halotel
+ * with a documented USSD-push API, HMAC-signed webhooks and a status query (see
+ * docs/payments.md).
+ *
+ * - Auth: `POST /generate-token` with `client-id` and `api-key` headers → `token`, which
+ *   already starts with "Bearer " (valid one hour; cached 55 minutes at most).
+ * - Push: `POST /payments/initiate-ussd-push-request` `{amount (string), currency,
+ *   orderReference, phoneNumber (255…), checksum}`; `checksum` = hex HMAC-SHA256 (checksum
+ *   key) over the canonical JSON (keys sorted recursively, compact) of the other fields.
+ * - Status: `GET /payments/{orderReference}` → an array of payments.
+ * - Webhook: `{event: "PAYMENT RECEIVED" | "PAYMENT FAILED", data: {…}, checksum,
+ *   checksumMethod}` signed like requests, over the body without checksum/checksumMethod.
+ * - No refund API for collections (refunds would be payouts): capability says so.
+ */
+import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
+import { ProviderClient } from "./client.ts";
+import { type ClickPesaConfig, clickPesaConfig } from "./config.ts";
+import type { PaymentState } from "./contract.ts";
+import { canonicalJson, hmacSha256Hex, timingSafeEqual } from "./crypto.ts";
+import {
+  type HttpResult,
+  jsonResponse,
+  obj,
+  parseJson,
+  reported,
+  RETRY_SOON,
+  str,
+  unreadableOf,
+  wholeAmount,
+} from "./http.ts";
+import { toCanonicalMsisdn } from "./msisdn.ts";
+import { reasonFromText } from "./reasons.ts";
+import { expiryAt, lifetimeMs } from "./token_cache.ts";
+import type {
+  AckOutcome,
+  AdapterDeps,
+  CallbackInput,
+  Capabilities,
+  InitiateResult,
+  ParsedCallback,
+  PaymentAdapter,
+  PaymentRequest,
+  Protocol,
+  RefundResult,
+  StatusResult,
+} from "./types.ts";
+
+/** ClickPesa's checksum of a payload: fields `checksum`/`checksumMethod` are left out. */
+export async function clickPesaChecksum(
+  key: string,
+  payload: Record<string, unknown>,
+): Promise<string> {
+  const { checksum: _c, checksumMethod: _m, ...rest } = payload;
+  return await hmacSha256Hex(key, canonicalJson(rest));
+}
+
+/** ClickPesa's three-letter currency code, upper-cased; null for anything else. */
+function currencyCode(value: unknown): string | null {
+  const text = str(value)?.trim();
+  return text && /^[A-Za-z]{3}$/.test(text) ? text.toUpperCase() : null;
+}
+
+/**
+ * The money fields of a ClickPesa payment (webhook `data` or a status-query item): the
+ * collected amount is always reported; currency and the payer's phone may be missing.
+ */
+function clickPesaReport(data: Record<string, unknown>) {
+  return {
+    amount: reported(data.collectedAmount, wholeAmount, true),
+    currency: reported(data.collectedCurrency, currencyCode, false),
+    msisdn: reported(
+      obj(data.customer).customerPhoneNumber ?? data.paymentPhoneNumber,
+      toCanonicalMsisdn,
+      false,
+    ),
+  };
+}
+
+/** ClickPesa payment status → normalized state. */
+export function mapClickPesaStatus(status: string | undefined): PaymentState {
+  switch ((status ?? "").toUpperCase()) {
+    case "SUCCESS":
+    case "SETTLED":
+      return "succeeded";
+    case "FAILED":
+      return "failed";
+    case "PROCESSING":
+    case "PENDING":
+      return "initiated";
+    default:
+      return "ambiguous";
+  }
+}
+
+/** The `halopesa` provider, spoken in ClickPesa's protocol. */
+/** ClickPesa's third-parties API: carries the `halopesa` provider. */
+export const clickpesa: Protocol = {
+  name: "clickpesa",
+  create: (env, deps) => new ClickPesaAdapter(clickPesaConfig(env), deps),
+};
+
+export class ClickPesaAdapter implements PaymentAdapter {
+  readonly provider = "halopesa" as const;
+  readonly capabilities: Capabilities = {
+    mode: "async",
+    callbackAuth: "hmac",
+    statusQuery: true,
+    refund: false,
+  };
+  private readonly client: ProviderClient;
+
+  constructor(private readonly cfg: ClickPesaConfig, deps: AdapterDeps) {
+    this.client = new ProviderClient({
+      baseUrl: cfg.baseUrl,
+      httpTimeoutMs: cfg.httpTimeoutMs,
+      pushTimeoutMs: cfg.pushTimeoutMs,
+      credential: {
+        name: "ClickPesa token",
+        cacheKey: `clickpesa|${cfg.baseUrl}|${cfg.clientId}`,
+        request: () => ({
+          method: "POST",
+          path: "/generate-token",
+          headers: {
+            "client-id": cfg.clientId,
+            "api-key": cfg.apiKey,
+            "Accept": "application/json",
+          },
+        }),
+        read: (reply, now) => {
+          const body = obj(reply.json);
+          const token = str(body.token);
+          if (reply.status >= 300 || body.success !== true || !token) {
+            return { refused: str(body.message) ?? "" };
+          }
+          // valid one hour; the reply carries no expiry
+          return {
+            value: token.startsWith("Bearer ") ? token : `Bearer ${token}`,
+            expiresAt: expiryAt(now, lifetimeMs(body.expires_in, 3600)),
+          };
+        },
+      },
+      // the token already starts with "Bearer "
+      authorize: (token) => ({
+        "Authorization": token,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+      }),
+    }, deps);
+  }
+
+  initiate(payment: PaymentRequest): Promise<InitiateResult> {
+    return this.client.push(payment, async () => {
+      const payload: Record<string, unknown> = {
+        amount: String(payment.amount),
+        currency: payment.currency,
+        orderReference: payment.reference,
+        phoneNumber: payment.msisdn,
+      };
+      payload.checksum = await clickPesaChecksum(this.cfg.checksumKey, payload);
+      return {
+        method: "POST",
+        path: "/payments/initiate-ussd-push-request",
+        json: payload,
+      };
+    }, (reply) => pushResult(payment.reference, reply));
+  }
+
+  async verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback> {
+    const parsed = parseJson(input.rawBody);
+    const body = obj(parsed);
+    const data = obj(body.data);
+    const event = str(body.event) ?? null;
+    const message = str(data.message) ?? null;
+    const report = clickPesaReport(data);
+    let state: PaymentState | null = null;
+    if (event === "PAYMENT RECEIVED") state = "succeeded";
+    else if (event === "PAYMENT FAILED") state = "failed";
+    const result: ParsedCallback = {
+      authentic: false,
+      providerRef: str(data.orderReference) ?? null,
+      providerTxnId: str(data.id) ?? null,
+      state,
+      failureReason: state === "failed" ? reasonFromText(message) : null,
+      amount: report.amount.value,
+      currency: report.currency.value,
+      msisdn: report.msisdn.value,
+      unreadable: unreadableOf(report),
+      rawCode: event,
+      message,
+      raw: parsed ?? input.rawBody.slice(0, 2000),
+    };
+    if (
+      parsed === null || typeof parsed !== "object" || Array.isArray(parsed)
+    ) {
+      return { ...result, rejection: "malformed" };
+    }
+    if (!ipAllowed(this.cfg.callbackAllowedIps, input.sourceIp)) {
+      return { ...result, rejection: "ip_not_allowed" };
+    }
+    const received = str(body.checksum);
+    if (!received) return { ...result, rejection: "missing_signature" };
+    const expected = await clickPesaChecksum(this.cfg.checksumKey, body);
+    if (!timingSafeEqual(expected, received.toLowerCase())) {
+      return { ...result, rejection: "bad_signature" };
+    }
+    if (!event || !result.providerRef) {
+      return { ...result, rejection: "malformed" };
+    }
+    return { ...result, authentic: true };
+  }
+
+  acknowledge(_parsed: ParsedCallback | null, outcome: AckOutcome): Response {
+    switch (outcome) {
+      case "accepted":
+        return jsonResponse(200, { received: true });
+      case "unauthentic":
+        return jsonResponse(401, {
+          statusCode: 401,
+          message: "Unauthorized",
+          error: "Unauthorized",
+        });
+      case "invalid":
+        return jsonResponse(400, {
+          statusCode: 400,
+          message: "Invalid payload",
+          error: "Bad Request",
+        });
+      default:
+        return jsonResponse(503, {
+          statusCode: 503,
+          message: "Temporary failure, please retry",
+          error: "Service Unavailable",
+        }, RETRY_SOON);
+    }
+  }
+
+  queryStatus(providerRef: string): Promise<StatusResult> {
+    return this.client.status({
+      method: "GET",
+      path: `/payments/${encodeURIComponent(providerRef)}`,
+    }, statusResult);
+  }
+
+  refund(): Promise<RefundResult> {
+    return Promise.resolve({ supported: false });
+  }
+}
+
+function pushResult(providerRef: string, reply: HttpResult): InitiateResult {
+  const json = obj(reply.json);
+  const status = str(json.status);
+  const message = messageOf(json);
+  const base = {
+    providerRef,
+    providerTxnId: str(json.id) || undefined,
+    rawCode: status ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  if (reply.status >= 500 || reply.status === 408) {
+    return { state: "ambiguous", ...base };
+  }
+  if (reply.status >= 200 && reply.status < 300) {
+    const mapped = mapClickPesaStatus(status);
+    if (mapped === "failed") {
+      return {
+        state: "failed",
+        failureReason: reasonFromText(message),
+        ...base,
+      };
+    }
+    // PROCESSING (and even SUCCESS) only means accepted: the webhook or the status
+    // query confirms payment.
+    if (mapped === "initiated" || mapped === "succeeded") {
+      return { state: "initiated", ...base };
+    }
+    return { state: "ambiguous", ...base };
+  }
+  if (reply.status === 409 || /already|duplicate|exists/i.test(message ?? "")) {
+    return { state: "ambiguous", ...base };
+  }
+  const reason = /phone|msisdn|number/i.test(message ?? "")
+    ? "invalid_msisdn"
+    : reasonFromText(message);
+  return { state: "failed", failureReason: reason, ...base };
+}
+
+function statusResult(reply: HttpResult): StatusResult {
+  const list = Array.isArray(reply.json) ? reply.json.map(obj) : null;
+  const answer = {
+    rawCode: `HTTP ${reply.status}`,
+    message: messageOf(obj(reply.json)),
+    raw: reply.raw,
+  };
+  if (reply.status === 404 || (reply.status === 200 && list?.length === 0)) {
+    return statusNotFound(answer);
+  }
+  if (reply.status !== 200 || !list) return statusUnavailable(answer);
+  // One order reference, possibly several attempts: a success wins, else the latest.
+  const success = list.find((p) =>
+    mapClickPesaStatus(str(p.status)) === "succeeded"
+  );
+  const latest = success ??
+    [...list].sort((a, b) =>
+      String(b.updatedAt ?? b.createdAt ?? "").localeCompare(
+        String(a.updatedAt ?? a.createdAt ?? ""),
+      )
+    )[0];
+  const status = str(latest.status);
+  const state = mapClickPesaStatus(status);
+  const message = str(latest.message);
+  const report = clickPesaReport(latest);
+  return {
+    supported: true,
+    state,
+    failureReason: state === "failed" ? reasonFromText(message) : undefined,
+    providerTxnId: str(latest.id) || undefined,
+    amount: report.amount.value ?? undefined,
+    msisdn: report.msisdn.value ?? undefined,
+    unreadable: unreadableOf(report),
+    rawCode: status,
+    message,
+    raw: reply.raw,
+  };
+}
+
+function messageOf(json: Record<string, unknown>): string | undefined {
+  const message = json.message;
+  if (Array.isArray(message)) return message.map(String).join("; ");
+  return str(message) ?? str(json.error);
+}

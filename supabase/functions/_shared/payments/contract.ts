@@ -1,0 +1,56 @@
+/**
+ * The payment contract on the TypeScript side, written once. The database owns it: each
+ * value below mirrors a SQL definition in supabase/migrations, named beside it, and
+ * tests/payments/test_contract.py fails when the two differ. Everything else in the Edge
+ * Functions (types, adapters, handlers) takes these values from here.
+ */
+
+/** `public.payment_provider`: the providers a customer can pay with, in the domain's
+ * order (the path segment of payment-webhook, the name of an adapter). */
+export const PROVIDERS = ["mpesa", "airtel", "mixx", "halopesa"] as const;
+export type ProviderName = typeof PROVIDERS[number];
+
+/** `public.payment_status`: every state of a payment (machine in
+ * `private.status_transitions`). */
+export const PAYMENT_STATES = [
+  "pending",
+  "initiated",
+  "ambiguous",
+  "succeeded",
+  "failed",
+  "expired",
+  "refunded",
+  "partially_refunded",
+] as const;
+export type PaymentState = typeof PAYMENT_STATES[number];
+
+/** `public.order_status`: every state of an order. */
+export const ORDER_STATES = [
+  "pending_payment",
+  "paid",
+  "processing",
+  "shipped",
+  "delivered",
+  "completed",
+  "cancelled",
+  "expired",
+  "return_requested",
+  "returned",
+] as const;
+export type OrderState = typeof ORDER_STATES[number];
+
+/** `public.msisdn`: a Tanzanian mobile number as GoTrue stores it, 255 + 9 digits. */
+export const MSISDN_PATTERN = /^255[0-9]{9}$/;
+
+/** The Idempotency-Key `public.checkout` accepts: 8-255 printable ASCII characters, no
+ * spaces. The database checks it; checkout-initiate leaves that to it. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{8,255}$/;
+
+/** `private.payment_references.reference`: our reference of a payment towards its
+ * provider (`WP` + 18 hex characters by default; 20 is M-Pesa's limit). */
+export const REFERENCE_PATTERN = /^[A-Za-z0-9]{4,20}$/;
+
+export function isProviderName(value: unknown): value is ProviderName {
+  return typeof value === "string" &&
+    (PROVIDERS as readonly string[]).includes(value);
+}
