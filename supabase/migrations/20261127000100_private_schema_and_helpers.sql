@@ -57,6 +57,30 @@ comment on function private.is_payment_provider(text) is
 'True when p_value is a public.payment_provider (checked by the domain itself, so the list '
 'lives in one place).';
 
+create domain public.idempotency_key as text
+constraint idempotency_key_format check (value ~ '^[\x21-\x7e]{8,255}$');
+
+comment on domain public.idempotency_key is
+'A client''s Idempotency-Key: 8-255 printable ASCII characters without spaces (Stripe''s '
+'rule). Mirrored by _shared/payments/contract.ts.';
+
+create function private.is_idempotency_key(p_value text)
+returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    perform p_value::public.idempotency_key;
+    return p_value is not null;
+exception when check_violation then
+    return false;
+end;
+$$;
+
+comment on function private.is_idempotency_key(text) is
+'True when p_value is a public.idempotency_key (checked by the domain itself).';
+
 create function private.payment_providers()
 returns text
 language plpgsql
@@ -103,24 +127,37 @@ revoke all on table private.status_transitions from anon, authenticated, service
 
 insert into private.status_transitions (machine, from_state, to_state)
 values
--- order. expired -> paid: a late success re-reserved the stock.
--- paid -> cancelled: an admin cancels a paid order before fulfilment (refund follows).
+-- order. The fulfilment states follow the order's shipments (private.sync_order_status):
+-- paid -> processing (a parcel packed) -> partially_shipped -> shipped -> delivered ->
+-- completed (the return window passed). expired -> paid: a late success re-reserved the
+-- stock; cancelled -> paid: a person accepted a payment that came after a failure.
+-- paid/processing -> cancelled: cancellation before dispatch (refund follows).
 -- return_requested -> delivered: every return request on the order was rejected.
 ('order', 'pending_payment', 'paid'),
 ('order', 'pending_payment', 'cancelled'),
 ('order', 'pending_payment', 'expired'),
 ('order', 'expired', 'paid'),
+('order', 'cancelled', 'paid'),
 ('order', 'paid', 'processing'),
+('order', 'paid', 'partially_shipped'),
+('order', 'paid', 'shipped'),
 ('order', 'paid', 'cancelled'),
+('order', 'processing', 'partially_shipped'),
 ('order', 'processing', 'shipped'),
+('order', 'processing', 'cancelled'),
+('order', 'partially_shipped', 'shipped'),
+('order', 'partially_shipped', 'delivered'),
 ('order', 'shipped', 'delivered'),
 ('order', 'delivered', 'completed'),
 ('order', 'delivered', 'return_requested'),
 ('order', 'return_requested', 'returned'),
 ('order', 'return_requested', 'delivered'),
 ('order', 'returned', 'return_requested'),
+('order', 'returned', 'completed'),
 -- payment. pending -> succeeded/failed: the provider's callback raced the record of the
--- push being accepted. expired -> succeeded: money arrived after expiry (docs/payments.md).
+-- push being accepted. expired -> succeeded: money arrived after expiry; failed ->
+-- succeeded: a person confirmed money that arrived after a failure (review), before it is
+-- honoured or refunded (docs/payments.md).
 ('payment', 'pending', 'initiated'),
 ('payment', 'pending', 'ambiguous'),
 ('payment', 'pending', 'succeeded'),
@@ -134,23 +171,39 @@ values
 ('payment', 'ambiguous', 'failed'),
 ('payment', 'ambiguous', 'expired'),
 ('payment', 'expired', 'succeeded'),
+('payment', 'failed', 'succeeded'),
 ('payment', 'succeeded', 'refunded'),
 ('payment', 'succeeded', 'partially_refunded'),
 ('payment', 'partially_refunded', 'refunded'),
--- shipment. A local courier may skip in_transit.
+-- shipment. A local courier may skip in_transit; a failed delivery is tried again
+-- (dispatched) or the parcel goes back to its center (returned); a parcel not yet
+-- dispatched is cancelled with its order.
 ('shipment', 'pending', 'packed'),
+('shipment', 'pending', 'cancelled'),
 ('shipment', 'packed', 'dispatched'),
+('shipment', 'packed', 'cancelled'),
 ('shipment', 'dispatched', 'in_transit'),
 ('shipment', 'dispatched', 'delivered'),
 ('shipment', 'dispatched', 'failed'),
 ('shipment', 'in_transit', 'delivered'),
 ('shipment', 'in_transit', 'failed'),
+('shipment', 'failed', 'dispatched'),
 ('shipment', 'failed', 'returned'),
--- return
+-- return. refunded: the return's refund succeeded, after receipt (the default) or, with
+-- returns.refund_on = approval, already after approval.
 ('return', 'requested', 'approved'),
 ('return', 'requested', 'rejected'),
 ('return', 'approved', 'received'),
+('return', 'approved', 'refunded'),
 ('return', 'received', 'refunded'),
+-- refund. failed -> processing: tried again; manual: a person paid it by hand.
+('refund', 'requested', 'processing'),
+('refund', 'requested', 'manual'),
+('refund', 'processing', 'succeeded'),
+('refund', 'processing', 'failed'),
+('refund', 'failed', 'processing'),
+('refund', 'failed', 'requested'),
+('refund', 'failed', 'manual'),
 -- vendor (approval is an admin decision)
 ('vendor', 'pending', 'approved'),
 ('vendor', 'pending', 'suspended'),
@@ -290,6 +343,27 @@ begin
     return (v_value #>> '{}')::bigint;
 end;
 $$;
+
+create function private.setting_text(p_key text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_value jsonb;
+begin
+    select s.value into v_value from private.settings as s where s.key = p_key;
+    if v_value is null or jsonb_typeof(v_value) <> 'string' then
+        raise exception 'setting % is missing or not text', p_key
+            using errcode = 'WT002', hint = 'Settings live in private.settings.';
+    end if;
+    return v_value #>> '{}';
+end;
+$$;
+
+comment on function private.setting_text(text) is
+'The text setting p_key from private.settings; raises WT002 when it is missing or not text.';
 
 comment on function private.setting_int(text) is
 'The whole-number setting p_key from private.settings; raises WT002 when it is missing or '

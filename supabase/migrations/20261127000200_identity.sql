@@ -11,6 +11,9 @@ create table public.profiles (
     role text not null default 'customer' constraint profiles_role_allowed check (
         role in ('customer', 'vendor', 'admin')
     ),
+    language text not null default 'sw' constraint profiles_language_allowed check (
+        language in ('sw', 'en')
+    ),
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()
 );
@@ -21,6 +24,9 @@ comment on table public.profiles is
 comment on column public.profiles.phone is
 'Copied from auth.users.phone (digits only, 255 + 9 digits) and kept in sync by trigger; '
 'null when the auth phone is not a Tanzanian number. Not writable through the Data API.';
+comment on column public.profiles.language is
+'The language the person reads: sw (Kiswahili, the default) or en. Every notification is '
+'written in it (private.notification_texts). Changed by its owner.';
 comment on column public.profiles.role is
 'Marketplace role: customer (default), vendor or admin. Only an admin may change it (guard '
 'trigger); approving a vendor promotes its owner from customer to vendor. Copied into '
@@ -56,6 +62,22 @@ $$;
 comment on function private.is_admin() is
 'True when the current user (auth.uid()) has role admin in profiles. Read from the table, '
 'not the token, so a demotion takes effect at once.';
+
+create function private.is_service_role()
+returns boolean
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    return (
+        select coalesce((select auth.jwt()) ->> 'role', '') = 'service_role'
+    );
+end;
+$$;
+
+comment on function private.is_service_role() is
+'True when the request carries the service_role key (Edge Functions, scheduled jobs).';
 
 create function private.current_app_role()
 returns text
@@ -98,6 +120,7 @@ comment on function private.visible_user_ids() is
 'boolean is-admin test would force a sequential scan).';
 
 grant execute on function private.is_admin() to anon, authenticated, service_role;
+grant execute on function private.is_service_role() to authenticated, service_role;
 grant execute on function private.current_app_role() to anon, authenticated, service_role;
 grant execute on function private.visible_user_ids() to anon, authenticated, service_role;
 
@@ -231,9 +254,9 @@ alter table public.profiles enable row level security;
 
 revoke all on table public.profiles from anon, authenticated, service_role;
 grant select on table public.profiles to authenticated;
-grant update (full_name, role) on table public.profiles to authenticated;
+grant update (full_name, role, language) on table public.profiles to authenticated;
 -- phone follows auth.users and id is the auth user: not even the service role writes them.
-grant select, update (full_name, role) on table public.profiles to service_role;
+grant select, update (full_name, role, language) on table public.profiles to service_role;
 grant select (id, role) on table public.profiles to supabase_auth_admin;
 
 create policy "users read their own profile, admins read all"

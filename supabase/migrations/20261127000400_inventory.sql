@@ -14,6 +14,7 @@ create table public.inventory (
         reserved >= 0
     ),
     available integer generated always as (on_hand - reserved) stored,
+    stocked_total bigint not null default 0,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
     constraint inventory_product_center_key unique (product_id, center_id),
@@ -36,6 +37,11 @@ comment on column public.inventory.reserved is
 'Units held by unpaid orders (pending_payment). Not writable through the Data API.';
 comment on column public.inventory.available is
 'on_hand - reserved: units a customer can buy now. The only figure the public sees.';
+comment on column public.inventory.stocked_total is
+'Every unit ever put on (or taken off) this shelf by hand: the sum of on_hand changes made '
+'outside the order functions (vendors stocking in, corrections). With what was sold and '
+'what came back it accounts for on_hand (private.payment_invariant_violations). Kept by a '
+'trigger; nobody writes it.';
 
 create index inventory_vendor_id_product_id_idx on public.inventory (vendor_id, product_id);
 create index inventory_center_id_idx on public.inventory (center_id);
@@ -65,6 +71,34 @@ comment on function private.forbid_delete_reserved_stock() is
 create trigger inventory_keep_reserved
 before delete on public.inventory
 for each row execute function private.forbid_delete_reserved_stock();
+
+create function private.count_stock_in()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    -- the order functions (sell, restock) say so in wats.stock_move; any other change of
+    -- on_hand is stock put in or taken out by hand
+    if tg_op = 'INSERT' then
+        new.stocked_total := new.on_hand;
+    elsif coalesce(current_setting('wats.stock_move', true), '') = 'on' then
+        new.stocked_total := old.stocked_total;
+    else
+        new.stocked_total := old.stocked_total + new.on_hand - old.on_hand;
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.count_stock_in() is
+'BEFORE INSERT / UPDATE OF on_hand, stocked_total trigger on inventory: keeps stocked_total, '
+'the units stocked in by hand (every on_hand change made outside the order functions, which '
+'set the transaction setting wats.stock_move).';
+
+create trigger inventory_count_stock_in
+before insert or update of on_hand, stocked_total on public.inventory
+for each row execute function private.count_stock_in();
 
 create trigger inventory_touch_updated_at
 before update on public.inventory

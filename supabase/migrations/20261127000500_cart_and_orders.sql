@@ -59,8 +59,8 @@ for each row execute function private.touch_updated_at();
 create domain public.order_status as text
 constraint order_status_known check (
     value in (
-        'pending_payment', 'paid', 'processing', 'shipped', 'delivered', 'completed',
-        'cancelled', 'expired', 'return_requested', 'returned'
+        'pending_payment', 'paid', 'processing', 'partially_shipped', 'shipped', 'delivered',
+        'completed', 'cancelled', 'expired', 'return_requested', 'returned'
     )
 );
 
@@ -85,9 +85,7 @@ create table public.orders (
         private.is_valid_shipping_address(shipping_address)
     ),
     phone public.msisdn not null,
-    idempotency_key text not null constraint orders_idempotency_key_length check (
-        char_length(idempotency_key) between 1 and 255
-    ),
+    idempotency_key public.idempotency_key not null,
     expires_at timestamptz not null default now() + interval '30 minutes',
     paid_at timestamptz,
     shipped_at timestamptz,
@@ -113,9 +111,11 @@ comment on table public.orders is
 'written only by SQL functions (checkout, payment apply, expiry, fulfilment). Status '
 'transitions are checked against private.status_transitions (machine order).';
 comment on column public.orders.status is
-'pending_payment -> paid -> processing -> shipped -> delivered -> completed; pending_payment '
-'-> cancelled | expired; expired -> paid (late payment, stock re-reserved); paid -> '
-'cancelled; delivered -> return_requested -> returned | delivered.';
+'pending_payment -> paid, then as its shipments move: processing -> partially_shipped -> '
+'shipped -> delivered -> completed (return window over); pending_payment -> cancelled | '
+'expired; expired -> paid (late payment, stock re-reserved); paid | processing -> cancelled '
+'(before dispatch); delivered -> return_requested -> returned | delivered. Machine order in '
+'private.status_transitions.';
 comment on column public.orders.subtotal is 'Sum of order_items.line_total, whole TZS.';
 comment on column public.orders.discount is
 'Whole TZS taken off the subtotal (e.g. loyalty points redeemed).';
@@ -214,6 +214,24 @@ create index order_items_center_id_idx on public.order_items (center_id);
 -- What vendors see of the orders they fulfil (phone masked)
 -- ---------------------------------------------------------------------------------------
 
+create function private.vendor_view_of_address(p_address jsonb)
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    -- what a vendor needs to know where their goods go: region and district (the town)
+    return jsonb_build_object('region', p_address -> 'region', 'district', p_address -> 'district');
+end;
+$$;
+
+comment on function private.vendor_view_of_address(jsonb) is
+'A shipping address as a vendor sees it: region and district only, never the recipient, '
+'street, landmark or notes (the customer and admins see it whole).';
+
+grant execute on function private.vendor_view_of_address(jsonb) to authenticated, service_role;
+
 create function public.vendor_order_lines(
     p_vendor_id uuid default null,
     p_limit integer default null,
@@ -277,7 +295,10 @@ begin
             o.status,
             o.created_at,
             o.paid_at,
-            o.shipping_address,
+            case
+                when v_unmasked or o.customer_id = v_caller then o.shipping_address
+                else private.vendor_view_of_address(o.shipping_address)
+            end,
             case
                 when v_unmasked or o.customer_id = v_caller then o.phone::text
                 else private.mask_phone(o.phone)
@@ -308,7 +329,10 @@ begin
         l.status,
         l.ordered_at,
         l.paid_at,
-        l.shipping_address,
+        case
+            when v_unmasked or l.customer_id = v_caller then l.shipping_address
+            else private.vendor_view_of_address(l.shipping_address)
+        end,
         case
             when v_unmasked or l.customer_id = v_caller then l.phone::text
             else private.mask_phone(l.phone)
@@ -348,7 +372,8 @@ $$;
 
 comment on function public.vendor_order_lines(uuid, integer, integer) is
 'Order lines a vendor fulfils, with the order fields needed to ship them: status, times, '
-'shipping address and the customer phone masked (255****5678). Only paid (and later) '
+'the shipping address to region and district and the customer phone masked (255****5678); '
+'admins and the order''s own customer see both whole. Only paid (and later) '
 'orders, newest first (a line is created with its order). A vendor gets the lines of their '
 'own shops (p_vendor_id narrows to one), an admin those of every vendor with the phone '
 'unmasked, anyone else nothing. Page with p_limit (1-1000) and p_offset: a page is read '

@@ -242,9 +242,7 @@ create table private.idempotency_records (
     scope text not null default 'checkout' constraint idempotency_records_scope_allowed check (
         scope in ('checkout')
     ),
-    idempotency_key text not null constraint idempotency_records_key_length check (
-        char_length(idempotency_key) between 1 and 255
-    ),
+    idempotency_key public.idempotency_key not null,
     request_fingerprint text not null,
     -- checked at commit: checkout writes this row first, naming the order and payment it is
     -- about to create in the same transaction

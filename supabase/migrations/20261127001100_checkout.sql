@@ -182,6 +182,7 @@ set search_path = ''
 as $$
 begin
     -- the caller holds the order's stock rows (private.lock_payment, THE LOCK ORDER)
+    perform set_config('wats.stock_move', 'on', true);  -- sold, not stocked out by hand
     update public.inventory as i
     set on_hand = i.on_hand - case when p_from_on_hand then l.quantity else 0 end,
         reserved = i.reserved - case when p_from_reserved then l.quantity else 0 end
@@ -332,7 +333,7 @@ begin
     if v_customer is null then
         perform private.refuse(401, 'sign_in_required', 'sign in to check out');
     end if;
-    if p_idempotency_key is null or p_idempotency_key !~ '^[\x21-\x7e]{8,255}$' then
+    if not private.is_idempotency_key(p_idempotency_key) then
         perform private.refuse(
             400, 'idempotency_key_invalid', 'the idempotency key must be 8-255 printable characters'
         );

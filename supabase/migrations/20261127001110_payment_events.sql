@@ -16,28 +16,6 @@
 -- private.write_audit adds.
 
 -- ---------------------------------------------------------------------------------------
--- Telling people
--- ---------------------------------------------------------------------------------------
-
-create function private.notify(
-    p_user_id uuid, p_type text, p_title text, p_body text, p_data jsonb
-)
-returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    insert into public.notifications (user_id, type, title, body, data)
-    values (p_user_id, p_type, p_title, p_body, coalesce(p_data, '{}'::jsonb));
-end;
-$$;
-
-comment on function private.notify(uuid, text, text, text, jsonb) is
-'Writes one in-app notification.';
-
-
--- ---------------------------------------------------------------------------------------
 -- Closing a payment
 -- ---------------------------------------------------------------------------------------
 
@@ -97,11 +75,7 @@ begin
         perform private.notify(
             v_order.customer_id,
             case when v_order_status = 'expired' then 'order_expired' else 'payment_failed' end,
-            case
-                when v_order_status = 'expired' then 'Your order expired before it was paid'
-                else 'Your payment did not go through'
-            end,
-            'Nothing was charged. Your items are back in your cart.',
+            '{}'::jsonb,
             jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment_id, 'reason', p_reason)
         );
     end if;
@@ -132,8 +106,7 @@ begin
         perform private.notify(
             v_order.customer_id,
             'payment_review',
-            'We received your payment after your order expired',
-            'The items are no longer in stock. Our team will refund you.',
+            jsonb_build_object('amount', p_payment.amount),
             jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment.id)
         );
         return 'review';
@@ -147,26 +120,31 @@ begin
         insert into public.loyalty_points (customer_id, order_id, points, reason)
         values (v_order.customer_id, v_order.id, v_points, 'purchase');
     end if;
+    perform private.create_shipments(v_order.id);
     -- the customer, and each vendor with lines in the order, in one statement
-    insert into public.notifications (user_id, type, title, body, data)
-    values (
-        v_order.customer_id,
-        'order_paid',
-        'Payment received',
-        format('We received %s TZS. Your order is being prepared.', p_payment.amount),
-        jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment.id)
-    )
-    union all
-    select
-        v.owner_id,
-        'new_order',
-        'New paid order to fulfil',
-        format('%s item(s) worth %s TZS to ship', sum(oi.quantity), sum(oi.line_total)),
-        jsonb_build_object('order_id', v_order.id, 'vendor_id', v.id)
-    from public.order_items as oi
-    inner join public.vendors as v on oi.vendor_id = v.id
-    where oi.order_id = v_order.id
-    group by v.id, v.owner_id;
+    perform private.notify_all(
+        jsonb_build_array(jsonb_build_object(
+            'user_id', v_order.customer_id,
+            'type', 'order_paid',
+            'params', jsonb_build_object('amount', p_payment.amount),
+            'data', jsonb_build_object('order_id', v_order.id, 'payment_id', p_payment.id)
+        ))
+        || coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'user_id', v.owner_id,
+                'type', 'new_order',
+                'params', jsonb_build_object('items', x.items, 'amount', x.amount),
+                'data', jsonb_build_object('order_id', v_order.id, 'vendor_id', v.id)
+            ))
+            from (
+                select oi.vendor_id, sum(oi.quantity) as items, sum(oi.line_total) as amount
+                from public.order_items as oi
+                where oi.order_id = v_order.id
+                group by oi.vendor_id
+            ) as x
+            inner join public.vendors as v on x.vendor_id = v.id
+        ), '[]'::jsonb)
+    );
     return 'applied';
 end;
 $$;

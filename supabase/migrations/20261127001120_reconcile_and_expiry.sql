@@ -166,17 +166,18 @@ as $$
     left join public.payments as p
         on o.id = p.order_id and p.status in ('succeeded', 'refunded', 'partially_refunded')
         and p.amount = o.total
-    where o.status in ('paid', 'processing', 'shipped', 'delivered', 'completed',
-        'return_requested', 'returned')
+    where o.status in ('paid', 'processing', 'partially_shipped', 'shipped', 'delivered',
+        'completed', 'return_requested', 'returned')
     group by o.id
     having count(p.id) <> 1
     union all
-    -- money received for an order that is not paid waits for a refund review
-    select 'succeeded payment of an unpaid order is in review', p.id, o.status
+    -- money received for an order that is not paid waits for a review or goes back whole
+    select 'succeeded payment of an unpaid order is in review or refunded', p.id, o.status
     from public.payments as p
     inner join public.orders as o on p.order_id = o.id
-    where p.status = 'succeeded' and not p.needs_review
+    where p.status in ('succeeded', 'partially_refunded') and not p.needs_review
         and o.status in ('pending_payment', 'cancelled', 'expired')
+        and (select coalesce(sum(r.amount), 0) from public.refunds as r where r.payment_id = p.id) < p.amount
     union all
     -- an order awaiting payment has an open payment, and no other state does
     select 'open payment belongs to an order awaiting payment', p.id, o.status
@@ -208,6 +209,61 @@ as $$
     left join private.payment_references as r on p.id = r.payment_id and p.provider = r.provider
     where r.payment_id is null
     union all
+    -- refunds: what went back is what the payment says went back, never more than was paid
+    select 'refunded_amount is the sum of succeeded refunds', p.id,
+        format('refunded_amount %s, refunds %s', p.refunded_amount, coalesce(r.back, 0))
+    from public.payments as p
+    left join (
+        select x.payment_id, sum(x.amount) filter (where x.status in ('succeeded', 'manual')) as back
+        from public.refunds as x
+        group by x.payment_id
+    ) as r on p.id = r.payment_id
+    where p.refunded_amount <> coalesce(r.back, 0)
+    union all
+    select 'refunds never exceed the payment', p.id,
+        format('paid %s, refunds granted %s', p.amount, sum(r.amount))
+    from public.payments as p
+    inner join public.refunds as r on p.id = r.payment_id
+    group by p.id, p.amount
+    having sum(r.amount) > p.amount
+    union all
+    -- every unit is accounted for: stocked in by hand, less what was sold, plus what came
+    -- back to the shelf (cancellations after payment, parcels back undelivered, returns)
+    select 'stock is accounted for', i.id,
+        format(
+            'on_hand %s, stocked %s, sold %s, back %s',
+            i.on_hand, i.stocked_total, coalesce(m.sold, 0), coalesce(m.back, 0)
+        )
+    from public.inventory as i
+    left join (
+        select
+            oi.product_id,
+            oi.center_id,
+            sum(oi.quantity) filter (where o.paid_at is not null) as sold,
+            coalesce(sum(oi.quantity) filter (where o.paid_at is not null and o.status = 'cancelled'), 0)
+            + coalesce(sum((
+                select sum(sl.quantity) from public.shipment_lines as sl
+                inner join public.shipments as s on sl.shipment_id = s.id
+                where sl.order_item_id = oi.id and s.status = 'returned'
+            )), 0)
+            + coalesce(sum((
+                select sum(rt.restocked_quantity) from public.returns as rt where rt.order_item_id = oi.id
+            )), 0) as back
+        from public.order_items as oi
+        inner join public.orders as o on oi.order_id = o.id
+        group by oi.product_id, oi.center_id
+    ) as m on i.product_id = m.product_id and i.center_id = m.center_id
+    where i.on_hand <> i.stocked_total - coalesce(m.sold, 0) + coalesce(m.back, 0)
+    union all
+    -- every refund state a refund is in was written to the audit log
+    select 'refund status change is audited', r.id, r.status
+    from public.refunds as r
+    where not exists (
+        select 1
+        from public.audit_logs as a
+        where a.entity_type = 'refunds' and a.entity_id = r.id and a.after ->> 'status' = r.status
+    )
+    union all
     -- every payment status a payment is in was written to the audit log
     select 'payment status change is audited', p.id, p.status
     from public.payments as p
@@ -222,8 +278,10 @@ comment on function private.payment_invariant_violations() is
 'Rows that break a money invariant (none when all is well): paid orders have exactly one '
 'succeeded payment of their total; money for unpaid orders is in review; open payments '
 'belong to orders awaiting payment; reserved stock equals what pending orders hold; stock is '
-'never negative; every payment has its provider reference; every payment status is in the '
-'audit log. Internal (tests, operations).';
+'never negative; every payment has its provider reference; payments.refunded_amount is the '
+'sum of its succeeded refunds and all refunds together never exceed the payment; every unit '
+'of stock is accounted for (stocked in - sold + back on the shelf = on hand); every payment '
+'and refund status is in the audit log. Internal (tests, operations).';
 
 -- ---------------------------------------------------------------------------------------
 -- Privileges: the service role and the scheduler only
