@@ -46,13 +46,24 @@ def test_migrations_are_sqlfluff_clean():
 
 def test_edge_functions_are_deno_formatted():
     proc = run(
-        str(BIN / "deno"), "fmt", "--check", "supabase/functions", "src/wats/functions", "tests/functions/fixtures"
+        str(BIN / "deno"),
+        "fmt",
+        "--check",
+        "supabase/functions",
+        "src/supabase_standin/functions",
+        "tests/standin/functions/fixtures",
     )
     assert proc.returncode == 0, explain(proc)
 
 
 def test_edge_functions_are_deno_lint_clean():
-    proc = run(str(BIN / "deno"), "lint", "supabase/functions", "src/wats/functions", "tests/functions/fixtures")
+    proc = run(
+        str(BIN / "deno"),
+        "lint",
+        "supabase/functions",
+        "src/supabase_standin/functions",
+        "tests/standin/functions/fixtures",
+    )
     assert proc.returncode == 0, explain(proc)
 
 
