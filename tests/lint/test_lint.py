@@ -1,4 +1,4 @@
-"""The linters are part of the suite: Python (ruff), SQL (sqlfluff), TypeScript (deno fmt
+"""The linters are part of the suite: Python (ruff, mypy), SQL (sqlfluff), TypeScript (deno fmt
 and deno lint), and the Supabase CLI's own database checks (`supabase db lint` and
 `supabase db advisors`) against the migrated database of the stack under test."""
 
@@ -36,6 +36,12 @@ def test_python_is_ruff_clean():
 
 def test_python_is_ruff_formatted():
     proc = run(str(ROOT / ".venv" / "bin" / "ruff"), "format", "--check", "src", "tests", "scripts")
+    assert proc.returncode == 0, explain(proc)
+
+
+def test_python_is_mypy_clean():
+    """``mypy --strict`` over src/wats and src/supabase_standin (configured in pyproject.toml)."""
+    proc = run(str(ROOT / ".venv" / "bin" / "mypy"), timeout=900)
     assert proc.returncode == 0, explain(proc)
 
 

@@ -5,6 +5,7 @@ checks before a delete, which Storage makes as its superuser."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ def bucket_json(row: dict[str, Any], *, with_type: bool = False) -> dict[str, An
 
 def _older_than(header: str, client: str, version: tuple[int, int, int]) -> bool:
     match = CLIENT_VERSION[client].search(header)
-    return bool(match) and tuple(int(x) for x in match.groups()) < version
+    return match is not None and tuple(int(x) for x in match.groups()) < version
 
 
 class BucketRoutes:
@@ -133,17 +134,19 @@ class BucketRoutes:
         if not body.has("file_size_limit") or body.data["file_size_limit"] is None:
             return None
         value = body.data["file_size_limit"]
+        limit: int | None
         if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
             limit = rules.parse_file_size_to_bytes(value)
         else:
             limit = body.integer("file_size_limit", minimum=0)
-            assert limit is not None
+        if limit is None:
+            return None
         if limit > self.service.max_file_size:
             raise errors.entity_too_large()
         return limit
 
     @staticmethod
-    def _mime_types(body: Fields) -> list[str] | None:
+    def _mime_types(body: Fields) -> builtins.list[str] | None:
         types = body.strings("allowed_mime_types")
         if types is None:
             return None

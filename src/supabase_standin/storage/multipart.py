@@ -72,9 +72,9 @@ def parse(body: bytes, content_type: str) -> Form:
             raise errors.no_content_provided("Malformed part header")
         headers: dict[str, str] = {}
         for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, colon, value = line.partition(":")
+            header, colon, value = line.partition(":")
             if colon:
-                headers[name.strip().lower()] = value.strip()
+                headers[header.strip().lower()] = value.strip()
         name, filename = _disposition(headers.get("content-disposition", ""))
         if name is None:
             continue

@@ -189,8 +189,8 @@ class ObjectRoutes(ObjectAccess):
         bucket = body.string("bucketId", required=True)
         source = body.string("sourceKey", required=True)
         destination = body.string("destinationKey", required=True)
-        destination_bucket = body.string("destinationBucket") or bucket
         assert bucket is not None and source is not None and destination is not None
+        destination_bucket = body.string("destinationBucket") or bucket
         rules.must_be_valid_bucket_name(bucket)
         rules.must_be_valid_bucket_name(destination_bucket)
         rules.must_be_valid_key(destination)
@@ -220,6 +220,7 @@ class ObjectRoutes(ObjectAccess):
         metadata_in = body.object("metadata")
         copy_metadata = body.boolean("copyMetadata")
         assert bucket is not None and source is not None and destination is not None
+        assert destination_bucket is not None
         overrides = {}
         if metadata_in is not None:
             for key in ("cacheControl", "mimetype"):
