@@ -356,7 +356,7 @@ def test_anon_writes_nothing_anywhere(world: World) -> None:
 def test_a_token_not_signed_with_the_project_secret_is_refused(world: World) -> None:
     c = world.actors["customer"]
     now = int(time.time())
-    from wats import keys
+    from supabase_standin import keys
 
     for claims in (
         {"role": "service_role", "exp": now + 600},
