@@ -6,11 +6,20 @@ ships; delivered lines come back within the return window; every step tells the 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from storage3 import SyncStorageClient
+from storage3._sync.file_api import SyncBucketProxy
+from storage3.exceptions import StorageApiError
 
 from tests.payments.market import Customer, Market
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5d9c6c20000000049454e44ae426082"
+)
 
 
 def paid_order(market: Market, customer: Customer, lines: list[tuple[str, int]]) -> dict[str, Any]:
@@ -195,9 +204,11 @@ def test_nobody_cancels_someone_elses_order(market: Market):
     assert order_status(market, order["order_id"]) == "paid"
 
 
-def delivered(market: Market, customer: Customer, quantity: int = 2, price: int = 15_000) -> dict[str, Any]:
+def delivered(
+    market: Market, customer: Customer, quantity: int = 2, price: int = 15_000, shop: str | None = None
+) -> dict[str, Any]:
     staff = market.admin()
-    order = paid_order(market, customer, [(market.product({"DAR": 10}, price=price), quantity)])
+    order = paid_order(market, customer, [(market.product({"DAR": 10}, price=price, shop=shop), quantity)])
     parcel = parcels(market, order["order_id"])[0]["id"]
     move(market, staff, parcel, "pack_shipment")
     move(market, staff, parcel, "dispatch_shipment", p_carrier="Boda", p_tracking_number="R1")
@@ -284,6 +295,31 @@ def test_returns_that_cannot_be_are_refused(market: Market, case: str, expect: s
     assert answer.status_code == 400, answer.text
     assert answer.json()["code"] == expect
     assert market.db.execute("select count(*) from public.returns where order_item_id = %s", [line]).fetchone() == (0,)
+
+
+def photos_of(market: Market, who: Customer) -> SyncBucketProxy:
+    """Bucket return-photos through the Storage API, as ``who``."""
+    headers = {"apikey": market.target.anon_key, "Authorization": f"Bearer {who.token}"}
+    return SyncStorageClient(f"{market.target.url}/storage/v1/", headers).from_("return-photos")
+
+
+def test_a_return_photo_is_seen_by_its_customer_the_vendor_and_staff_only(market: Market):
+    customer, stranger = market.customer(), market.customer()
+    shop, other_shop = market.shop(), market.shop()
+    order = delivered(market, customer, shop=shop)
+    photo = f"{customer.id}/lid-{uuid.uuid4().hex[:8]}.png"
+    photos_of(market, customer).upload(photo, PNG, {"content-type": "image/png"})
+    with pytest.raises(StorageApiError):  # nobody writes into someone else's folder
+        photos_of(market, stranger).upload(f"{customer.id}/fake.png", PNG, {"content-type": "image/png"})
+
+    request_return(market, customer, order["line"], 1, photo_paths=[photo])
+    for reader in (customer, market.owner_of(shop), order["staff"]):
+        assert photos_of(market, reader).download(photo) == PNG
+    for outsider in (stranger, market.owner_of(other_shop)):
+        with pytest.raises(StorageApiError):
+            photos_of(market, outsider).download(photo)
+    listed = photos_of(market, market.owner_of(other_shop)).list(customer.id)
+    assert listed == []
 
 
 def test_nobody_returns_someone_elses_line(market: Market):
