@@ -57,8 +57,8 @@ def selected(reads: list[Read], only: str | None) -> list[Read]:
     return [r for r in reads if keep(r)]
 
 
-def path_text(plan_paths: list[str]) -> str:
-    return " > ".join(plan_paths) if plan_paths else "(no scan)"
+def path_text(steps: list[str]) -> str:
+    return " > ".join(steps) if steps else "(no scan)"
 
 
 def report(results: list[Measured]) -> None:
@@ -89,9 +89,10 @@ def report(results: list[Measured]) -> None:
     if different:
         print("\nPlans that differ (access paths outside the init plans, outermost first):")
         for m in different:
+            role, service = m.paths()
             print(f"  {m.read.label}")
-            print(f"    role:    {path_text(m.role_plan.paths)}   ({m.role_plan.buffers} buffers)")
-            print(f"    service: {path_text(m.service_plan.paths)}   ({m.service_plan.buffers} buffers)")
+            print(f"    role:    {path_text(role)}   ({m.role_plan.buffers} buffers)")
+            print(f"    service: {path_text(service)}   ({m.service_plan.buffers} buffers)")
 
 
 def run(args: argparse.Namespace) -> int:

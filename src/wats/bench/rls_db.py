@@ -175,8 +175,9 @@ def body(conn: psycopg.Connection[Any], statement: Statement) -> list[Any]:
     return rows
 
 
-def normalized(rows: list[Any]) -> list[Any]:
-    """Rows in their order, embedded arrays in a canonical order (an embedding has none)."""
+def normalized(rows: list[Any], drop: str = "") -> list[Any]:
+    """Rows in their order, embedded arrays in a canonical order (an embedding has none),
+    without the member ``drop`` (a parent joined only to filter)."""
 
     def norm(value: Any) -> Any:
         if isinstance(value, dict):
@@ -185,7 +186,7 @@ def normalized(rows: list[Any]) -> list[Any]:
             return sorted((norm(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
         return value
 
-    return [norm(r) for r in rows]
+    return [norm({k: v for k, v in r.items() if k != drop} if isinstance(r, dict) else r) for r in rows]
 
 
 # -- plans ---------------------------------------------------------------------------------------
@@ -193,25 +194,26 @@ def normalized(rows: list[Any]) -> list[Any]:
 
 @dataclass
 class Plan:
-    """What one EXPLAIN (ANALYZE, BUFFERS) said: the access paths outside the init plans, the
-    init plans' time and buffers, the whole statement's buffers."""
+    """What one EXPLAIN (ANALYZE, BUFFERS) said: the access paths outside the init plans
+    (``(relation or None, step)``, outermost first), the init plans' time and buffers, the
+    whole statement's buffers."""
 
-    paths: list[str]
+    steps: list[tuple[str | None, str]]
     initplans: int
     initplan_ms: float
     initplan_buffers: int
     buffers: int
 
-    @property
-    def indexes(self) -> list[str]:
-        return sorted({p.split(" ")[1] for p in self.paths if p.startswith(("index", "bitmap-index"))})
+    def paths(self, relations: set[str]) -> list[str]:
+        """The steps on ``relations`` and those of no relation (sorts, bitmap unions)."""
+        return [step for relation, step in self.steps if relation is None or relation in relations]
 
 
 def _buffers(node: dict[str, Any]) -> int:
     return int(node.get("Shared Hit Blocks", 0)) + int(node.get("Shared Read Blocks", 0))
 
 
-def _walk(node: dict[str, Any], plan: Plan, depth: int) -> None:
+def _walk(node: dict[str, Any], plan: Plan, tables: dict[str, str]) -> None:
     kind = str(node.get("Node Type"))
     if node.get("Parent Relationship") == "InitPlan":
         plan.initplans += 1
@@ -220,23 +222,30 @@ def _walk(node: dict[str, Any], plan: Plan, depth: int) -> None:
         return
     ran = node.get("Actual Loops", 1) != 0
     relation = node.get("Relation Name")
+    index = str(node.get("Index Name", ""))
     backward = " backward" if node.get("Scan Direction") == "Backward" else ""
     if ran and kind == "Seq Scan":
-        plan.paths.append(f"seq {relation}")
+        plan.steps.append((relation, f"seq {relation}"))
     elif ran and kind in ("Index Scan", "Index Only Scan"):
         only = "-only" if kind == "Index Only Scan" else ""
-        plan.paths.append(f"index{only} {node.get('Index Name')}{backward}")
+        plan.steps.append((relation, f"index{only} {index}{backward}"))
     elif ran and kind == "Bitmap Heap Scan":
-        plan.paths.append(f"bitmap-heap {relation}")
+        plan.steps.append((relation, f"bitmap-heap {relation}"))
     elif ran and kind == "Bitmap Index Scan":
-        plan.paths.append(f"bitmap-index {node.get('Index Name')}")
+        plan.steps.append((tables.get(index), f"bitmap-index {index}"))
     elif ran and kind in ("BitmapOr", "BitmapAnd", "Sort", "Incremental Sort"):
-        plan.paths.append(kind.lower())
+        plan.steps.append((None, kind.lower()))
     for child in node.get("Plans", []):
-        _walk(child, plan, depth + 1)
+        _walk(child, plan, tables)
 
 
-def explain(conn: psycopg.Connection[Any], statement: Statement) -> Plan:
+def index_tables(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """Index name -> table name, for ``public``."""
+    rows = conn.execute("select indexname, tablename from pg_indexes where schemaname = 'public'").fetchall()
+    return {str(i): str(t) for i, t in rows}
+
+
+def explain(conn: psycopg.Connection[Any], statement: Statement, tables: dict[str, str]) -> Plan:
     with conn.transaction(force_rollback=True):
         conn.execute(statement.setup)
         # warm, as a busy server is (catalogs, helpers compiled); a slow statement once is enough
@@ -251,7 +260,7 @@ def explain(conn: psycopg.Connection[Any], statement: Statement) -> Plan:
     assert row is not None
     top = row[0][0]["Plan"]
     plan = Plan([], 0, 0.0, 0, _buffers(top))
-    _walk(top, plan, 0)
+    _walk(top, plan, tables)
     return plan
 
 
@@ -322,9 +331,16 @@ class Measured:
     def ratio(self) -> float:
         return self.role.latency_ms / self.service.latency_ms if self.service.latency_ms else float("inf")
 
+    def paths(self) -> tuple[list[str], list[str]]:
+        """Both sides' access paths to the tables the role reads (the service role's extra
+        joins to parents for its explicit filter left out)."""
+        relations = self.read.relations
+        return self.role_plan.paths(relations), self.service_plan.paths(relations)
+
     @property
     def same_path(self) -> bool:
-        return self.role_plan.paths == self.service_plan.paths
+        role, service = self.paths()
+        return role == service
 
 
 def statements(
@@ -340,7 +356,8 @@ def check_same(conn: psycopg.Connection[Any], read: Read, role: list[Statement],
     counts = []
     for mine, theirs in zip(role, svc, strict=True):
         a, b = body(conn, mine), body(conn, theirs)
-        if normalized(a) != normalized(b):
+        parent = read.service_embed.partition("!")[0]
+        if normalized(a) != normalized(b, parent):
             raise AssertionError(
                 f"{read.label}: the role and the service role read different rows\n"
                 f"  role:    {mine.path} -> {len(a)} rows\n  service: {theirs.path} -> {len(b)} rows"
@@ -361,7 +378,10 @@ def measure(
 ) -> Measured:
     scripts = [("role", s.script()) for s in role] + [("service", s.script()) for s in svc]
     timing = pgbench(settings, scripts, clients, seconds)
-    return Measured(read, rows, timing["role"], timing["service"], explain(conn, role[0]), explain(conn, svc[0]))
+    tables = index_tables(conn)
+    return Measured(
+        read, rows, timing["role"], timing["service"], explain(conn, role[0], tables), explain(conn, svc[0], tables)
+    )
 
 
 # -- the helpers' own cost -----------------------------------------------------------------------
@@ -396,6 +416,6 @@ def helper_costs(
     costs: dict[str, tuple[float, int]] = {}
     for name in helpers:
         statement = Statement(base.path, base.db_role, base.setup, f"select (select private.{name}())")
-        plan = explain(conn, statement)
+        plan = explain(conn, statement, {})
         costs[name] = ((timing[name].latency_ms - timing["select 1"].latency_ms) * 1000, plan.buffers)
     return costs

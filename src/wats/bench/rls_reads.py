@@ -18,6 +18,7 @@ same rows is checked on the data before anything is timed.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,32 +70,36 @@ PERSON_TERMS: dict[tuple[str, str], str] = {
     ("vendors", "own"): "owner_id.eq.{uid}",
 }
 
-#: Sets about the public catalog, which apps read through the parent that decides them.
-#: Each entry is the service role's filter for ``public_set`` alone and for ``public_set``
-#: together with the person's own rows (``mine``: the PostgREST term of the person set).
-#: The union form restricts the parent with "approved or mine": (listed ∪ own) is exactly
-#: (status ok ∨ mine) ∧ (vendor approved ∨ mine), since a row of mine has my vendor.
-PUBLIC_FILTERS: dict[tuple[str, str], tuple[str, str]] = {
-    ("vendors", "approved"): ("status=eq.approved", "or=(status.eq.approved,{mine})"),
-    ("fulfillment_centers", "active"): ("active=is.true", "active=is.true"),
+#: Sets about the public catalog, which the service role reads through the parent that
+#: decides them: per set, what joins the parent to the page (``select`` items with no
+#: columns, PostgREST's filter-only embedding), the filter for the set alone, and the filter
+#: for the set together with the person's own rows (``{mine}``: the PostgREST term of the
+#: person set). The union form narrows the row and its parent each by "public or mine":
+#: (listed ∪ own) is exactly (status ok ∨ mine) ∧ (vendor approved ∨ mine), since every row
+#: of mine is of my own vendor.
+PUBLIC_FILTERS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("vendors", "approved"): ("", "status=eq.approved", "or=(status.eq.approved,{mine})"),
+    ("fulfillment_centers", "active"): ("", "active=is.true", "active=is.true"),
     ("products", "listed"): (
-        "status=eq.active&vendors!inner()&vendors.status=eq.approved",
-        "or=(status.eq.active,{mine})&vendors!inner()&vendors.or=(status.eq.approved,id.eq.{vendor})",
+        "vendors!inner()",
+        "status=eq.active&vendors.status=eq.approved",
+        "or=(status.eq.active,{mine})&vendors.or=(status.eq.approved,id.eq.{vendor})",
     ),
     ("product_images", "listed"): (
-        "products!inner()&products.status=eq.active&products.vendors!inner()&products.vendors.status=eq.approved",
-        "products!inner()&products.or=(status.eq.active,vendor_id.eq.{vendor})"
-        "&products.vendors!inner()&products.vendors.or=(status.eq.approved,id.eq.{vendor})",
+        "products!inner(vendors!inner())",
+        "products.status=eq.active&products.vendors.status=eq.approved",
+        "products.or=(status.eq.active,vendor_id.eq.{vendor})&products.vendors.or=(status.eq.approved,id.eq.{vendor})",
     ),
     ("livestream_sessions", "public"): (
-        "status=in.(scheduled,live)&vendors!inner()&vendors.status=eq.approved",
-        "or=(status.in.(scheduled,live),{mine})&vendors!inner()&vendors.or=(status.eq.approved,id.eq.{vendor})",
+        "vendors!inner()",
+        "status=in.(scheduled,live)&vendors.status=eq.approved",
+        "or=(status.in.(scheduled,live),{mine})&vendors.or=(status.eq.approved,id.eq.{vendor})",
     ),
     ("livestream_products", "public"): (
-        "livestream_sessions!inner()&livestream_sessions.status=in.(scheduled,live)"
-        "&livestream_sessions.vendors!inner()&livestream_sessions.vendors.status=eq.approved",
-        "livestream_sessions!inner()&livestream_sessions.or=(status.in.(scheduled,live),vendor_id.eq.{vendor})"
-        "&livestream_sessions.vendors!inner()&livestream_sessions.vendors.or=(status.eq.approved,id.eq.{vendor})",
+        "livestream_sessions!inner(vendors!inner())",
+        "livestream_sessions.status=in.(scheduled,live)&livestream_sessions.vendors.status=eq.approved",
+        "livestream_sessions.or=(status.in.(scheduled,live),vendor_id.eq.{vendor})"
+        "&livestream_sessions.vendors.or=(status.eq.approved,id.eq.{vendor})",
     ),
 }
 
@@ -131,20 +136,31 @@ class Read:
     query: str
     role_filter: str
     service_filter: str
+    service_embed: str = ""
+
+    @property
+    def relations(self) -> set[str]:
+        """The table and the tables the role's select embeds."""
+        select = self.query.partition("&")[0]
+        return {self.table, *re.findall(r"([a-z_]+)\(", select)}
 
     @property
     def label(self) -> str:
         return f"{self.table} as {self.role}, {self.name}"
 
     def role_path(self, person: Person) -> str:
-        return self._path(person.fill(self.role_filter))
+        return self._path(self.query, person.fill(self.role_filter))
 
     def service_path(self, person: Person) -> str:
-        return self._path(person.fill(self.service_filter))
+        query = self.query
+        if self.service_embed:  # the parent joined for filtering only: no columns added
+            select, _, rest = query.partition("&")
+            query = f"{select},{self.service_embed}&{rest}"
+        return self._path(query, person.fill(self.service_filter))
 
-    def _path(self, extra: str) -> str:
+    def _path(self, query: str, extra: str) -> str:
         tail = f"&{extra}" if extra else ""
-        return f"/rest/v1/{self.table}?{self.query}{tail}"
+        return f"/rest/v1/{self.table}?{query}{tail}"
 
 
 def load_matrix(root: Path) -> dict[str, dict[str, Any]]:
@@ -171,10 +187,11 @@ def page_query(table: str) -> str:
     return f"select={select}&order={order}&limit=20"
 
 
-def service_filter(table: str, sets: list[str]) -> str:
-    """The service role's explicit filter naming the rows of ``sets`` (their union)."""
+def service_filter(table: str, sets: list[str]) -> tuple[str, str]:
+    """The service role's explicit filter naming the rows of ``sets`` (their union), and the
+    parent it joins for that (filter-only embedding; empty when none)."""
     if sets == ["all"]:
-        return ""
+        return "", ""
     public = [s for s in sets if (table, s) in PUBLIC_FILTERS]
     person = [s for s in sets if s not in public]
     for s in person:
@@ -184,15 +201,15 @@ def service_filter(table: str, sets: list[str]) -> str:
     if len(public) > 1:
         raise MissingFilter(f"{table}: more than one public set in one cell: {public}")
     if public:
-        alone, with_mine = PUBLIC_FILTERS[(table, public[0])]
+        embed, alone, with_mine = PUBLIC_FILTERS[(table, public[0])]
         if not terms:
-            return alone
+            return alone, embed
         if len(terms) > 1:
             raise MissingFilter(f"{table}: a public set with more than one person set: {sets}")
-        return with_mine.replace("{mine}", terms[0])
+        return with_mine.replace("{mine}", terms[0]), embed
     if len(terms) == 1:
-        return as_param(terms[0])
-    return "or=(" + ",".join(terms) + ")"
+        return as_param(terms[0]), ""
+    return "or=(" + ",".join(terms) + ")", ""
 
 
 def as_param(term: str) -> str:
@@ -210,7 +227,8 @@ def reads_of(root: Path) -> list[Read]:
             if sets == ["none"]:
                 continue
             query = page_query(table)
-            reads.append(Read(table, role, "page", query, "", service_filter(table, sets)))
+            explicit, embed = service_filter(table, sets)
+            reads.append(Read(table, role, "page", query, "", explicit, embed))
             for s in sets:
                 if (table, s) in PERSON_TERMS:
                     term = PERSON_TERMS[(table, s)]
