@@ -74,6 +74,8 @@ def report(results: list[Measured]) -> None:
             if m.role_plan.initplans
             else "-"
         )
+        if m.role.timed_out or m.service.timed_out:
+            verdict += "  (timed out: statement_timeout)"
         print(
             f"{m.read.table:<20} {m.read.role:<9} {m.read.name:<17} {m.rows:>4} {m.role.latency_ms:>8.3f} "
             f"{m.service.latency_ms:>8.3f} {m.ratio:>7.2f}x  {plan:<9} {helpers:<22}{verdict}"

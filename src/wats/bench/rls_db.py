@@ -269,11 +269,17 @@ def explain(conn: psycopg.Connection[Any], statement: Statement, tables: dict[st
 
 @dataclass
 class Timing:
-    """Mean latency and transactions of one side of a pgbench run."""
+    """Mean latency and transactions of one side of a pgbench run (``timed_out``: its
+    statements ran past the roles' statement_timeout, as they would on Supabase)."""
 
     latency_ms: float
     transactions: int
     failed: int
+    timed_out: bool = False
+
+
+class TimedOut(Exception):
+    """pgbench stopped: a statement ran past the statement_timeout."""
 
 
 def pgbench(settings: Settings, scripts: list[tuple[str, str]], clients: int, seconds: float) -> dict[str, Timing]:
@@ -291,6 +297,8 @@ def pgbench(settings: Settings, scripts: list[tuple[str, str]], clients: int, se
             path.write_text(text)
             args += ["-f", f"{path}@1"]
         out = subprocess.run([*args, "postgres"], capture_output=True, text=True)
+    if out.returncode != 0 and "statement timeout" in out.stderr:
+        raise TimedOut(out.stderr.strip()[-300:])
     if out.returncode != 0:
         raise RuntimeError(f"pgbench failed: {out.stderr.strip()[-2000:]}")
     totals: dict[str, list[float]] = {}
@@ -343,6 +351,17 @@ class Measured:
         return role == service
 
 
+def statement_timeout_ms(conn: psycopg.Connection[Any]) -> float:
+    """The statement_timeout the Data API's connections run with (``authenticator``'s)."""
+    row = conn.execute(
+        "select coalesce((select split_part(c, '=', 2) from pg_db_role_setting s, unnest(s.setconfig) c "
+        "where s.setrole = 'authenticator'::regrole and c like 'statement_timeout=%%'), '0')"
+    ).fetchone()
+    value = str(row[0]) if row else "0"
+    number = float(re.sub(r"[^0-9.]", "", value) or 0)
+    return number * 1000 if value.endswith("s") and not value.endswith("ms") else number
+
+
 def statements(
     conn: psycopg.Connection[Any], renderer: Renderer, read: Read, people: list[Person], service: dict[str, Any]
 ) -> tuple[list[Statement], list[Statement]]:
@@ -377,7 +396,15 @@ def measure(
     seconds: float,
 ) -> Measured:
     scripts = [("role", s.script()) for s in role] + [("service", s.script()) for s in svc]
-    timing = pgbench(settings, scripts, clients, seconds)
+    try:
+        timing = pgbench(settings, scripts, clients, seconds)
+    except TimedOut:  # time each side alone; the one that times out is marked
+        timing = {}
+        for side, own in (("role", scripts[: len(role)]), ("service", scripts[len(role) :])):
+            try:
+                timing.update(pgbench(settings, own, clients, seconds))
+            except TimedOut:
+                timing[side] = Timing(statement_timeout_ms(conn), 0, 0, timed_out=True)
     tables = index_tables(conn)
     return Measured(
         read, rows, timing["role"], timing["service"], explain(conn, role[0], tables), explain(conn, svc[0], tables)
