@@ -311,9 +311,11 @@ def pgbench(settings: Settings, scripts: list[tuple[str, str]], clients: int, se
         count = re.search(r"(\d+) transactions|number of transactions actually processed: (\d+)", text)
         failed = re.search(r"number of failed transactions: (\d+)", text)
         mean = re.search(r"latency average = ([0-9.]+) ms", text)
-        if not count or not mean:
+        done = int(count.group(1) or count.group(2)) if count else 0
+        if done == 0:  # a script drawn by no client in the time (a slow statement): no figures
+            continue
+        if not mean:
             raise RuntimeError(f"pgbench reported no figures for script {number}:\n{report[-3000:]}")
-        done = int(count.group(1) or count.group(2))
         acc = totals.setdefault(side, [0.0, 0.0, 0.0])
         acc[0] += done * float(mean.group(1))
         acc[1] += done
