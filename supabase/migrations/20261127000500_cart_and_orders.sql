@@ -412,7 +412,7 @@ create policy "customers read their own cart, admins read all"
 on public.carts
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "customers create their own cart"
 on public.carts
@@ -431,7 +431,7 @@ create policy "customers read their own cart items, admins read all"
 on public.cart_items
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "customers add listed products to their own cart"
 on public.cart_items
@@ -457,7 +457,7 @@ create policy "customers read their own orders, admins read all"
 on public.orders
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 -- order_items
 create policy "customers and vendors read their order lines, admins all"
@@ -465,6 +465,6 @@ on public.order_items
 for select
 to authenticated
 using (
-    customer_id = any((select private.visible_user_ids())::uuid[])
-    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    customer_id between (select private.visible_from()) and (select private.visible_to())
+    or vendor_id = (select private.own_vendor_id())
 );

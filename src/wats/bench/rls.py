@@ -74,6 +74,8 @@ def report(results: list[Measured]) -> None:
             if m.role_plan.initplans
             else "-"
         )
+        if m.role_plan.probes:
+            helpers += f" +{m.role_plan.probes} probes"
         if m.role.timed_out or m.service.timed_out:
             verdict += "  (timed out: statement_timeout)"
         print(

@@ -196,13 +196,15 @@ def normalized(rows: list[Any], drop: str = "") -> list[Any]:
 class Plan:
     """What one EXPLAIN (ANALYZE, BUFFERS) said: the access paths outside the init plans
     (``(relation or None, step)``, outermost first), the init plans' time and buffers, the
-    whole statement's buffers."""
+    whole statement's buffers, and how many times a policy probed a parent row (sub plans:
+    a policy's own reads, not the reader's access path)."""
 
     steps: list[tuple[str | None, str]]
     initplans: int
     initplan_ms: float
     initplan_buffers: int
     buffers: int
+    probes: int = 0
 
     def paths(self, relations: set[str]) -> list[str]:
         """The steps on ``relations`` and those of no relation (sorts, bitmap unions)."""
@@ -219,6 +221,9 @@ def _walk(node: dict[str, Any], plan: Plan, tables: dict[str, str]) -> None:
         plan.initplans += 1
         plan.initplan_ms += float(node.get("Actual Total Time", 0.0)) * float(node.get("Actual Loops", 1))
         plan.initplan_buffers += _buffers(node)
+        return
+    if node.get("Parent Relationship") == "SubPlan":  # a policy's probe of a parent, per row
+        plan.probes += int(node.get("Actual Loops", 0))
         return
     ran = node.get("Actual Loops", 1) != 0
     relation = node.get("Relation Name")

@@ -27,7 +27,8 @@ from typing import Any
 #: The matrix roles a person of the bench plays (other_customer/other_vendor are the same rules).
 ROLES = ("anon", "customer", "vendor", "admin")
 
-#: What an app selects and how it orders a page, per table (default: every column, newest first).
+#: What an app selects and how it orders a page, per table (default: every column, newest
+#: first; a product's images and a stream's products in their own order, as apps show them).
 SELECT = {
     "orders": "id,status,total,created_at,order_items(id,product_id,title,quantity,line_total)",
     "products": "id,title,price,currency,status,created_at,product_images(storage_path,position)",
@@ -37,6 +38,7 @@ ORDER = {
     "fulfillment_centers": "code",
     "vendor_accounts": "vendor_id",
     "livestream_products": "session_id,position,product_id",
+    "product_images": "product_id,position,id",
     "profiles": "created_at.desc,id",
 }
 
