@@ -91,6 +91,7 @@ UNIVERSE = {
     "private.payment_events": f"payment_id in {MY_PAYMENTS}",
     "private.notification_texts": "true",
     "private.payment_references": f"payment_id in {MY_PAYMENTS}",
+    "private.scheduled_jobs": "true",
     "private.settings": "true",
     "private.status_transitions": "true",
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
@@ -131,6 +132,7 @@ PROBE_COLUMN = {
     "private.idempotency_records": "request_fingerprint",
     "private.payment_events": "error",
     "private.payment_references": "reference",
+    "private.scheduled_jobs": "description",
     "private.settings": "description",
     "private.status_transitions": "to_state",
     "private.vendor_payouts": "failure_reason",
@@ -910,6 +912,9 @@ class World:
             return [{"provider": "mpesa", "body": f"cand-{rand()}"}]
         if label == "private.payment_references":
             return [{"payment_id": paid[p]["payment_id"], "provider": "mpesa"} for p in SHOPPERS]
+        if label == "private.scheduled_jobs":
+            job = {"schedule": "59 23 31 12 *", "sql_command": "select 1", "description": "candidate"}
+            return [{"name": f"cand-{rand(8)}", **job}]
         if label == "private.settings":
             return [{"key": f"candidate.x{rand(8)}", "value": 1, "description": "candidate"}]
         if label == "private.status_transitions":

@@ -102,7 +102,7 @@ class Sandbox:
 
 
 class Scheduler:
-    """The local stand-in for the pg_net cron job that calls payment-reconcile."""
+    """The local stand-in for the Supabase Cron jobs this machine cannot run (see scheduler)."""
 
     name = "scheduler"
 
