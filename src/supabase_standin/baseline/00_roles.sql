@@ -21,7 +21,7 @@ grant anon, authenticated, service_role to postgres;
 grant pg_monitor, pg_read_all_data, pg_signal_backend to postgres;
 
 -- Owners of the auth and storage schemas; the Auth service connects as supabase_auth_admin.
-create role supabase_auth_admin login noinherit createrole password 'postgres';
+create role supabase_auth_admin login noinherit password 'postgres';
 create role supabase_storage_admin login noinherit createrole password 'postgres';
 grant authenticator to supabase_storage_admin;
 

@@ -77,12 +77,10 @@ def _field(text: str, lo: int, hi: int) -> frozenset[int]:
         else:
             first = int(base)
             last = hi if step_text else first
-        if hi == 6 and last == 7:  # weekday 7 is Sunday
-            values.add(0)
-            last = 6
-        if not (lo <= first <= last <= hi) or step < 1:
+        top = 7 if hi == 6 else hi  # weekday 7 is Sunday, as 0
+        if not (lo <= first <= last <= top) or step < 1:
             raise ValueError(f"cron field {text!r} out of range {lo}-{hi}")
-        values.update(range(first, last + 1, step))
+        values.update(v % 7 if hi == 6 else v for v in range(first, last + 1, step))
     return frozenset(values)
 
 
