@@ -42,42 +42,51 @@ comment on column private.scheduled_jobs.sql_command is
 comment on column private.scheduled_jobs.edge_function is
 'Name of an Edge Function POSTed with the service role key and an empty JSON body.';
 
--- The Edge Function call, as the cron job runs it. Dynamic SQL: pg_net and Vault exist on
--- hosted projects, not on every machine this migration is applied to.
+-- The Edge Function call, as the cron job runs it. The schemas of pg_net and Vault are
+-- looked up at run time: they exist on hosted projects, not on every machine this
+-- migration is applied to.
 create function private.invoke_edge_function(p_function text) returns bigint
 language plpgsql
 volatile
 set search_path = ''
 as $$
 declare
+    v_net text := pg_catalog.to_regnamespace('net')::text;
+    v_vault text := pg_catalog.to_regnamespace('vault')::text;
     v_url text;
     v_key text;
     v_request bigint;
 begin
-    if pg_catalog.to_regnamespace('net') is null or pg_catalog.to_regnamespace('vault') is null then
+    if v_net is null or v_vault is null then
         raise log 'wats: % skipped: pg_net or Vault is missing here', p_function;
         return null;
     end if;
-    execute $sql$
-        select
-            max(decrypted_secret) filter (where name = 'wats_project_url'),
-            max(decrypted_secret) filter (where name = 'wats_service_role_key')
-        from vault.decrypted_secrets
-        where name in ('wats_project_url', 'wats_service_role_key')
-    $sql$ into v_url, v_key;
+    execute format(
+        $sql$
+            select
+                max(decrypted_secret) filter (where name = 'wats_project_url'),
+                max(decrypted_secret) filter (where name = 'wats_service_role_key')
+            from %s.decrypted_secrets
+            where name in ('wats_project_url', 'wats_service_role_key')
+        $sql$,
+        v_vault
+    ) into v_url, v_key;
     if v_url is null or v_key is null then
         raise log 'wats: % skipped: create the Vault secrets wats_project_url and '
         'wats_service_role_key (docs/deploying.md)', p_function;
         return null;
     end if;
-    execute $sql$
-        select net.http_post(
-            url := $1,
-            body := '{}'::jsonb,
-            headers := $2,
-            timeout_milliseconds := 60000
-        )
-    $sql$
+    execute format(
+        $sql$
+            select %s.http_post(
+                url := $1,
+                body := '{}'::jsonb,
+                headers := $2,
+                timeout_milliseconds := 60000
+            )
+        $sql$,
+        v_net
+    )
     into v_request
     using
         rtrim(v_url, '/') || '/functions/v1/' || p_function,

@@ -24,10 +24,11 @@ begin
 end
 $$;
 
--- 3. Policy grants (supautils.policy_grants): `postgres` may create, alter and drop the
--- policies of these auth and storage tables although it does not own them, and do
--- nothing else to them. For one CREATE/ALTER/DROP POLICY statement of `postgres`, the
--- event triggers lend it the owners' membership and take it back at the end of that
+-- 3. Policy and drop-trigger grants (supautils.policy_grants, supautils.drop_trigger_grants,
+-- one list on hosted projects): `postgres` may create, alter and drop the policies of
+-- these auth and storage tables, and drop their triggers, although it does not own them;
+-- nothing else. For one CREATE/ALTER/DROP POLICY or DROP TRIGGER statement of `postgres`,
+-- the event triggers lend it the owners' membership and take it back at the end of that
 -- statement, refusing the statement if it touched a table outside the list.
 create function extensions.standin_policy_grant_tables() returns oid []
 language sql stable
@@ -43,7 +44,8 @@ as $$
     where t.oid is not null
 $$;
 comment on function extensions.standin_policy_grant_tables() is
-'Stand-in only: the tables hosted Supabase lets postgres manage policies on (supautils.policy_grants).';
+'Stand-in only: the tables hosted Supabase lets postgres manage policies on and drop triggers of '
+'(supautils.policy_grants and drop_trigger_grants).';
 
 create function extensions.standin_policy_grant_check(p_table oid) returns void
 language plpgsql stable
@@ -60,8 +62,8 @@ begin
 end
 $$;
 comment on function extensions.standin_policy_grant_check(oid) is
-'Stand-in only: refuse (42501, as PostgreSQL does) a policy statement of postgres on an auth '
-'or storage table outside the policy grants.';
+'Stand-in only: refuse (42501, as PostgreSQL does) a policy or drop-trigger statement of '
+'postgres on an auth or storage table outside the grants.';
 
 create function extensions.standin_policy_grant_lend() returns event_trigger
 language plpgsql
@@ -80,8 +82,8 @@ begin
 end
 $$;
 comment on function extensions.standin_policy_grant_lend() is
-'Stand-in only: before a policy statement of postgres, lend it the auth and storage owners'' '
-'membership (taken back by standin_policy_grant_settle).';
+'Stand-in only: before a policy or drop-trigger statement of postgres, lend it the auth and '
+'storage owners'' membership (taken back by standin_policy_grant_settle).';
 
 create function extensions.standin_policy_grant_dropped() returns event_trigger
 language plpgsql
@@ -96,7 +98,7 @@ begin
     end if;
     for dropped in
         select d.address_names from pg_catalog.pg_event_trigger_dropped_objects() as d
-        where d.object_type = 'policy'
+        where d.object_type in ('policy', 'trigger')
     loop
         perform extensions.standin_policy_grant_check(
             pg_catalog.to_regclass(format('%I.%I', dropped.address_names[1], dropped.address_names[2]))
@@ -105,7 +107,7 @@ begin
 end
 $$;
 comment on function extensions.standin_policy_grant_dropped() is
-'Stand-in only: a DROP POLICY made with lent membership must be on a granted table.';
+'Stand-in only: a DROP POLICY or DROP TRIGGER made with lent membership must be on a granted table.';
 
 create function extensions.standin_policy_grant_settle() returns event_trigger
 language plpgsql
@@ -131,19 +133,19 @@ begin
 end
 $$;
 comment on function extensions.standin_policy_grant_settle() is
-'Stand-in only: after a policy statement of postgres, take the lent membership back and '
-'refuse the statement if it was on an auth or storage table outside the policy grants.';
+'Stand-in only: after a policy or drop-trigger statement of postgres, take the lent membership '
+'back and refuse the statement if it was on an auth or storage table outside the grants.';
 
 create event trigger standin_policy_grant_lend on ddl_command_start
-when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY', 'DROP TRIGGER')
 execute function extensions.standin_policy_grant_lend();
 
 create event trigger standin_policy_grant_dropped on sql_drop
-when tag in ('DROP POLICY')
+when tag in ('DROP POLICY', 'DROP TRIGGER')
 execute function extensions.standin_policy_grant_dropped();
 
 create event trigger standin_policy_grant_settle on ddl_command_end
-when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY', 'DROP TRIGGER')
 execute function extensions.standin_policy_grant_settle();
 
 revoke all on function extensions.standin_policy_grant_tables() from public;

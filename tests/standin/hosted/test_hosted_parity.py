@@ -184,3 +184,14 @@ def test_pg_cron_is_the_privileged_extension_hosted_makes_it(db):
         "has_table_privilege('cron.job_run_details', 'trigger')"
     ).fetchone()
     assert rights == (True, False, False, False, False)
+
+
+def test_postgres_drops_triggers_it_made_on_storage_objects(tx):
+    """supautils.drop_trigger_grants: `postgres` holds TRIGGER on storage.objects and may
+    drop triggers there, though it does not own the table."""
+    tx.execute("create function pg_temp.parity_probe() returns trigger language plpgsql as $$ begin return new; end $$")
+    tx.execute(
+        "create trigger parity_probe before insert on storage.objects "
+        "for each row execute function pg_temp.parity_probe()"
+    )
+    tx.execute("drop trigger parity_probe on storage.objects")
