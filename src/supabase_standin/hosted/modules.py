@@ -34,20 +34,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: The extensions hosted Supabase lets ``postgres`` create (``supautils.privileged_extensions``);
-#: only those installed on this machine can actually be created.
-PRIVILEGED_EXTENSIONS = (
-    "address_standardizer, address_standardizer_data_us, autoinc, bloom, btree_gin, btree_gist, "
-    "citext, cube, dblink, dict_int, dict_xsyn, earthdistance, fuzzystrmatch, hstore, http, "
-    "insert_username, intarray, isn, ltree, moddatetime, pg_cron, pg_graphql, pg_hashids, "
-    "pg_jsonschema, pg_net, pg_stat_monitor, pg_stat_statements, pg_trgm, pg_walinspect, pgaudit, "
-    "pgcrypto, pgjwt, pgroonga, pgroonga_database, pgrouting, pgrowlocks, pgsodium, pgtap, plcoffee, "
-    "pljava, plls, plpgsql, plpgsql_check, plv8, postgis, postgis_raster, postgis_sfcgal, "
-    "postgis_tiger_geocoder, postgis_topology, postgres_fdw, refint, rum, seg, sslinfo, "
-    "supabase_vault, supautils, tablefunc, tcn, timescaledb, tsm_system_rows, tsm_system_time, "
-    "unaccent, uuid-ossp, wrappers"
-)
-
 
 @dataclass(frozen=True)
 class ServerModules:
