@@ -222,12 +222,12 @@ values
 ('bnpl', 'active', 'completed'),
 ('bnpl', 'active', 'defaulted'),
 ('bnpl', 'defaulted', 'completed'),
--- vendor payout
+-- vendor payout. A failed payout is final: its money is back in the vendor's available
+-- balance and the next run pays it in a new payout.
 ('payout', 'pending', 'processing'),
 ('payout', 'pending', 'cancelled'),
 ('payout', 'processing', 'paid'),
-('payout', 'processing', 'failed'),
-('payout', 'failed', 'pending');
+('payout', 'processing', 'failed');
 
 create function private.can_transition(p_machine text, p_from text, p_to text)
 returns boolean
