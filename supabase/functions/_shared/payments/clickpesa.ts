@@ -375,7 +375,8 @@ function payoutFailure(message: string | undefined): RefundFailureReason {
 /**
  * Why the preview refuses to let the payout go: ClickPesa refused it (4xx: bad phone, our
  * balance …), or the payer would receive less than the refund (fees charged to the
- * receiver: the fee bearer must be the merchant). Null: go on.
+ * receiver: the fee bearer must be the merchant). A payout with this reference already
+ * exists (409): ambiguous, nothing new is created. Null: go on.
  */
 function previewRefusal(
   reply: HttpResult,
@@ -383,6 +384,17 @@ function previewRefusal(
 ): RefundResult | null {
   const json = obj(reply.json);
   const message = messageOf(json);
+  if (reply.status === 409 || /already|duplicate/i.test(message ?? "")) {
+    // a payout with this reference exists: what became of it is for the status query
+    return {
+      supported: true,
+      method: "payout",
+      state: "ambiguous",
+      rawCode: `HTTP ${reply.status}`,
+      message: `preview: ${message ?? "order reference already used"}`,
+      raw: reply.raw,
+    };
+  }
   if (reply.status !== 200) {
     return {
       ...notSent(

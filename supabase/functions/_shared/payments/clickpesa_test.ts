@@ -390,6 +390,17 @@ Deno.test("halopesa/clickpesa: a refused or unanswered preview sends nothing", a
     assert(r.supported);
     assertEquals([r.state, r.failureReason], ["failed", reason]);
   }
+  mock.on(
+    "POST",
+    `${API}/payouts/preview-mobile-money-payout`,
+    () =>
+      json(409, {
+        message: `Order reference ${refund.reference} already used`,
+      }),
+  );
+  const exists = await adapter.refund(refund);
+  assert(exists.supported);
+  assertEquals(exists.state, "ambiguous");
   mock.on("POST", `${API}/payouts/preview-mobile-money-payout`, () => "hang");
   const lost = await adapter.refund(refund);
   assert(lost.supported);
