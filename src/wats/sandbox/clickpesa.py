@@ -372,6 +372,10 @@ async def create_payout(request: Request) -> Response:
         sb.store.record_payout(PROVIDER, "payout", reference, phone, amount, REFUSED, message=message, request=body)
         return _nest_error(400, message, "Bad Request")
     s = sb.store.settings
+    if decision == PAY_ANSWER_LOST:
+        # the payout went through at once; our answer and the webhook are lost
+        sb.store.record_payout(PROVIDER, "payout", reference, phone, amount, PAID, request=body, id_prefix="PO")
+        return _nest_error(502, "Bad Gateway", "Bad Gateway")
     payout = sb.store.record_payout(
         PROVIDER,
         "payout",
@@ -383,8 +387,6 @@ async def create_payout(request: Request) -> Response:
         settle_after_s=s.answer_delay_s,
         id_prefix="PO",
     )
-    if decision == PAY_ANSWER_LOST:
-        return _nest_error(502, "Bad Gateway", "Bad Gateway")
     duplicate = payout.scenario is RefundScenario.DUPLICATE_CALLBACKS
     sb.dispatcher.schedule(
         provider=PROVIDER,
