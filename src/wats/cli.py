@@ -11,9 +11,9 @@ import sys
 import time
 from collections.abc import Callable
 
+from supabase_standin.cluster import ClusterError, PostgresMissing
 from wats.settings import Settings
 from wats.stack import control
-from wats.stack.postgres import ClusterError, PostgresMissing
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except PostgresMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc} (./scripts/wats reads that folder from WATS_PG_BINDIR)", file=sys.stderr)
         return 3
     except (control.StackError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)

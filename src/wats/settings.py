@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from wats import keys
+from supabase_standin import keys
+from supabase_standin.config import ProjectConfig, load_project_config, project_config
+from supabase_standin.stack import StackConfig
 
 #: The Supabase CLI's well-known local JWT secret (public, local development only).
 DEFAULT_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 
 PORT_OFFSETS = {"dev": 0, "test": 1000}
+#: A folder of extra functions the stack serves besides supabase/functions: only ever set by
+#: ``wats test`` for its test instance (tests/standin/functions/fixtures), never deployed.
+TEST_FUNCTIONS_ENV = "WATS_TEST_FUNCTIONS_DIR"
+#: Where the running stack answers whether it is ready.
+HEALTH_PATH = "/_wats/health"
 
 
 def project_dir() -> Path:
@@ -35,12 +41,6 @@ def project_dir() -> Path:
             if (candidate / "supabase" / "config.toml").is_file():
                 return candidate
     raise RuntimeError("cannot find the WATS project (a folder with supabase/config.toml)")
-
-
-def load_supabase_config(root: Path) -> dict[str, Any]:
-    """Parse ``supabase/config.toml``, the same file the Supabase CLI reads."""
-    with (root / "supabase" / "config.toml").open("rb") as fh:
-        return tomllib.load(fh)
 
 
 def _is_root() -> bool:
@@ -80,13 +80,13 @@ class Settings:
         instance = instance or os.environ.get("WATS_INSTANCE", "dev")
         offset = _env_int("WATS_PORT_OFFSET", PORT_OFFSETS.get(instance, 2000))
         root = project_dir()
-        config = load_supabase_config(root)
-        api_port = _env_int("WATS_API_PORT", config.get("api", {}).get("port", 54321) + offset)
-        db_port = _env_int("WATS_DB_PORT", config.get("db", {}).get("port", 54322) + offset)
+        project = load_project_config(root)
+        api_port = _env_int("WATS_API_PORT", project.api.port + offset)
+        db_port = _env_int("WATS_DB_PORT", project.db.port + offset)
         return cls(
             instance=instance,
             root=root,
-            config=config,
+            config=dict(project.raw),
             api_port=api_port,
             db_port=db_port,
             sandbox_port=_env_int("WATS_SANDBOX_PORT", 54330 + offset),
@@ -167,18 +167,57 @@ class Settings:
     def service_role_key(self) -> str:
         return os.environ.get("WATS_SERVICE_ROLE_KEY") or keys.api_key(self.jwt_secret, "service_role")
 
-    # -- supabase/config.toml sections --------------------------------------------------
+    # -- supabase/config.toml ----------------------------------------------------------
+    @cached_property
+    def project(self) -> ProjectConfig:
+        """supabase/config.toml, typed (the stand-in's one reader of the file)."""
+        return project_config(self.config)
+
     @property
     def api_config(self) -> dict[str, Any]:
-        return self.config.get("api", {})
+        """The raw ``[api]`` table, for tools that read it directly."""
+        api = self.config.get("api", {})
+        return api if isinstance(api, dict) else {}
 
-    @property
-    def auth_config(self) -> dict[str, Any]:
-        return self.config.get("auth", {})
+    # -- the stand-in -------------------------------------------------------------------
+    def functions_dirs(self, test_functions: str | None = None) -> tuple[Path, ...]:
+        """supabase/functions, then the test-only folder when ``wats test`` gave one
+        (``test_functions``, else ``WATS_TEST_FUNCTIONS_DIR``)."""
+        extra = test_functions or os.environ.get(TEST_FUNCTIONS_ENV)
+        folders = [self.root / "supabase" / "functions"]
+        if extra:
+            folders.append(Path(extra))
+        return tuple(folders)
 
-    @property
-    def functions_config(self) -> dict[str, Any]:
-        return self.config.get("functions", {})
+    def standin(self, test_functions: str | None = None) -> StackConfig:
+        """The stand-in's configuration for this instance, from these settings and the
+        WATS_* variables (``.env.example``)."""
+        otp_exp = os.environ.get("WATS_AUTH_SMS_OTP_EXP")
+        pg_bindir = os.environ.get("WATS_PG_BINDIR")
+        return StackConfig(
+            instance=self.instance,
+            project_dir=self.root,
+            home=self.home,
+            project=self.project,
+            api_port=self.api_port,
+            db_port=self.db_port,
+            functions_port=self.functions_port,
+            jwt_secret=self.jwt_secret,
+            anon_key=self.anon_key,
+            service_role_key=self.service_role_key,
+            cluster_dir=self.cluster_dir,
+            tools_dir=self.bin_dir,
+            deno_dir=self.root / ".wats" / "deno",
+            functions_dirs=self.functions_dirs(test_functions),
+            cluster_root=cluster_root(),
+            pg_bindir=Path(pg_bindir) if pg_bindir else None,
+            cluster_user="wats-postgres",
+            skip_migrations=os.environ.get("WATS_SKIP_MIGRATIONS") == "1",
+            sms_otp_exp=int(otp_exp) if otp_exp else None,
+            rate_limit_header=os.environ.get("WATS_AUTH_RATE_LIMIT_HEADER", "X-Forwarded-For"),
+            health_path=HEALTH_PATH,
+            api_title="WATS Data API (PostgREST-compatible)",
+        )
 
     def client_env(self) -> dict[str, str]:
         """Variables that point a client (tests, seed, demo) at this instance."""

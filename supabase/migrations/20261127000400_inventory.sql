@@ -61,12 +61,20 @@ begin
             old.id, old.reserved
             using errcode = '23514';
     end if;
+    if exists (
+        select 1 from public.order_items as oi
+        where oi.product_id = old.product_id and oi.center_id = old.center_id
+    ) then
+        raise exception 'inventory % has sold units: set on_hand to 0 instead of deleting it', old.id
+            using errcode = '23514';
+    end if;
     return old;
 end;
 $$;
 
 comment on function private.forbid_delete_reserved_stock() is
-'BEFORE DELETE trigger on inventory: a row holding reservations of unpaid orders stays.';
+'BEFORE DELETE trigger on inventory: a row holding reservations of unpaid orders, or whose '
+'units orders took (its history accounts for on_hand), stays; set on_hand to 0 instead.';
 
 create trigger inventory_keep_reserved
 before delete on public.inventory

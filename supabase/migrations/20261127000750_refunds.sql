@@ -227,6 +227,7 @@ set search_path = ''
 as $$
 declare
     v_refund public.refunds%rowtype;
+    v_id uuid;
 begin
     if not private.is_admin() then
         raise exception 'only an admin grants refunds' using errcode = '42501';
@@ -239,9 +240,8 @@ begin
     if p_source is null or p_source not in ('cancellation', 'return', 'review', 'late_payment') then
         perform private.refuse(422, 'unknown_source', 'source must be cancellation, return, review or late_payment');
     end if;
-    select * into v_refund
-    from public.refunds
-    where id = private.grant_refund(p_payment_id, p_amount, p_source, p_reason, null, p_idempotency_key);
+    v_id := private.grant_refund(p_payment_id, p_amount, p_source, p_reason, null, p_idempotency_key);
+    select * into v_refund from public.refunds where id = v_id;
     return v_refund;
 end;
 $$;

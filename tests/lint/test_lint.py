@@ -1,4 +1,4 @@
-"""The linters are part of the suite: Python (ruff), SQL (sqlfluff), TypeScript (deno fmt
+"""The linters are part of the suite: Python (ruff, mypy), SQL (sqlfluff), TypeScript (deno fmt
 and deno lint), and the Supabase CLI's own database checks (`supabase db lint` and
 `supabase db advisors`) against the migrated database of the stack under test."""
 
@@ -39,6 +39,12 @@ def test_python_is_ruff_formatted():
     assert proc.returncode == 0, explain(proc)
 
 
+def test_python_is_mypy_clean():
+    """``mypy --strict`` over src/wats and src/supabase_standin (configured in pyproject.toml)."""
+    proc = run(str(ROOT / ".venv" / "bin" / "mypy"), timeout=900)
+    assert proc.returncode == 0, explain(proc)
+
+
 def test_migrations_are_sqlfluff_clean():
     proc = run(str(ROOT / ".venv" / "bin" / "sqlfluff"), "lint", "supabase/migrations", "--disable-progress-bar")
     assert proc.returncode == 0, explain(proc)
@@ -46,13 +52,24 @@ def test_migrations_are_sqlfluff_clean():
 
 def test_edge_functions_are_deno_formatted():
     proc = run(
-        str(BIN / "deno"), "fmt", "--check", "supabase/functions", "src/wats/functions", "tests/functions/fixtures"
+        str(BIN / "deno"),
+        "fmt",
+        "--check",
+        "supabase/functions",
+        "src/supabase_standin/functions",
+        "tests/standin/functions/fixtures",
     )
     assert proc.returncode == 0, explain(proc)
 
 
 def test_edge_functions_are_deno_lint_clean():
-    proc = run(str(BIN / "deno"), "lint", "supabase/functions", "src/wats/functions", "tests/functions/fixtures")
+    proc = run(
+        str(BIN / "deno"),
+        "lint",
+        "supabase/functions",
+        "src/supabase_standin/functions",
+        "tests/standin/functions/fixtures",
+    )
     assert proc.returncode == 0, explain(proc)
 
 

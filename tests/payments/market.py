@@ -21,7 +21,7 @@ from postgrest import SyncPostgrestClient
 from supabase import Client
 from supabase_auth.errors import AuthApiError
 
-from wats import keys
+from supabase_standin import keys
 
 ADDRESS = {
     "recipient_name": "Amina Juma",

@@ -19,7 +19,7 @@ from storage3.exceptions import StorageApiError
 from supabase import Client, create_client
 from supabase.lib.client_options import SyncClientOptions
 
-from wats import keys
+from supabase_standin import keys
 
 INTEGRITY_CODES = ("WT001",)
 

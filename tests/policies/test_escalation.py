@@ -88,11 +88,15 @@ def test_nobody_edits_an_order_total_or_status(world: World) -> None:
         for change in ({"total": 1}, {"subtotal": 1, "total": 1}, {"status": "completed"}, {"paid_at": None}):
             refused(actor, lambda cl, ch=change: cl.table("orders").update(ch).eq("id", order).execute(), f"{change}")
         refused(actor, lambda cl: cl.table("orders").delete().eq("id", order).execute(), "delete order")
-    refused(
-        c,
-        lambda cl: cl.rpc("set_order_fulfillment_status", {"p_order_id": order, "p_status": "delivered"}).execute(),
-        "fulfil own order",
-    )
+    for shipment in world.shipments(order):
+        refused(c, lambda cl, s=shipment: cl.rpc("pack_shipment", {"p_shipment_id": s}).execute(), "pack own parcel")
+        refused(
+            c,
+            lambda cl, s=shipment: cl.rpc(
+                "dispatch_shipment", {"p_shipment_id": s, "p_carrier": "me", "p_tracking_number": "1"}
+            ).execute(),
+            "dispatch own parcel",
+        )
     assert row(world, "public.orders", order) == before
     # the customer's own pending payment cannot be declared paid by them
     pending = world.checkout("customer", [(world.products[("vendor", "spare")], 1)])
@@ -328,7 +332,11 @@ def test_anon_writes_nothing_anywhere(world: World) -> None:
             assert world.snapshot(spec, k) == snap, f"anon changed {label} {k}"
     for name, args in (
         ("checkout", {"p_idempotency_key": "anon-attempt-1", "p_provider": "mpesa", "p_shipping_address": {}}),
-        ("set_shipment_status", {"p_shipment_id": str(uuid.uuid4()), "p_status": "packed"}),
+        ("pack_shipment", {"p_shipment_id": str(uuid.uuid4())}),
+        (
+            "refund_payment",
+            {"p_payment_id": str(uuid.uuid4()), "p_amount": 1, "p_reason": "x", "p_idempotency_key": "k"},
+        ),
         ("apply_payment_event", {"p_provider": "mpesa", "p_provider_ref": "x", "p_outcome": "succeeded"}),
     ):
         refused(anon, lambda cl, n=name, a=args: cl.rpc(n, a).execute(), f"anon rpc {name}")
@@ -348,7 +356,7 @@ def test_anon_writes_nothing_anywhere(world: World) -> None:
 def test_a_token_not_signed_with_the_project_secret_is_refused(world: World) -> None:
     c = world.actors["customer"]
     now = int(time.time())
-    from wats import keys
+    from supabase_standin import keys
 
     for claims in (
         {"role": "service_role", "exp": now + 600},

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from supabase import Client
 
+from tests.policies import after_payment
 from tests.policies.actors import Actor, Outcome
 from tests.policies.harness import assert_denied
 from tests.policies.matrix import COVERAGE, MATRIX, ROLES, FunctionSpec
@@ -240,38 +241,11 @@ def test_function_cell(world: World, pending: dict[str, Any], name: str, role: s
             assert out.ok and int(out.data) == own, f"{what}: {out}, own points {own}"
             sides = {"allowed", "denied"}
 
-    elif name == "set_shipment_status":
-        other = world.orders[("other_customer", "paid")]["order_id"]
-        shipment = world.one(
-            "insert into public.shipments (order_id, center_id, carrier) values (%s, %s, 'Policy RPC') "
-            "returning id::text",
-            [other, world.centers["DAR"]],
-        )
-        before = world.one("select to_jsonb(s)::text from public.shipments s where id = %s", [shipment])
-        out = actor.run(lambda c: c.rpc(name, {"p_shipment_id": shipment, "p_status": "packed"}).execute())
-        status = world.one("select status from public.shipments where id = %s", [shipment])
-        if value == "none":
-            refused(out, actor, what)
-            assert world.one("select to_jsonb(s)::text from public.shipments s where id = %s", [shipment]) == before
-            world.q("delete from public.shipments where id = %s", [shipment])
-            sides = {"denied"}
-        else:
-            assert out.ok and out.rows()[0]["status"] == "packed" and status == "packed", f"{what}: {out}"
-            sides = {"allowed"}
+    elif name in after_payment.NAMES:
+        sides = after_payment.check(world, name, role, value, what)
 
-    elif name == "set_order_fulfillment_status":
-        kind = {"admin": "fulfil_admin", "service_role": "fulfil_service"}.get(role, "paid")
-        order = world.orders[("customer", kind)]["order_id"]
-        before = world.one("select to_jsonb(o)::text from public.orders o where id = %s", [order])
-        out = actor.run(lambda c: c.rpc(name, {"p_order_id": order, "p_status": "processing"}).execute())
-        if value == "none":
-            refused(out, actor, what)
-            assert world.one("select to_jsonb(o)::text from public.orders o where id = %s", [order]) == before
-            sides = {"denied"}
-        else:
-            assert out.ok and out.rows()[0]["status"] == "processing", f"{what}: {out}"
-            assert world.one("select status from public.orders where id = %s", [order]) == "processing"
-            sides = {"allowed"}
+    elif name == "refunds_to_execute":
+        sides = after_payment.refunds_to_execute(world, role, value, what)
 
     elif name == "custom_access_token_hook":
         event = {"user_id": actor.uid or world.users["customer"], "claims": {"role": "authenticated"}}
@@ -331,6 +305,7 @@ def check_checkout(world: World, role: str, value: str, what: str) -> set[str]:
         "group by 1 order by 1",
         [users, actor.uid],
     )
+    world.q("delete from public.cart_items where cart_id = %s and product_id = %s", [cart, spare])
     added = actor.run(
         lambda c: c.table("cart_items").insert({"cart_id": cart, "product_id": spare, "quantity": 1}).execute()
     )

@@ -12,11 +12,13 @@ Arranging (``World.arrange``):
   the Data API (which promotes the owner to role vendor); the pending one stays pending.
 - Catalog rows (categories, centers, products, images, stock, livestreams), shipments,
   returns, BNPL plans and a payout go straight to the database as
-  ``postgres`` (the migration role), as trusted SQL would write them.
+  ``postgres`` (the migration role), as trusted SQL would write them; a small refund of each
+  shopper's paid order is granted by the admin (rpc refund_payment).
 - Orders go through the real money path: each shopper fills their cart and calls
   ``rpc checkout`` as themself, the service role applies the provider's success with
   ``rpc apply_payment_event`` (stock committed, order paid, loyalty points, notifications),
-  the admin moves delivered orders with ``rpc set_order_fulfillment_status``. One order is
+  the payment creates each order's parcels, which the admin packs, dispatches and delivers
+  (``rpc pack_shipment`` …) for the delivered orders. One order is
   checked out and then failed (cancelled, stock released). Nothing is left pending or
   reserved, so the money invariants hold.
 
@@ -74,6 +76,8 @@ UNIVERSE = {
     "order_items": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "payments": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "shipments": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "shipment_lines": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "refunds": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "returns": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "loyalty_points": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "bnpl_orders": "customer_id = any(%(users)s) and created_at >= %(started)s",
@@ -84,6 +88,7 @@ UNIVERSE = {
     ),
     "private.idempotency_records": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "private.payment_events": f"payment_id in {MY_PAYMENTS}",
+    "private.notification_texts": "true",
     "private.payment_references": f"payment_id in {MY_PAYMENTS}",
     "private.settings": "true",
     "private.status_transitions": "true",
@@ -113,6 +118,9 @@ PROBE_COLUMN = {
     "order_items": "title",
     "payments": "failure_reason",
     "shipments": "carrier",
+    "shipment_lines": "quantity",
+    "refunds": "reason",
+    "private.notification_texts": "body",
     "returns": "resolution_note",
     "loyalty_points": "note",
     "bnpl_orders": "fee",
@@ -392,7 +400,7 @@ class World:
                 ("active", "DAR", 1000),
                 ("active", "inactive", 10),
                 ("draft", "DAR", 5),
-                ("spare", "DAR", 100),
+                ("spare", "DAR", 5000),
             ]
             for kind, center, on_hand in stock:
                 self.q(
@@ -431,9 +439,22 @@ class World:
         return rows[0]["id"]
 
     def checkout(self, shopper: str, items: list[tuple[str, int]]) -> dict[str, Any]:
-        """Fill the shopper's cart through the Data API and check out as them."""
+        """Fill the shopper's cart through the Data API and check out as them; what the cart
+        held before (arranged rows other tests read) is put back afterwards."""
         actor = self.actors[shopper]
         cart = self.ensure_cart(shopper)
+        held = self.q("select product_id, quantity, created_at from public.cart_items where cart_id = %s", [cart])
+        try:
+            return self._checkout(shopper, actor, cart, items)
+        finally:
+            for product_id, quantity, created_at in held:
+                self.q(
+                    "insert into public.cart_items (cart_id, customer_id, product_id, quantity, created_at) "
+                    "values (%s, %s, %s, %s, %s) on conflict (cart_id, product_id) do nothing",
+                    [cart, self.users[shopper], product_id, quantity, created_at],
+                )
+
+    def _checkout(self, shopper: str, actor: Actor, cart: str, items: list[tuple[str, int]]) -> dict[str, Any]:
         assert actor.run(lambda c: c.table("cart_items").delete().eq("cart_id", cart).execute()).ok
         for product_id, quantity in items:
             out = actor.run(
@@ -477,21 +498,44 @@ class World:
         assert out.ok and out.data["result"] == "applied", f"applying {outcome} failed: {out}"
         return dict(out.data)
 
-    def fulfil(self, order_id: str, *statuses: str) -> None:
-        for status in statuses:
-            out = self.admin.run(
-                lambda c, s=status: c.rpc(
-                    "set_order_fulfillment_status", {"p_order_id": order_id, "p_status": s}
-                ).execute()
-            )
-            assert out.ok, f"admin could not move {order_id} to {status}: {out}"
+    def shipments(self, order_id: str) -> list[str]:
+        """The parcels the payment created for an order."""
+        return [
+            r[0] for r in self.q("select id::text from public.shipments where order_id = %s order by id", [order_id])
+        ]
+
+    def move(self, shipment: str, *steps: str) -> None:
+        """Fulfilment staff (the admin) move a parcel: pack, dispatch, transit, deliver, fail, return."""
+        calls = {
+            "pack": ("pack_shipment", {}),
+            "dispatch": ("dispatch_shipment", {"p_carrier": "Policy Express", "p_tracking_number": f"PX{rand(8)}"}),
+            "transit": ("mark_shipment_in_transit", {}),
+            "deliver": ("confirm_delivery", {}),
+            "fail": ("report_delivery_failed", {"p_reason": "nobody home"}),
+            "return": ("return_shipment_to_center", {}),
+        }
+        for step in steps:
+            fn, args = calls[step]
+            out = self.admin.run(lambda c, f=fn, a=args: c.rpc(f, {"p_shipment_id": shipment, **a}).execute())
+            assert out.ok, f"admin could not {step} parcel {shipment}: {out}"
+
+    def fulfil(self, order_id: str, *steps: str) -> None:
+        for shipment in self.shipments(order_id):
+            self.move(shipment, *steps)
 
     def buy(self, shopper: str, items: list[tuple[str, int]], kind: str, deliver: bool = False) -> dict[str, Any]:
         result = self.checkout(shopper, items)
         self.pay(result)
         if deliver:
-            self.fulfil(result["order_id"], "processing", "shipped", "delivered")
+            self.fulfil(result["order_id"], "pack", "dispatch", "deliver")
         self.orders[(shopper, kind)] = result
+        return result
+
+    def fresh_paid(self, shopper: str = "customer") -> dict[str, Any]:
+        """A new paid order of one spare unit, for a function test to act on."""
+        result = self.checkout(shopper, [(self.products[("vendor", "spare")], 1)])
+        self.pay(result)
+        result["shipments"] = self.shipments(result["order_id"])
         return result
 
     def _arrange_orders(self) -> None:
@@ -506,8 +550,6 @@ class World:
         for shopper, (paid, delivered) in plans.items():
             self.buy(shopper, paid, "paid")
             self.buy(shopper, delivered, "delivered", deliver=True)
-        for kind in ("fulfil_admin", "fulfil_service"):  # paid orders the fulfilment RPC tests move
-            self.buy("customer", [(self.products[("vendor", "spare")], 1)], kind)
         cancelled = self.checkout("customer", [(self.products[("other_vendor", "spare")], 1)])
         self.pay(cancelled, "failed")
         self.orders[("customer", "cancelled")] = cancelled
@@ -522,13 +564,21 @@ class World:
         for shopper in SHOPPERS:
             paid = self.orders[(shopper, "paid")]
             self.q(
-                "insert into public.shipments (order_id, center_id, carrier) values (%s, %s, 'Policy Express')",
-                [paid["order_id"], self.centers["DAR"]],
-            )
-            self.q(
                 "insert into public.returns (order_item_id, quantity, reason) values (%s, 1, 'damaged')",
                 [self.line_of(shopper, "delivered")],
             )
+            out = self.admin.run(
+                lambda c, p=paid: c.rpc(
+                    "refund_payment",
+                    {
+                        "p_payment_id": p["payment_id"],
+                        "p_amount": 100,
+                        "p_reason": "policy suite",
+                        "p_idempotency_key": f"policy-{rand(12)}",
+                    },
+                ).execute()
+            )
+            assert out.ok, f"admin could not grant a refund: {out}"
             total = int(paid["amount"])
             first = total // 2
             schedule = [
@@ -784,6 +834,31 @@ class World:
                 }
                 for p in SHOPPERS
             ]
+        if label == "shipment_lines":
+            return [
+                {
+                    "shipment_id": self.shipments(paid[p]["order_id"])[0],
+                    "order_item_id": self.line_of(p, "paid"),
+                    "customer_id": u[p],
+                    "vendor_id": self.vendors["vendor"],
+                    "quantity": 1,
+                }
+                for p in SHOPPERS
+            ]
+        if label == "refunds":
+            return [
+                {
+                    "payment_id": paid[p]["payment_id"],
+                    "order_id": paid[p]["order_id"],
+                    "customer_id": u[p],
+                    "provider": "mpesa",
+                    "amount": 1,
+                    "source": "review",
+                }
+                for p in SHOPPERS
+            ]
+        if label == "private.notification_texts":
+            return [{"type": f"cand_{rand(6)}", "language": "en", "audience": "anyone", "title": "x", "body": "y"}]
         if label == "returns":
             return [
                 {

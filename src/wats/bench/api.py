@@ -16,7 +16,7 @@ import uuid
 import httpx
 import psycopg
 
-from wats import keys
+from supabase_standin import keys
 from wats.bench.load import RawHttpClient, Result, closed_loop
 from wats.settings import Settings
 from wats.stack import control

@@ -40,7 +40,7 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
-from wats import keys
+from supabase_standin import keys
 from wats.bench.load import Result
 from wats.settings import Settings
 from wats.stack import control

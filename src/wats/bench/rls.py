@@ -34,13 +34,16 @@ from typing import Any
 import httpx
 import psycopg
 
-from wats import keys
+from supabase_standin import keys
+from supabase_standin.rest import grammar
+from supabase_standin.rest.execute import SETUP_SQL
+from supabase_standin.rest.jwt import authenticate
+from supabase_standin.rest.plan import Planner, choose_function
+from supabase_standin.rest.query import Params, render_select
+from supabase_standin.rest.rpc import render_call
+from supabase_standin.rest.schema_cache import SchemaCache
+from supabase_standin.rest.statements import wrap_response
 from wats.bench.load import RawHttpClient, Result, closed_loop
-from wats.rest import grammar
-from wats.rest.rpc import choose_function, render_call
-from wats.rest.schema_cache import SchemaCache
-from wats.rest.service import SETUP_SQL, authenticate
-from wats.rest.sql import Params, Planner, render_select, wrap_response
 from wats.settings import Settings
 from wats.stack import control
 

@@ -37,8 +37,23 @@ class Seeded:
     stock_rows: int = 0
 
 
-def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _rows(data: object) -> list[dict[str, Any]]:
+    """A Data API answer's rows (supabase-py types them as any JSON)."""
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise TypeError(f"expected rows, got {type(data).__name__}")
+    return data
+
+
+def _one(data: object) -> dict[str, Any] | None:
+    rows = _rows(data)
     return rows[0] if rows else None
+
+
+def _first(data: object) -> dict[str, Any]:
+    row = _one(data)
+    if row is None:
+        raise LookupError("the Data API returned no row")
+    return row
 
 
 def make_admin(service: Client, user_id: str) -> None:
@@ -50,17 +65,17 @@ def seed_reference_data(admin: Client, out: Seeded) -> None:
     for c in catalog.CENTERS:
         row = _one(admin.table("fulfillment_centers").select("id").eq("code", c.code).execute().data)
         if row is None:
-            row = (
+            row = _first(
                 admin.table("fulfillment_centers")
                 .insert({"code": c.code, "name": c.name, "region": c.region, "address": c.address})
                 .execute()
-                .data[0]
+                .data
             )
         out.centers[c.code] = row["id"]
     for position, (slug, name, parent) in enumerate(catalog.CATEGORIES):
         row = _one(admin.table("categories").select("id").eq("slug", slug).execute().data)
         if row is None:
-            row = (
+            row = _first(
                 admin.table("categories")
                 .insert(
                     {
@@ -71,7 +86,7 @@ def seed_reference_data(admin: Client, out: Seeded) -> None:
                     }
                 )
                 .execute()
-                .data[0]
+                .data
             )
         out.categories[slug] = row["id"]
 
@@ -79,11 +94,11 @@ def seed_reference_data(admin: Client, out: Seeded) -> None:
 def seed_shop(vendor: Client, admin: Client, shop: catalog.Shop, phone: str, out: Seeded) -> None:
     row = _one(vendor.table("vendors").select("id,status").eq("slug", shop.slug).execute().data)
     if row is None:
-        row = (
+        row = _first(
             vendor.table("vendors")
             .insert({"name": shop.name, "slug": shop.slug, "region": shop.region, "description": shop.description})
             .execute()
-            .data[0]
+            .data
         )
     vendor_id = row["id"]
     out.vendors[shop.slug] = vendor_id
@@ -93,14 +108,14 @@ def seed_shop(vendor: Client, admin: Client, shop: catalog.Shop, phone: str, out
     if shop.approved and row.get("status") != "approved":
         admin.table("vendors").update({"status": "approved"}).eq("id", vendor_id).execute()
 
-    existing = {
-        p["title"]: p["id"]
-        for p in vendor.table("products").select("id,title").eq("vendor_id", vendor_id).execute().data
+    existing: dict[str, str] = {
+        str(p["title"]): str(p["id"])
+        for p in _rows(vendor.table("products").select("id,title").eq("vendor_id", vendor_id).execute().data)
     }
     for product in shop.products:
         product_id = existing.get(product.title)
         if product_id is None:
-            product_id = (
+            product_id = _first(
                 vendor.table("products")
                 .insert(
                     {
@@ -113,8 +128,8 @@ def seed_shop(vendor: Client, admin: Client, shop: catalog.Shop, phone: str, out
                     }
                 )
                 .execute()
-                .data[0]["id"]
-            )
+                .data
+            )["id"]
         out.products += 1
         seed_image(vendor, vendor_id, product_id, product.title, out)
         seed_stock(vendor, vendor_id, product_id, product.stock, out)
@@ -135,7 +150,7 @@ def seed_image(vendor: Client, vendor_id: str, product_id: str, title: str, out:
 
 
 def seed_stock(vendor: Client, vendor_id: str, product_id: str, stock: dict[str, int], out: Seeded) -> None:
-    rows = vendor.table("inventory").select("center_id,on_hand").eq("product_id", product_id).execute().data
+    rows = _rows(vendor.table("inventory").select("center_id,on_hand").eq("product_id", product_id).execute().data)
     have = {r["center_id"]: r["on_hand"] for r in rows}
     for code, on_hand in stock.items():
         center_id = out.centers[code]

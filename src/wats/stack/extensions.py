@@ -1,15 +1,19 @@
-"""What the stack runs besides the Supabase stand-in: the mobile-money sandbox (and the
-provider settings it shares with the Edge Functions) and the payment scheduler."""
+"""What WATS runs in the stand-in's process besides the Supabase services, plugged in as
+:class:`supabase_standin.Extension` objects: the mobile-money sandbox (and the provider
+settings it shares with the Edge Functions) and the payment scheduler."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Coroutine
-from typing import Any
 
+import uvicorn
 from dotenv import dotenv_values
 from starlette.applications import Starlette
 
+from supabase_standin.ports import Port
+from supabase_standin.stack import Extension, StackConfig
 from wats.sandbox.app import create_app as create_sandbox_app
 from wats.sandbox.config import SandboxConfig
 from wats.sandbox.credentials import adapter_env, ensure_credentials
@@ -55,6 +59,76 @@ def sandbox_app(settings: Settings) -> Starlette:
     return create_sandbox_app(SandboxConfig.from_env(sandbox_env(settings)))
 
 
-def scheduler(settings: Settings) -> Coroutine[Any, Any, None]:
+class Sandbox:
+    """The mobile-money sandbox on its own port, and the provider settings of the functions."""
+
+    name = "sandbox"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def ports(self) -> list[Port]:
+        return [Port(self.settings.sandbox_port, "sandbox")]
+
+    def functions_env(self) -> dict[str, str]:
+        return functions_env(self.settings)
+
+    async def start(self, config: StackConfig) -> None:
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                sandbox_app(self.settings),
+                host="127.0.0.1",
+                port=self.settings.sandbox_port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                proxy_headers=False,
+                timeout_graceful_shutdown=2,
+            )
+        )
+        self._task = asyncio.create_task(self._server.serve())
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 15)
+
+    def ready(self) -> bool:
+        return self._server is not None and self._server.started
+
+
+class Scheduler:
     """The local stand-in for the pg_net cron job that calls payment-reconcile."""
-    return run_scheduler(settings)
+
+    name = "scheduler"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    def ports(self) -> list[Port]:
+        return []
+
+    def functions_env(self) -> dict[str, str]:
+        return {}
+
+    async def start(self, config: StackConfig) -> None:
+        self._task = asyncio.create_task(run_scheduler(self.settings))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def ready(self) -> bool:
+        return True
+
+
+def for_settings(settings: Settings) -> list[Extension]:
+    """The extensions of one WATS instance, in start order."""
+    return [Sandbox(settings), Scheduler(settings)]

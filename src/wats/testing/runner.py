@@ -15,15 +15,14 @@ import sys
 import time
 
 from wats.cli import run_seed
-from wats.functions.manager import TEST_FUNCTIONS_ENV
-from wats.settings import Settings
+from wats.settings import TEST_FUNCTIONS_ENV, Settings
 from wats.stack import control
 
 
 def test_functions(settings: Settings) -> dict[str, str]:
-    """The test instance also serves the test-only functions of tests/functions/fixtures;
+    """The test instance also serves the test-only functions of tests/standin/functions/fixtures;
     pytest is told so, and expects them."""
-    return {TEST_FUNCTIONS_ENV: str(settings.root / "tests" / "functions" / "fixtures")}
+    return {TEST_FUNCTIONS_ENV: str(settings.root / "tests" / "standin" / "functions" / "fixtures")}
 
 
 def prepare(settings: Settings) -> None:

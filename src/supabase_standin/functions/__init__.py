@@ -1,0 +1,1 @@
+"""Edge Functions under a real Deno, one process per function."""

@@ -1,0 +1,1 @@
+"""The API gateway: one port, the services behind Kong's checks."""
