@@ -259,11 +259,13 @@ async def refund(request: Request) -> Response:
     if txn.status() != SUCCESS:
         return _fail(400, "Transaction is not eligible for refund", "ESB000045")
     decision = sb.store.decide_payout(PROVIDER, money_id, txn.msisdn)
-    record = {"request": body, "original": txn.ref}
+    original = txn.ref
     if decision == DUPLICATE:
         return _fail(400, "Transaction is not eligible for refund: already refunded", "ESB000045")
     if decision == LOST:
-        sb.store.record_payout(PROVIDER, "refund", money_id, txn.msisdn, txn.amount, LOST, **record)
+        sb.store.record_payout(
+            PROVIDER, "refund", money_id, txn.msisdn, txn.amount, LOST, request=body, original=original
+        )
         return reply(504, {"message": "Gateway Timeout"})
     if decision in (REFUSE_BALANCE, REFUSE_PAYEE):
         message = (
@@ -273,11 +275,20 @@ async def refund(request: Request) -> Response:
         )
         reason = "insufficient_balance" if decision == REFUSE_BALANCE else "payee_refused"
         sb.store.record_payout(
-            PROVIDER, "refund", money_id, txn.msisdn, txn.amount, REFUSED, reason=reason, message=message, **record
+            PROVIDER,
+            "refund",
+            money_id,
+            txn.msisdn,
+            txn.amount,
+            REFUSED,
+            reason=reason,
+            message=message,
+            request=body,
+            original=original,
         )
         return _fail(400, message, "ESB000045")
     payout = sb.store.record_payout(
-        PROVIDER, "refund", money_id, txn.msisdn, txn.amount, PAID, id_prefix="RF", **record
+        PROVIDER, "refund", money_id, txn.msisdn, txn.amount, PAID, id_prefix="RF", request=body, original=original
     )
     txn.refunds.append({"id": payout.provider_id, "amount": txn.amount, "at": time.time()})
     if decision == PAY_ANSWER_LOST:
@@ -342,25 +353,27 @@ async def disburse(request: Request) -> Response:
         return _disbursement_reply(400, "DP00900001003", "Invalid PIN", txn_id=txn_id, status="TF")
     wallet = "255" + msisdn
     decision = sb.store.decide_payout(PROVIDER, txn_id, wallet)
-    record = {"request": {**body, "pin": "[encrypted]"}}
+    shown = {**body, "pin": "[encrypted]"}
     if decision == DUPLICATE:
         return _disbursement_reply(400, "DP00900001011", "Duplicate transaction id", txn_id=txn_id, status="TF")
     if decision == LOST:
-        sb.store.record_payout(PROVIDER, "disbursement", txn_id, wallet, amount, LOST, **record)
+        sb.store.record_payout(PROVIDER, "disbursement", txn_id, wallet, amount, LOST, request=shown)
         return reply(504, {"message": "Gateway Timeout"})
     if decision == REFUSE_BALANCE:
         sb.store.record_payout(
-            PROVIDER, "disbursement", txn_id, wallet, amount, REFUSED, reason="insufficient_balance", **record
+            PROVIDER, "disbursement", txn_id, wallet, amount, REFUSED, reason="insufficient_balance", request=shown
         )
         return _disbursement_reply(
             400, "DP00900001007", "Insufficient funds in the disbursement wallet", txn_id=txn_id, status="TF"
         )
     if decision == REFUSE_PAYEE:
         sb.store.record_payout(
-            PROVIDER, "disbursement", txn_id, wallet, amount, REFUSED, reason="payee_refused", **record
+            PROVIDER, "disbursement", txn_id, wallet, amount, REFUSED, reason="payee_refused", request=shown
         )
         return _disbursement_reply(400, "DP00900001012", "Payee is not allowed to receive", txn_id=txn_id, status="TF")
-    payout = sb.store.record_payout(PROVIDER, "disbursement", txn_id, wallet, amount, PAID, id_prefix="DB", **record)
+    payout = sb.store.record_payout(
+        PROVIDER, "disbursement", txn_id, wallet, amount, PAID, id_prefix="DB", request=shown
+    )
     if decision == PAY_ANSWER_LOST:
         return _disbursement_reply(200, "DP00900001000", "Transaction is ambiguous", txn_id=txn_id, status="TA")
     return _disbursement_reply(

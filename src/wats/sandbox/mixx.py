@@ -214,21 +214,23 @@ async def b2c(request: Request) -> Response:
         return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error012", "MESSAGE": "Invalid amount"})
     amount = int(amount_text)
     decision = sb.store.decide_payout(PROVIDER, reference, payee)
-    record = {"request": {**fields, "PIN": "[hidden]"}}
+    shown: dict[str, Any] = {**fields, "PIN": "[hidden]"}
     if decision == DUPLICATE:
         return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error016", "MESSAGE": "Duplicate REFERENCEID"})
     if decision == LOST:
-        sb.store.record_payout(PROVIDER, "b2c", reference, payee, amount, LOST, **record)
+        sb.store.record_payout(PROVIDER, "b2c", reference, payee, amount, LOST, request=shown)
         return Response("", status_code=504)
     if decision == REFUSE_BALANCE:
         sb.store.record_payout(
-            PROVIDER, "b2c", reference, payee, amount, REFUSED, reason="insufficient_balance", **record
+            PROVIDER, "b2c", reference, payee, amount, REFUSED, reason="insufficient_balance", request=shown
         )
         return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error013", "MESSAGE": "Insufficient funds"})
     if decision == REFUSE_PAYEE:
-        sb.store.record_payout(PROVIDER, "b2c", reference, payee, amount, REFUSED, reason="payee_refused", **record)
+        sb.store.record_payout(
+            PROVIDER, "b2c", reference, payee, amount, REFUSED, reason="payee_refused", request=shown
+        )
         return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error010", "MESSAGE": "Invalid customer: wallet barred"})
-    payout = sb.store.record_payout(PROVIDER, "b2c", reference, payee, amount, PAID, id_prefix="MP", **record)
+    payout = sb.store.record_payout(PROVIDER, "b2c", reference, payee, amount, PAID, id_prefix="MP", request=shown)
     if decision == PAY_ANSWER_LOST:
         return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error111", "MESSAGE": "No response from the wallet"})
     return _xml(200, {**echo, "TXNID": payout.provider_id, "TXNSTATUS": "error000", "MESSAGE": "Success"})

@@ -266,21 +266,41 @@ async def reversal(request: Request) -> Response:
     amount = remaining if raw_amount in (None, "") else positive_whole(raw_amount, allow_string=True)
     if amount is None or amount > remaining or amount <= 0:
         return _error(400, "INS-15", "Invalid Amount Used", **echo)
-    record = {"request": body, "original": txn.txn_id}
+    original = txn.txn_id
     if decision == LOST:
-        sb.store.record_payout(PROVIDER, "reversal", reference, txn.msisdn, amount, LOST, **record)
+        sb.store.record_payout(
+            PROVIDER, "reversal", reference, txn.msisdn, amount, LOST, request=body, original=original
+        )
         return _error(503, "INS-16", "Unable to handle the request due to a temporary overloading", **echo)
     if decision == REFUSE_BALANCE:
         sb.store.record_payout(
-            PROVIDER, "reversal", reference, txn.msisdn, amount, REFUSED, reason="insufficient_balance", **record
+            PROVIDER,
+            "reversal",
+            reference,
+            txn.msisdn,
+            amount,
+            REFUSED,
+            reason="insufficient_balance",
+            request=body,
+            original=original,
         )
         return _error(422, "INS-2006", "Insufficient balance", **echo)
     if decision == REFUSE_PAYEE:
         sb.store.record_payout(
-            PROVIDER, "reversal", reference, txn.msisdn, amount, REFUSED, reason="payee_refused", **record
+            PROVIDER,
+            "reversal",
+            reference,
+            txn.msisdn,
+            amount,
+            REFUSED,
+            reason="payee_refused",
+            request=body,
+            original=original,
         )
         return _error(422, "INS-6", "Transaction Failed", **echo)
-    payout = sb.store.record_payout(PROVIDER, "reversal", reference, txn.msisdn, amount, PAID, **record)
+    payout = sb.store.record_payout(
+        PROVIDER, "reversal", reference, txn.msisdn, amount, PAID, request=body, original=original
+    )
     txn.refunds.append({"id": payout.provider_id, "amount": amount, "reference": reference, "at": time.time()})
     if decision == PAY_ANSWER_LOST:
         return _error(500, "INS-1", "Internal Error", **echo)
