@@ -324,3 +324,31 @@ def test_refund_execute_is_for_the_service_role_and_never_shows_database_text(ma
     )
     assert denied.status_code in (401, 403), denied.text
     assert market.money(bought["payment_id"])[1] == 0
+
+
+def test_a_payout_webhook_racing_a_status_query_settles_once(market: Market):
+    bought = market.paid("halopesa", suffix="83")
+    payment_id = bought["payment_id"]
+    refund_id = market.granted(payment_id, 5_000)
+    market.refund_execute()
+    reference = market.refund(refund_id)["reference"]
+    market.age_refund(refund_id)
+    # five copies of the webhook and a run that asks the provider, at once
+    market.sandbox("POST", f"/_sandbox/payouts/halopesa/{reference}/callback", json={"copies": 5})
+    run = market.refund_execute()
+    idle(market)
+    by_run = market.result_for(run, refund_id)
+    assert by_run is not None and by_run["result"] in ("succeeded", "settled"), run
+    assert market.refund(refund_id)["status"] == "succeeded"
+    assert market.money(payment_id)[1] == 5_000
+    assert market.notifications(bought["customer"].id).count("refund_succeeded") == 1
+    events = [
+        r[0]
+        for r in market.db.execute(
+            "select status from private.payment_events where provider = 'halopesa' and provider_ref = %s",
+            [reference],
+        ).fetchall()
+    ]
+    # exactly one of the six settled it: the run (then every copy is a duplicate) or a copy
+    settled_by_run = 1 if by_run.get("recorded") == "applied" else 0
+    assert len(events) == 5 and events.count("applied") + settled_by_run == 1, (events, by_run)

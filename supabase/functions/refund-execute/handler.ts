@@ -185,11 +185,14 @@ async function send(refundId: string, deps: RefundDeps): Promise<Row> {
     outcome,
     method: result.method,
     providerRefundId: result.providerRefundId ?? null,
-    failureReason: outcome === "succeeded" ? null : failureText(
-      result.failureReason ??
-        (outcome === "failed" ? "provider_error" : "no_final_answer"),
-      result.message ?? result.rawCode,
-    ),
+    // accepted and in progress (pending) is no failure; a lost answer is said why
+    failureReason: outcome === "succeeded" || result.state === "pending"
+      ? null
+      : failureText(
+        result.failureReason ??
+          (outcome === "failed" ? "provider_error" : "no_final_answer"),
+        result.message ?? result.rawCode,
+      ),
   });
   return {
     refund_id: refundId,
