@@ -92,6 +92,27 @@ async function payment(
   return result;
 }
 
+/** A payment that succeeded, as its adapter and the sandbox know it. */
+async function paid(adapter: PaymentAdapter, digits: string) {
+  const result = await payment(adapter, digits);
+  if (result.state === "succeeded") {
+    return { ...result, msisdn: phone(adapter.provider, digits) };
+  }
+  const [cb] = await until("the payment's callback", () => {
+    const got = callbacksFor(result.providerRef);
+    return got.length ? got : undefined;
+  });
+  assertEquals(cb.parsed.state, "succeeded");
+  return {
+    ...result,
+    providerTxnId: cb.parsed.providerTxnId ?? undefined,
+    msisdn: phone(adapter.provider, digits),
+  };
+}
+
+const refundRef = (tag: string) =>
+  "WR" + newRef(tag).slice(1).slice(0, 16) + tag;
+
 Deno.test({
   name: "adapters against the sandbox: initiate → callback → verify → status",
   ignore: !ENABLED,
@@ -252,27 +273,6 @@ Deno.test({
           );
         });
       }
-
-      /** A payment that succeeded, as its adapter and the sandbox know it. */
-      async function paid(adapter: PaymentAdapter, digits: string) {
-        const result = await payment(adapter, digits);
-        if (result.state === "succeeded") {
-          return { ...result, msisdn: phone(adapter.provider, digits) };
-        }
-        const [cb] = await until("the payment's callback", () => {
-          const got = callbacksFor(result.providerRef);
-          return got.length ? got : undefined;
-        });
-        assertEquals(cb.parsed.state, "succeeded");
-        return {
-          ...result,
-          providerTxnId: cb.parsed.providerTxnId ?? undefined,
-          msisdn: phone(adapter.provider, digits),
-        };
-      }
-
-      const refundRef = (tag: string) =>
-        "WR" + newRef(tag).slice(1).slice(0, 16) + tag;
 
       await t.step(
         "airtel: the whole payment by the refund API, part of one by disbursement",
