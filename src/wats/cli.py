@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from supabase_standin.cluster import ClusterError, PostgresMissing
 from wats.settings import Settings
@@ -175,18 +176,26 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return subprocess.call([*cmd, *map(str, files)])
 
 
-def _delegate(module: str, function: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        mod = importlib.import_module(module)
-        return int(getattr(mod, function)(args) or 0)
+@dataclass(frozen=True)
+class Delegate:
+    """A command whose code is imported only when it runs (``module.function``)."""
 
-    return run
+    module: str
+    function: str
+
+    def resolve(self) -> Callable[[argparse.Namespace], object]:
+        fn: Callable[[argparse.Namespace], object] = getattr(importlib.import_module(self.module), self.function)
+        return fn
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        result = self.resolve()(args)
+        return result if isinstance(result, int) else 0
 
 
-COMMANDS["demo"] = _delegate("wats.demo", "main")
-COMMANDS["bench"] = _delegate("wats.bench", "main")
-COMMANDS["test"] = _delegate("wats.testing.runner", "main")
-COMMANDS["lint"] = _delegate("wats.testing.lint", "main")
+COMMANDS["demo"] = Delegate("wats.demo", "main")
+COMMANDS["bench"] = Delegate("wats.bench", "main")
+COMMANDS["test"] = Delegate("wats.testing.runner", "main")
+COMMANDS["lint"] = Delegate("wats.testing.runner", "lint")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=8)
     p = sub.add_parser("test", help="run the whole test suite on an isolated test instance")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    sub.add_parser("lint", help="ruff, sqlfluff, deno fmt/lint and the Supabase CLI's database lints")
+    p = sub.add_parser("lint", help="ruff, mypy, sqlfluff, deno fmt/lint and the Supabase CLI's database lints")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     return parser
 
 

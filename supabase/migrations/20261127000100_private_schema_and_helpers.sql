@@ -131,7 +131,8 @@ values
 -- paid -> processing (a parcel packed) -> partially_shipped -> shipped -> delivered ->
 -- completed (the return window passed). expired -> paid: a late success re-reserved the
 -- stock; cancelled -> paid: a person accepted a payment that came after a failure.
--- paid/processing -> cancelled: cancellation before dispatch (refund follows).
+-- paid/processing -> cancelled: cancellation before dispatch (refund follows);
+-- partially_shipped/shipped -> cancelled: every parcel came back undelivered (refunded).
 -- return_requested -> delivered: every return request on the order was rejected.
 ('order', 'pending_payment', 'paid'),
 ('order', 'pending_payment', 'cancelled'),
@@ -146,8 +147,10 @@ values
 ('order', 'processing', 'shipped'),
 ('order', 'processing', 'cancelled'),
 ('order', 'partially_shipped', 'shipped'),
+('order', 'partially_shipped', 'cancelled'),
 ('order', 'partially_shipped', 'delivered'),
 ('order', 'shipped', 'delivered'),
+('order', 'shipped', 'cancelled'),
 ('order', 'delivered', 'completed'),
 ('order', 'delivered', 'return_requested'),
 ('order', 'return_requested', 'returned'),

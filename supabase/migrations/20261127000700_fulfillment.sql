@@ -230,6 +230,15 @@ begin
     into v_total, v_packed, v_moving, v_delivered
     from public.shipments as s
     where s.order_id = p_order_id and s.status not in ('returned', 'cancelled');
+    if v_total = 0 and exists (
+        select 1 from public.shipments as s where s.order_id = p_order_id and s.status = 'returned'
+    ) then
+        -- every parcel came back undelivered (each one refunded as it came back)
+        update public.orders
+        set status = 'cancelled', cancel_reason = 'could not be delivered'
+        where id = p_order_id;
+        return 'cancelled';
+    end if;
     v_next := case
         when v_total = 0 then v_status
         when v_delivered = v_total then 'delivered'
@@ -252,7 +261,8 @@ $$;
 comment on function private.sync_order_status(uuid) is
 'Derives a paid order''s fulfilment status from its parcels (returned and cancelled ones '
 'left out): some packed -> processing, some dispatched -> partially_shipped, all dispatched '
-'-> shipped, all delivered -> delivered. Only ever moves the order forward.';
+'-> shipped, all delivered -> delivered; every parcel back undelivered -> cancelled. Only '
+'ever moves the order forward.';
 
 create function private.is_fulfilment_staff()
 returns boolean

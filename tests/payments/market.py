@@ -86,6 +86,27 @@ class Market:
         rest.auth(token)
         return Customer(user_id, phone, token, rest)
 
+    def admin(self) -> Customer:
+        """A new admin (fulfilment staff too, today)."""
+        user_id, phone = self.new_user("10")
+        self.db.execute("update public.profiles set role = 'admin' where id = %s", [user_id])
+        return self.as_user(user_id, phone)
+
+    def owner_of(self, shop: str) -> Customer:
+        """The vendor who owns ``shop``."""
+        row = self.db.execute("select owner_id::text from public.vendors where id = %s", [shop]).fetchone()
+        assert row is not None
+        return self.as_user(row[0])
+
+    def rpc(self, who: Customer | str, fn: str, args: dict[str, Any]) -> httpx.Response:
+        """An RPC through the Data API as a user (their token) or with a key."""
+        token = who.token if isinstance(who, Customer) else who
+        return self.http.post(
+            f"{self.target.url}/rest/v1/rpc/{fn}",
+            json=args,
+            headers={"apikey": self.target.anon_key, "Authorization": f"Bearer {token}"},
+        )
+
     def shop(self, *, approved: bool = True) -> str:
         owner, _phone = self.new_user("10")
         row = self.db.execute(

@@ -3,7 +3,8 @@
 update (PUT, an upsert) = update, remove = delete.
 
 Arranged objects: one in each arranged shop's folder of product-images (two approved shops,
-one pending), one in a folder that is no shop's, and one in a private bucket of this run.
+one pending), one in a folder that is no shop's, one in a private bucket of this run, and a
+photo in each shopper's folder of return-photos, named by that shopper's arranged return.
 A refusal by the policies is Storage's 403 (``statusCode: "403"``, for anon too, as Supabase
 Storage answers); a remove of objects one may not delete removes nothing.
 """
@@ -15,7 +16,7 @@ import pytest
 from tests.policies.actors import Outcome
 from tests.policies.harness import check_sets
 from tests.policies.matrix import COVERAGE, MATRIX, OPS, ROLES
-from tests.policies.world import BUCKET, PNG, World, rand
+from tests.policies.world import BUCKET, PNG, RETURN_PHOTOS, SHOPPERS, World, rand
 
 SPEC = MATRIX.table("storage.objects")
 CELLS = [(role, op) for role in ROLES for op in OPS]
@@ -25,8 +26,8 @@ def objects(world: World, where: str = "true") -> dict[str, str]:
     """key (object id) -> "bucket/name" of the arranged objects matching ``where``."""
     rows = world.q(
         f"select id::text, bucket_id || '/' || name from storage.objects where ({where}) and "
-        f"({'(bucket_id = %(b)s or bucket_id = %(o)s)'}) and id::text = any(%(keys)s)",
-        {"b": BUCKET, "o": world.other_bucket, "keys": list(world.keys(SPEC))},
+        f"({'(bucket_id = %(b)s or bucket_id = %(o)s or bucket_id = %(r)s)'}) and id::text = any(%(keys)s)",
+        {"b": BUCKET, "o": world.other_bucket, "r": RETURN_PHOTOS, "keys": list(world.keys(SPEC))},
     )
     return dict(rows)
 
@@ -37,7 +38,11 @@ def split(path: str) -> tuple[str, str]:
 
 
 def folders(world: World) -> list[tuple[str, str]]:
-    return [(BUCKET, f) for f in (*world.vendors.values(), world.misc_folder)] + [(world.other_bucket, "")]
+    return (
+        [(BUCKET, f) for f in (*world.vendors.values(), world.misc_folder)]
+        + [(world.other_bucket, "")]
+        + [(RETURN_PHOTOS, world.users[s]) for s in SHOPPERS]
+    )
 
 
 def assert_refused(out: Outcome, what: str) -> None:

@@ -49,6 +49,7 @@ from tests.policies.matrix import ROOT, TableSpec
 
 ADDRESS = {"recipient_name": "Policy Suite", "region": "Dar es Salaam", "district": "Ilala", "street": "Uhuru St 1"}
 BUCKET = "product-images"
+RETURN_PHOTOS = "return-photos"
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5d9c6c20000000049454e44ae426082"
@@ -95,7 +96,8 @@ UNIVERSE = {
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
     "storage.objects": (
         "(bucket_id = 'product-images' and (storage.foldername(name))[1] = any(%(folders)s)) "
-        "or bucket_id = %(other_bucket)s"
+        "or bucket_id = %(other_bucket)s "
+        "or (bucket_id = 'return-photos' and (storage.foldername(name))[1] = any(%(users)s::text[]))"
     ),
 }
 
@@ -564,8 +566,9 @@ class World:
         for shopper in SHOPPERS:
             paid = self.orders[(shopper, "paid")]
             self.q(
-                "insert into public.returns (order_item_id, quantity, reason) values (%s, 1, 'damaged')",
-                [self.line_of(shopper, "delivered")],
+                "insert into public.returns (order_item_id, quantity, reason, photo_paths) "
+                "values (%s, 1, 'damaged', %s)",
+                [self.line_of(shopper, "delivered"), [self.return_photo(shopper)]],
             )
             out = self.admin.run(
                 lambda c, p=paid: c.rpc(
@@ -626,6 +629,14 @@ class World:
             self.objects[label] = f"{BUCKET}/{path}"
         storage.from_(self.other_bucket).upload("policy.png", PNG, {"content-type": "image/png"})
         self.objects["other_bucket"] = f"{self.other_bucket}/policy.png"
+        for shopper in SHOPPERS:
+            path = self.return_photo(shopper)
+            storage.from_(RETURN_PHOTOS).upload(path, PNG, {"content-type": "image/png"})
+            self.objects[f"photo:{shopper}"] = f"{RETURN_PHOTOS}/{path}"
+
+    def return_photo(self, shopper: str) -> str:
+        """The photo of the arranged return of ``shopper``, in their own folder of return-photos."""
+        return f"{self.users[shopper]}/policy-{self.run}.png"
 
     def close(self) -> None:
         """Remove what is not history: the storage objects and bucket, the admin's test items."""
@@ -636,6 +647,8 @@ class World:
             ) if b == BUCKET]  # fmt: skip
             if names:
                 storage.from_(BUCKET).remove(names)
+        with contextlib.suppress(Exception):
+            storage.from_(RETURN_PHOTOS).remove([self.return_photo(s) for s in SHOPPERS])
         with contextlib.suppress(Exception):
             storage.empty_bucket(self.other_bucket)
             storage.delete_bucket(self.other_bucket)

@@ -93,16 +93,15 @@ end;
 @contextlib.contextmanager
 def lifted_limits(settings: Settings) -> Iterator[None]:
     with psycopg.connect(settings.superuser_dsn, autocommit=True) as conn:
-        before = dict(
-            conn.execute("select key, value from private.settings where key = any(%s)", [list(BENCH_LIMITS)]).fetchall()
-        )
+        rows = conn.execute("select key, value from private.settings where key = any(%s)", [list(BENCH_LIMITS)])
+        before: dict[str, object] = {str(key): value for key, value in rows.fetchall()}
         for key, value in BENCH_LIMITS.items():
             conn.execute("update private.settings set value = to_jsonb(%s::bigint) where key = %s", [value, key])
         try:
             yield
         finally:
-            for key, value in before.items():
-                conn.execute("update private.settings set value = %s where key = %s", [Jsonb(value), key])
+            for key, saved in before.items():
+                conn.execute("update private.settings set value = %s where key = %s", [Jsonb(saved), key])
 
 
 def prepare(settings: Settings, clients: int) -> list[str]:

@@ -54,3 +54,10 @@ def main(args: argparse.Namespace) -> int:
         code = 1
     print(f"[wats test] finished in {time.monotonic() - began:.1f}s with exit code {code}", flush=True)
     return code
+
+
+def lint(args: argparse.Namespace) -> int:
+    """``wats lint``: the suite's linters only (tests/lint), on the same test instance (the
+    Supabase CLI's database lints need a migrated database)."""
+    args.pytest_args = ["tests/lint", *(a for a in (args.pytest_args or []) if a != "--")]
+    return main(args)

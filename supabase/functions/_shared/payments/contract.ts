@@ -63,8 +63,8 @@ export const REFUND_METHODS = [
 /** `public.msisdn`: a Tanzanian mobile number as GoTrue stores it, 255 + 9 digits. */
 export const MSISDN_PATTERN = /^255[0-9]{9}$/;
 
-/** The Idempotency-Key `public.checkout` accepts: 8-255 printable ASCII characters, no
- * spaces. The database checks it; checkout-initiate leaves that to it. */
+/** `public.idempotency_key`: 8-255 printable ASCII characters, no spaces. The database
+ * checks it; checkout-initiate leaves that to it. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{8,255}$/;
 
 /** `private.payment_references.reference`: our reference of a payment towards its
