@@ -46,6 +46,7 @@ class Market:
         self.db = db
         self.service = service
         self.http = httpx.Client(timeout=60)
+        self._refund_admin: Customer | None = None
 
     # -- arranging -------------------------------------------------------------------------
     def new_user(self, suffix: str = "00") -> tuple[str, str]:
@@ -286,13 +287,11 @@ class Market:
         return r.json()
 
     # -- refunds (docs/payments.md, "Refunds") -----------------------------------------------
-    def admin(self) -> Customer:
-        """The seeded admin, acting through the Data API with a signed access token."""
-        row = self.db.execute(
-            "select id, coalesce(phone, '') from public.profiles where role = 'admin' order by created_at limit 1"
-        ).fetchone()
-        assert row is not None, "no admin profile: seed the stack"
-        return self.as_user(str(row[0]), str(row[1]))
+    def refund_admin(self) -> Customer:
+        """One admin of this Market for granting, retrying and recording refunds."""
+        if self._refund_admin is None:
+            self._refund_admin = self.admin()
+        return self._refund_admin
 
     def paid(self, provider: str, suffix: str = "00", **product: Any) -> dict[str, Any]:
         """A new customer whose phone ends in ``suffix`` buys one product and pays; the
@@ -304,27 +303,18 @@ class Market:
         assert state["status"] == "succeeded", state
         return bought | {"customer": customer, "msisdn": customer.phone}
 
-    def grant_refund(
-        self,
-        payment_id: str,
-        amount: int,
-        *,
-        key: str | None = None,
-        source: str = "review",
-        client: httpx.Client | None = None,
-    ) -> httpx.Response:
+    def grant_refund(self, payment_id: str, amount: int, *, key: str | None = None) -> httpx.Response:
         """An admin grants a refund through the Data API (``rpc/refund_payment``)."""
-        admin = self.admin()
-        return (client or self.http).post(
-            f"{self.target.url}/rest/v1/rpc/refund_payment",
-            json={
+        return self.rpc(
+            self.refund_admin(),
+            "refund_payment",
+            {
                 "p_payment_id": payment_id,
                 "p_amount": amount,
                 "p_reason": "test refund",
                 "p_idempotency_key": key or f"refund-{uuid.uuid4()}",
-                "p_source": source,
+                "p_source": "review",
             },
-            headers={"apikey": self.target.anon_key, "Authorization": f"Bearer {admin.token}"},
         )
 
     def granted(self, payment_id: str, amount: int) -> str:
@@ -334,12 +324,7 @@ class Market:
         return str(r.json()["id"])
 
     def admin_rpc(self, fn: str, args: dict[str, Any]) -> httpx.Response:
-        admin = self.admin()
-        return self.http.post(
-            f"{self.target.url}/rest/v1/rpc/{fn}",
-            json=args,
-            headers={"apikey": self.target.anon_key, "Authorization": f"Bearer {admin.token}"},
-        )
+        return self.rpc(self.refund_admin(), fn, args)
 
     def refund_execute(self, client: httpx.Client | None = None, **options: Any) -> dict[str, Any]:
         """One run of refund-execute, as the scheduler calls it (service role)."""
