@@ -131,7 +131,8 @@ values
 -- paid -> processing (a parcel packed) -> partially_shipped -> shipped -> delivered ->
 -- completed (the return window passed). expired -> paid: a late success re-reserved the
 -- stock; cancelled -> paid: a person accepted a payment that came after a failure.
--- paid/processing -> cancelled: cancellation before dispatch (refund follows).
+-- paid/processing -> cancelled: cancellation before dispatch (refund follows);
+-- partially_shipped/shipped -> cancelled: every parcel came back undelivered (refunded).
 -- return_requested -> delivered: every return request on the order was rejected.
 ('order', 'pending_payment', 'paid'),
 ('order', 'pending_payment', 'cancelled'),
@@ -146,8 +147,10 @@ values
 ('order', 'processing', 'shipped'),
 ('order', 'processing', 'cancelled'),
 ('order', 'partially_shipped', 'shipped'),
+('order', 'partially_shipped', 'cancelled'),
 ('order', 'partially_shipped', 'delivered'),
 ('order', 'shipped', 'delivered'),
+('order', 'shipped', 'cancelled'),
 ('order', 'delivered', 'completed'),
 ('order', 'delivered', 'return_requested'),
 ('order', 'return_requested', 'returned'),
@@ -219,12 +222,12 @@ values
 ('bnpl', 'active', 'completed'),
 ('bnpl', 'active', 'defaulted'),
 ('bnpl', 'defaulted', 'completed'),
--- vendor payout
+-- vendor payout. A failed payout is final: its money is back in the vendor's available
+-- balance and the next run pays it in a new payout.
 ('payout', 'pending', 'processing'),
 ('payout', 'pending', 'cancelled'),
 ('payout', 'processing', 'paid'),
-('payout', 'processing', 'failed'),
-('payout', 'failed', 'pending');
+('payout', 'processing', 'failed');
 
 create function private.can_transition(p_machine text, p_from text, p_to text)
 returns boolean

@@ -80,6 +80,8 @@ create table public.orders (
         shipping_fee >= 0
     ),
     total bigint not null,
+    points_redeemed integer not null default 0
+    constraint orders_points_redeemed_non_negative check (points_redeemed >= 0),
     currency text not null default 'TZS' constraint orders_currency_tzs check (currency = 'TZS'),
     shipping_address jsonb not null constraint orders_shipping_address_shape check (
         private.is_valid_shipping_address(shipping_address)
@@ -118,7 +120,10 @@ comment on column public.orders.status is
 'private.status_transitions.';
 comment on column public.orders.subtotal is 'Sum of order_items.line_total, whole TZS.';
 comment on column public.orders.discount is
-'Whole TZS taken off the subtotal (e.g. loyalty points redeemed).';
+'Whole TZS taken off the subtotal (loyalty points redeemed); the platform funds it, vendors '
+'are credited the undiscounted price.';
+comment on column public.orders.points_redeemed is
+'Loyalty points spent on this order (held while its payment is open); discount is their value.';
 comment on column public.orders.total is
 'Amount to pay: subtotal - discount + shipping_fee (checked).';
 comment on column public.orders.shipping_address is

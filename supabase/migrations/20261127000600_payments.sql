@@ -2,7 +2,7 @@
 -- written only by SQL functions (checkout, record push outcome, apply provider event,
 -- reconcile/expire: 20261127001100_checkout.sql and the two after it). Internal tables the
 -- payment flow needs live in `private`: provider references, raw webhook events,
--- idempotency records, vendor payouts.
+-- idempotency records (vendor payouts: 20261127001140_payouts.sql).
 
 create domain public.payment_status as text
 constraint payment_status_known check (
@@ -273,65 +273,12 @@ create trigger idempotency_records_touch_updated_at
 before update on private.idempotency_records
 for each row execute function private.touch_updated_at();
 
-create table private.vendor_payouts (
-    id uuid primary key default gen_random_uuid(),
-    vendor_id uuid not null references public.vendors (id) on delete restrict,
-    period_start timestamptz not null,
-    period_end timestamptz not null,
-    gross_amount bigint not null constraint vendor_payouts_gross_non_negative check (
-        gross_amount >= 0
-    ),
-    commission_amount bigint not null constraint vendor_payouts_commission_non_negative check (
-        commission_amount >= 0
-    ),
-    net_amount bigint not null,
-    currency text not null default 'TZS' constraint vendor_payouts_currency_tzs check (
-        currency = 'TZS'
-    ),
-    provider public.payment_provider,
-    msisdn public.msisdn,
-    status text not null default 'pending' constraint vendor_payouts_status_allowed check (
-        status in ('pending', 'processing', 'paid', 'failed', 'cancelled')
-    ),
-    provider_ref text unique,
-    provider_txn_id text,
-    failure_reason text,
-    paid_at timestamptz,
-    created_at timestamptz not null default now(),
-    updated_at timestamptz not null default now(),
-    constraint vendor_payouts_period_order check (period_end > period_start),
-    constraint vendor_payouts_net_adds_up check (
-        net_amount = gross_amount - commission_amount and net_amount >= 0
-    ),
-    constraint vendor_payouts_vendor_period_key unique (vendor_id, period_start)
-);
-
-comment on table private.vendor_payouts is
-'What the marketplace owes / paid a vendor for a period: gross sales minus commission, sent '
-'to the vendor''s payout wallet. Internal (status machine payout).';
-comment on column private.vendor_payouts.gross_amount is
-'Sum of the vendor''s line totals of completed orders in the period, minus refunds.';
-comment on column private.vendor_payouts.commission_amount is
-'Sum of line_total * commission_bps / 10000 over the same lines.';
-
-create trigger vendor_payouts_status_transition
-before update of status on private.vendor_payouts
-for each row
-when (old.status is distinct from new.status)
-execute function private.enforce_status_transition('payout', 'paid:paid_at');
-
-create trigger vendor_payouts_touch_updated_at
-before update on private.vendor_payouts
-for each row execute function private.touch_updated_at();
-
 alter table private.payment_references enable row level security;
 alter table private.payment_events enable row level security;
 alter table private.idempotency_records enable row level security;
-alter table private.vendor_payouts enable row level security;
 
 revoke all on table
 private.payment_references,
 private.payment_events,
-private.idempotency_records,
-private.vendor_payouts
+private.idempotency_records
 from anon, authenticated, service_role;

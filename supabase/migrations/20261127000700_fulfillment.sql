@@ -230,6 +230,15 @@ begin
     into v_total, v_packed, v_moving, v_delivered
     from public.shipments as s
     where s.order_id = p_order_id and s.status not in ('returned', 'cancelled');
+    if v_total = 0 and exists (
+        select 1 from public.shipments as s where s.order_id = p_order_id and s.status = 'returned'
+    ) then
+        -- every parcel came back undelivered (each one refunded as it came back)
+        update public.orders
+        set status = 'cancelled', cancel_reason = 'could not be delivered'
+        where id = p_order_id;
+        return 'cancelled';
+    end if;
     v_next := case
         when v_total = 0 then v_status
         when v_delivered = v_total then 'delivered'
@@ -252,7 +261,8 @@ $$;
 comment on function private.sync_order_status(uuid) is
 'Derives a paid order''s fulfilment status from its parcels (returned and cancelled ones '
 'left out): some packed -> processing, some dispatched -> partially_shipped, all dispatched '
-'-> shipped, all delivered -> delivered. Only ever moves the order forward.';
+'-> shipped, all delivered -> delivered; every parcel back undelivered -> cancelled. Only '
+'ever moves the order forward.';
 
 create function private.is_fulfilment_staff()
 returns boolean
@@ -315,7 +325,8 @@ comment on function private.shipment_params(public.shipments) is
 'reason.';
 
 create function private.tell_about_shipment(
-    p_shipment public.shipments, p_customer_type text, p_tell_vendors boolean
+    p_shipment public.shipments, p_customer_type text, p_tell_vendors boolean,
+    p_params jsonb default '{}'::jsonb
 )
 returns void
 language plpgsql
@@ -330,7 +341,7 @@ begin
             'user_id', p_shipment.customer_id, 'type', p_customer_type,
             'params', v_params || jsonb_build_object(
                 'days', private.setting_int('returns.window_days')
-            ),
+            ) || p_params,
             'data', v_data
         ))
         || case when p_tell_vendors then coalesce((
@@ -345,9 +356,9 @@ begin
 end;
 $$;
 
-comment on function private.tell_about_shipment(public.shipments, text, boolean) is
-'Tells the customer what happened to a parcel (notification p_customer_type) and, when '
-'p_tell_vendors, each vendor with lines in it.';
+comment on function private.tell_about_shipment(public.shipments, text, boolean, jsonb) is
+'Tells the customer what happened to a parcel (notification p_customer_type, with p_params '
+'added to the parcel''s placeholders) and, when p_tell_vendors, each vendor with lines in it.';
 
 -- ---------------------------------------------------------------------------------------
 -- Moving parcels (fulfilment staff; the customer may confirm delivery)
@@ -517,7 +528,7 @@ as $$
 declare
     v_shipment public.shipments%rowtype;
     v_payment uuid;
-    v_amount bigint;
+    v_refund uuid;
 begin
     if not private.is_fulfilment_staff() then
         raise exception 'only fulfilment staff take parcels back' using errcode = '42501';
@@ -548,23 +559,22 @@ begin
     ) as l
     where i.product_id = l.product_id and i.center_id = l.center_id;
     -- the customer gets back what they paid for this parcel: its goods and its delivery fee
-    -- (never more than is left of the payment)
-    select least(
-        sum(oi.unit_price * sl.quantity) + private.shipping_fee(1),
-        max(p.amount) - private.refund_commitments(v_payment)
-    ) into v_amount
-    from public.shipment_lines as sl
-    inner join public.order_items as oi on sl.order_item_id = oi.id
-    inner join public.payments as p on p.id = v_payment
-    where sl.shipment_id = p_shipment_id;
-    if v_payment is not null and v_amount > 0 then
-        perform private.grant_refund(
-            v_payment, v_amount, 'cancellation', 'parcel could not be delivered', null, null
+    -- (less the parcel's share of a loyalty discount; never more than is left of the payment)
+    if v_payment is not null then
+        v_refund := private.grant_refund(
+            v_payment, null, 'cancellation', 'parcel could not be delivered', null, null,
+            (
+                select jsonb_agg(jsonb_build_object('order_item_id', sl.order_item_id, 'quantity', sl.quantity))
+                from public.shipment_lines as sl
+                where sl.shipment_id = p_shipment_id
+            ),
+            private.shipping_fee(1)
         );
     end if;
     perform private.sync_order_status(v_shipment.order_id);
     perform private.tell_about_shipment(
-        v_shipment, 'shipment_returned', true
+        v_shipment, 'shipment_returned', true,
+        jsonb_build_object('amount', coalesce((select r.amount from public.refunds as r where r.id = v_refund), 0))
     );
     return v_shipment;
 end;
@@ -996,10 +1006,10 @@ begin
     order by p.created_at desc
     limit 1;
     v_refund := private.grant_refund(
-        v_payment, p_return.unit_price * p_return.quantity, 'return',
-        'return of ' || p_return.quantity || ' unit(s)', p_return.id, null
+        v_payment, null, 'return', 'return of ' || p_return.quantity || ' unit(s)', p_return.id, null,
+        jsonb_build_array(jsonb_build_object('order_item_id', p_return.order_item_id, 'quantity', p_return.quantity))
     );
-    update public.returns set refund_amount = p_return.unit_price * p_return.quantity
+    update public.returns set refund_amount = (select r.amount from public.refunds as r where r.id = v_refund)
     where id = p_return.id;
     return v_refund;
 end;

@@ -144,7 +144,9 @@ create function private.grant_refund(
     p_source text,
     p_reason text,
     p_return_id uuid,
-    p_idempotency_key text
+    p_idempotency_key text,
+    p_items jsonb default null,
+    p_shipping bigint default 0
 )
 returns uuid
 language plpgsql
@@ -154,6 +156,8 @@ declare
     v_payment public.payments%rowtype;
     v_existing public.refunds%rowtype;
     v_left bigint;
+    v_allocation jsonb;
+    v_amount bigint;
     v_id uuid;
 begin
     v_payment := private.lock_payment(p_payment_id);  -- THE LOCK ORDER (held already by most callers)
@@ -179,7 +183,7 @@ begin
         );
     end if;
     v_left := v_payment.amount - private.refund_commitments(p_payment_id);
-    if p_amount is null or p_amount <= 0 or p_amount > v_left then
+    if p_items is null and (p_amount is null or p_amount <= 0 or p_amount > v_left) then
         perform private.refuse(
             409,
             'refund_exceeds_payment',
@@ -187,31 +191,45 @@ begin
             jsonb_build_object('refundable', greatest(v_left, 0), 'requested', p_amount)
         );
     end if;
+    -- who gives back what (20261127001130_ledger.sql); for named lines, that decides the amount
+    v_allocation := private.refund_allocation(p_payment_id, p_amount, p_items, p_shipping);
+    v_amount := (v_allocation ->> 'amount')::bigint;
+    if v_amount is null or v_amount <= 0 or v_amount > v_left then
+        perform private.refuse(
+            409,
+            'refund_exceeds_payment',
+            format('at most %s TZS of this payment can still be refunded', greatest(v_left, 0)),
+            jsonb_build_object('refundable', greatest(v_left, 0), 'requested', v_amount)
+        );
+    end if;
     insert into public.refunds (
         payment_id, order_id, customer_id, provider, amount, source, reason, return_id,
         granted_by, idempotency_key
     )
     values (
-        v_payment.id, v_payment.order_id, v_payment.customer_id, v_payment.provider, p_amount,
+        v_payment.id, v_payment.order_id, v_payment.customer_id, v_payment.provider, v_amount,
         p_source, left(p_reason, 500), p_return_id, (select auth.uid()), p_idempotency_key
     )
     returning id into v_id;
+    perform private.post_refund_grant(v_id, v_allocation);
     perform private.notify(
         v_payment.customer_id,
         'refund_requested',
-        jsonb_build_object('amount', p_amount),
+        jsonb_build_object('amount', v_amount),
         jsonb_build_object('order_id', v_payment.order_id, 'payment_id', v_payment.id, 'refund_id', v_id)
     );
     return v_id;
 end;
 $$;
 
-comment on function private.grant_refund(uuid, bigint, text, text, uuid, text) is
-'Grants a refund of p_amount from payment p_payment_id (locked in THE LOCK ORDER): at most '
-'what was paid less every refund already granted (409 refund_exceeds_payment), only from a '
-'succeeded or partly refunded payment (409 payment_not_refundable). The same '
-'p_idempotency_key for the payment returns the same refund (422 when the request differs). '
-'The customer is told. refund-execute sends it.';
+comment on function private.grant_refund(uuid, bigint, text, text, uuid, text, jsonb, bigint) is
+'Grants a refund from payment p_payment_id (locked in THE LOCK ORDER): of p_amount, or of '
+'named lines p_items [{order_item_id, quantity}] at their price plus p_shipping less their '
+'share of a loyalty discount; at most what was paid less every refund already granted (409 '
+'refund_exceeds_payment), only from a succeeded or partly refunded payment (409 '
+'payment_not_refundable). The same p_idempotency_key for the payment returns the same refund '
+'(422 when the request differs). Posts who gives back what to the ledger; the customer is '
+'told. refund-execute sends it.';
 
 create function public.refund_payment(
     p_payment_id uuid,
@@ -331,37 +349,6 @@ comment on function public.claim_refund(uuid) is
 'with what the provider needs (the payment''s provider, reference, transaction id, the '
 'payer''s wallet). Service role only.';
 
-create function private.reverse_points(p_payment public.payments)
-returns void
-language plpgsql
-set search_path = ''
-as $$
-declare
-    v_earned bigint;
-    v_reversed bigint;
-    v_target bigint;
-begin
-    -- points earned on the order, taken back in proportion to what has been refunded
-    select coalesce(sum(lp.points) filter (where lp.reason = 'purchase'), 0),
-        coalesce(-sum(lp.points) filter (where lp.reason = 'refund_reversal'), 0)
-    into v_earned, v_reversed
-    from public.loyalty_points as lp
-    where lp.order_id = p_payment.order_id;
-    v_target := (v_earned * p_payment.refunded_amount) / p_payment.amount;
-    if v_target > v_reversed then
-        insert into public.loyalty_points (customer_id, order_id, points, reason, note)
-        values (
-            p_payment.customer_id, p_payment.order_id, -(v_target - v_reversed)::integer,
-            'refund_reversal', format('refund of %s TZS', p_payment.refunded_amount)
-        );
-    end if;
-end;
-$$;
-
-comment on function private.reverse_points(public.payments) is
-'Takes back the loyalty points an order earned, in proportion to what of its payment has '
-'been refunded (floor), counting what earlier refunds already took back.';
-
 create function private.settle_refund(p_refund public.refunds, p_status text)
 returns void
 language plpgsql
@@ -384,7 +371,8 @@ begin
         update public.returns set status = 'refunded'
         where id = p_refund.return_id and status in ('approved', 'received');
     end if;
-    perform private.reverse_points(v_payment);
+    perform private.post_refund_paid(p_refund);
+    perform private.return_points(p_refund, v_payment);
     perform private.notify(
         p_refund.customer_id,
         case when p_status = 'manual' then 'refund_manual' else 'refund_succeeded' end,
@@ -396,8 +384,9 @@ $$;
 
 comment on function private.settle_refund(public.refunds, text) is
 'A refund reached the payer (succeeded or manual): the payment''s refunded_amount and status '
-'(partially_refunded, refunded), its return (refunded) and the order''s loyalty points '
-'follow; the customer is told.';
+'(partially_refunded, refunded), its return (refunded), the ledger (the money leaves the '
+'provider) and the order''s loyalty points (earned ones taken back, redeemed ones given back '
+'in proportion) follow; the customer is told.';
 
 create function public.record_refund_outcome(
     p_refund_id uuid,
@@ -635,12 +624,7 @@ begin
                 );
             end if;
             update public.payments set status = 'succeeded' where id = v_payment.id and status <> 'succeeded';
-            update public.orders set status = 'paid' where id = v_order.id;
-            perform private.create_shipments(v_order.id);
-            perform private.notify(
-                v_order.customer_id, 'order_paid', jsonb_build_object('amount', v_payment.amount),
-                jsonb_build_object('order_id', v_order.id, 'payment_id', v_payment.id)
-            );
+            perform private.honour_payment(v_payment.id);
             v_result := 'applied';
         else
             perform private.refuse(409, 'order_not_open', format('a %s order needs no acceptance', v_order.status));

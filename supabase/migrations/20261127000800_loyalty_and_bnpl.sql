@@ -1,6 +1,7 @@
--- WATS schema, part 8: loyalty points and buy-now-pay-later. Tables only: the ledger and
--- the BNPL plans are written by SQL functions of a later issue (earning, redemption, plan
--- creation, instalment collection). Customers read their own rows.
+-- WATS schema, part 8: loyalty points and buy-now-pay-later. Tables only: the points'
+-- history is written with the ledger (20261127001150_loyalty.sql); BNPL plans by SQL
+-- functions of a later issue (plan creation, instalment collection). Customers read their
+-- own rows.
 
 create table public.loyalty_points (
     id uuid primary key default gen_random_uuid(),
@@ -8,16 +9,20 @@ create table public.loyalty_points (
     order_id uuid references public.orders (id) on delete restrict,
     points integer not null constraint loyalty_points_non_zero check (points <> 0),
     reason text not null constraint loyalty_points_reason_allowed check (
-        reason in ('purchase', 'redemption', 'refund_reversal', 'adjustment', 'expiry', 'bonus')
+        reason in (
+            'purchase', 'redemption', 'redemption_released', 'redemption_refunded',
+            'refund_reversal', 'adjustment', 'expiry', 'bonus'
+        )
     ),
     note text constraint loyalty_points_note_length check (char_length(note) <= 500),
     created_at timestamptz not null default now()
 );
 
 comment on table public.loyalty_points is
-'Append-only ledger of loyalty points: + earned, - spent or reversed. A customer''s balance '
-'is the sum of their rows (public.loyalty_balance()). Read by the customer and admins; '
-'written only by SQL functions; corrections are new rows (updates and deletes raise).';
+'A customer''s readable history of their points: + earned, released or given back, - spent, '
+'reversed or expired. Written with the ledger (private.post_transfer, one row per move of '
+'the customer''s points account), so its sum is their balance (public.loyalty_balance() '
+'reads the ledger). Read by the customer and admins; append-only.';
 comment on column public.loyalty_points.points is 'Points added (> 0) or taken (< 0).';
 comment on column public.loyalty_points.order_id is 'Order that earned or spent the points.';
 
@@ -33,28 +38,6 @@ for each row execute function private.forbid_change();
 create trigger loyalty_points_no_truncate
 before truncate on public.loyalty_points
 for each statement execute function private.forbid_change();
-
-create function public.loyalty_balance()
-returns bigint
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-    return (
-        select coalesce(sum(lp.points), 0)::bigint
-        from public.loyalty_points as lp
-        where lp.customer_id = (select auth.uid())
-    );
-end;
-$$;
-
-comment on function public.loyalty_balance() is
-'The signed-in customer''s loyalty point balance (sum of their ledger rows; 0 without any). '
-'Runs as the caller, through RLS.';
-
-revoke all on function public.loyalty_balance() from public, anon, authenticated, service_role;
-grant execute on function public.loyalty_balance() to authenticated;
 
 create function private.is_valid_instalment_schedule(p_schedule jsonb, p_total bigint)
 returns boolean

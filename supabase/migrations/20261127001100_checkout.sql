@@ -299,7 +299,8 @@ comment on function private.checkout_result(uuid, boolean) is
 create function public.checkout(
     p_idempotency_key text,
     p_provider text,
-    p_shipping_address jsonb
+    p_shipping_address jsonb,
+    p_points integer default 0
 )
 returns jsonb
 language plpgsql
@@ -326,6 +327,7 @@ declare
     v_quantities integer [] := '{}'::integer [];
     v_commissions integer [] := '{}'::integer [];
     v_subtotal bigint := 0;
+    v_discount bigint;
     v_fee bigint;
     v_order_id uuid := gen_random_uuid();
     v_payment_id uuid := gen_random_uuid();
@@ -365,7 +367,10 @@ begin
     -- are checked at commit), so it exists only if they do.
     v_fingerprint := encode(
         sha256(convert_to(
-            jsonb_build_object('provider', p_provider, 'shipping_address', p_shipping_address)::text,
+            jsonb_build_object(
+                'provider', p_provider, 'shipping_address', p_shipping_address,
+                'points', coalesce(p_points, 0)
+            )::text,
             'UTF8'
         )),
         'hex'
@@ -459,7 +464,7 @@ begin
     -- units reserved at the centers with the most available units first.
     for v_line in
         select ci.product_id, ci.quantity, p.title, p.price, p.status, p.vendor_id,
-            v.status as vendor_status, coalesce(a.commission_bps, 0) as commission_bps,
+            v.status as vendor_status, private.commission_bps(p.vendor_id, p.category_id) as commission_bps,
             ci.quantity + coalesce((
                 select sum(oi.quantity)
                 from public.orders as o
@@ -470,7 +475,6 @@ begin
         from public.cart_items as ci
         inner join public.products as p on ci.product_id = p.id
         inner join public.vendors as v on p.vendor_id = v.id
-        left join public.vendor_accounts as a on v.id = a.vendor_id
         where ci.cart_id = v_cart_id
         order by ci.product_id
     loop
@@ -543,12 +547,15 @@ begin
     end loop;
 
     v_fee := private.shipping_fee(cardinality(array(select distinct unnest(v_centers))));
+    -- loyalty points redeemed: their value off the goods, the points held (ledger, level 5)
+    v_discount := private.redemption_discount(v_customer, p_points, v_subtotal);
     insert into public.orders (
-        id, customer_id, status, subtotal, discount, shipping_fee, total, currency,
+        id, customer_id, status, subtotal, discount, shipping_fee, total, points_redeemed, currency,
         shipping_address, phone, idempotency_key, expires_at
     )
     values (
-        v_order_id, v_customer, 'pending_payment', v_subtotal, 0, v_fee, v_subtotal + v_fee,
+        v_order_id, v_customer, 'pending_payment', v_subtotal, v_discount, v_fee,
+        v_subtotal - v_discount + v_fee, coalesce(p_points, 0),
         'TZS', p_shipping_address, v_phone, p_idempotency_key,
         now() + make_interval(secs => v_limits.unpushed_seconds)
     );
@@ -562,7 +569,8 @@ begin
     from unnest(v_products, v_vendors, v_centers, v_titles, v_prices, v_quantities, v_commissions)
         as l (product_id, vendor_id, center_id, title, price, quantity, commission_bps);
     insert into public.payments (id, order_id, customer_id, provider, msisdn, amount, currency)
-    values (v_payment_id, v_order_id, v_customer, p_provider, v_phone, v_subtotal + v_fee, 'TZS');
+    values (v_payment_id, v_order_id, v_customer, p_provider, v_phone, v_subtotal - v_discount + v_fee, 'TZS');
+    perform private.hold_points(v_order_id, v_customer, p_points);
     insert into private.payment_references (payment_id, provider)
     values (v_payment_id, p_provider);
     delete from public.cart_items where cart_id = v_cart_id;
@@ -570,13 +578,15 @@ begin
 end;
 $$;
 
-comment on function public.checkout(text, text, jsonb) is
+comment on function public.checkout(text, text, jsonb, integer) is
 'Checkout for the signed-in customer, in one transaction: locks the cart, re-reads prices, '
 'reserves stock per fulfillment center, creates the order (pending_payment; it expires after '
 'payments.unpushed_hold_seconds unless a push is requested, which gives it '
 'payments.window_seconds), its lines (title and price snapshots) and a pending payment from '
 'the profile''s '
-'phone, and empties the cart. Same Idempotency-Key and request: the same order back '
+'phone, and empties the cart. p_points loyalty points may pay part of the goods (held until '
+'the payment ends; 422 invalid_points / points_over_cap, 409 not_enough_points). Same '
+'Idempotency-Key and request: the same order back '
 '(replayed = true); same key, other request: HTTP 422 idempotency_key_reused. Unpaid holds '
 'are bounded (settings checkout.max_lines, checkout.max_open_orders, '
 'checkout.max_units_per_product). Refusals: 401 sign_in_required, 400 '
@@ -589,8 +599,8 @@ comment on function public.checkout(text, text, jsonb) is
 -- Privileges: signed-in users check out
 -- ---------------------------------------------------------------------------------------
 
-revoke all on function public.checkout(text, text, jsonb)
+revoke all on function public.checkout(text, text, jsonb, integer)
 from public, anon, authenticated, service_role;
-grant execute on function public.checkout(text, text, jsonb) to authenticated;
+grant execute on function public.checkout(text, text, jsonb, integer) to authenticated;
 
 revoke execute on all functions in schema private from public;

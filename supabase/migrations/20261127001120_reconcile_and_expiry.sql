@@ -240,7 +240,13 @@ as $$
             oi.product_id,
             oi.center_id,
             sum(oi.quantity) filter (where o.paid_at is not null) as sold,
-            coalesce(sum(oi.quantity) filter (where o.paid_at is not null and o.status = 'cancelled'), 0)
+            -- (a cancelled order whose parcels came back counts them once, as parcels)
+            coalesce(sum(oi.quantity) filter (
+                where o.paid_at is not null and o.status = 'cancelled' and not exists (
+                    select 1 from public.shipments as rs
+                    where rs.order_id = o.id and rs.status = 'returned'
+                )
+            ), 0)
             + coalesce(sum((
                 select sum(sl.quantity) from public.shipment_lines as sl
                 inner join public.shipments as s on sl.shipment_id = s.id

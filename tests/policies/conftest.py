@@ -47,7 +47,7 @@ def world(target) -> Iterator[World]:  # type: ignore[no-untyped-def]
             yield w
             # whatever ran, the money of the suite's own orders must still add up
             found = w.q(
-                "select invariant, entity_id::text, detail from private.payment_invariant_violations() "
+                "select invariant, entity_id::text, detail from private.money_invariant_violations() "
                 "where entity_id in (select o.id from public.orders o where o.customer_id = any(%(users)s)) "
                 "or entity_id in (select p.id from public.payments p where p.customer_id = any(%(users)s)) "
                 "or entity_id in (select i.id from public.inventory i join public.vendors v on v.id = i.vendor_id "

@@ -95,6 +95,14 @@ UNIVERSE = {
     "private.settings": "true",
     "private.status_transitions": "true",
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
+    "private.ledger_accounts": f"vendor_id in {MY_VENDORS} or customer_id = any(%(users)s)",
+    "private.ledger_transfers": "created_at >= %(started)s",
+    "private.ledger_entries": (
+        "created_at >= %(started)s and account_id in (select a.id from private.ledger_accounts as a "
+        f"where a.vendor_id in {MY_VENDORS} or a.customer_id = any(%(users)s))"
+    ),
+    "private.category_commissions": "category_id = any(%(categories)s)",
+    "private.loyalty_expiry_notices": "customer_id = any(%(users)s)",
     "storage.objects": (
         "(bucket_id = 'product-images' and (storage.foldername(name))[1] = any(%(folders)s)) "
         "or bucket_id = %(other_bucket)s "
@@ -136,6 +144,11 @@ PROBE_COLUMN = {
     "private.settings": "description",
     "private.status_transitions": "to_state",
     "private.vendor_payouts": "failure_reason",
+    "private.ledger_accounts": "last_entry_at",
+    "private.ledger_transfers": "memo",
+    "private.ledger_entries": "kind",
+    "private.category_commissions": "commission_bps",
+    "private.loyalty_expiry_notices": "notified_at",
 }
 
 #: How an allowed delete is tried without losing arranged rows: on a fresh copy (victim) of
@@ -376,6 +389,12 @@ class World:
             "insert into public.categories (slug, name, parent_id) values (%s, 'Policy child', %s) returning id::text",
             [f"policy-{run}-child", self.categories["root"]],
         )
+        out = self.admin.run(
+            lambda c: c.rpc(
+                "set_category_commission", {"p_category_id": self.categories["root"], "p_commission_bps": 1000}
+            ).execute()
+        )
+        assert out.ok, f"admin could not set a category's commission: {out}"
         for kind, active in (("active", True), ("inactive", False)):
             self.centers[kind] = self.one(
                 "insert into public.fulfillment_centers (code, name, region, active) values (%s, %s, 'Dodoma', %s) "
@@ -609,10 +628,42 @@ class World:
                 "insert into public.notifications (user_id, type, title) values (%s, 'system', 'Policy suite')",
                 [self.users[persona]],
             )
+        self._arrange_money_out()
+
+    def complete(self, order_id: str) -> None:
+        """The order's return window passes: it completes and its vendors' earnings become
+        available (the ledger posts it from the status change, as complete_orders does)."""
+        self.q("update public.shipments set delivered_at = now() - interval '30 days' where order_id = %s", [order_id])
         self.q(
-            "insert into private.vendor_payouts (vendor_id, period_start, period_end, gross_amount, "
-            "commission_amount, net_amount) values (%s, now() - interval '7 days', now(), 10000, 1000, 9000)",
-            [self.vendors["vendor"]],
+            "update public.orders set delivered_at = now() - interval '30 days', status = 'completed' where id = %s",
+            [order_id],
+        )
+
+    def _arrange_money_out(self) -> None:
+        """Each shop earns on a completed order and asks for its payout through the Data API;
+        the vendor's is cancelled by the admin, the other vendor's paid by the service role."""
+        for shop, shopper in (("vendor", "customer"), ("other_vendor", "other_customer")):
+            done = self.buy(shopper, [(self.products[(shop, "active")], 3)], "completed", deliver=True)
+            self.complete(done["order_id"])
+            out = self.actors[shop].run(lambda c: c.rpc("request_payout", {}).execute())
+            assert out.ok and out.data["created"], f"{shop} could not ask for a payout: {out}"
+            payout = out.data["payout_id"]
+            if shop == "vendor":
+                out = self.admin.run(lambda c, p=payout: c.rpc("cancel_payout", {"p_payout_id": p}).execute())
+                assert out.ok, f"admin could not cancel a payout: {out}"
+            else:
+                for fn, args in (
+                    ("claim_payout", {}),
+                    ("record_payout_outcome", {"p_outcome": "succeeded", "p_method": "b2c"}),
+                ):
+                    out = self.service.run(
+                        lambda c, f=fn, a=args, p=payout: c.rpc(f, {"p_payout_id": p, **a}).execute()
+                    )
+                    assert out.ok, f"the service role could not {fn}: {out}"
+        self.q(
+            "insert into private.loyalty_expiry_notices (customer_id, last_activity_at) values (%s, now()) "
+            "on conflict (customer_id) do nothing",
+            [self.users["customer"]],
         )
 
     def _arrange_storage(self) -> None:
@@ -923,13 +974,25 @@ class World:
             return [
                 {
                     "vendor_id": self.vendors["other_vendor"],
-                    "period_start": "2030-01-01T00:00:00+00:00",
-                    "period_end": "2030-02-01T00:00:00+00:00",
-                    "gross_amount": 1,
-                    "commission_amount": 0,
-                    "net_amount": 1,
+                    "amount": 1,
+                    "provider": "mpesa",
+                    "msisdn": self.phones["other_vendor"],
+                    "source": "request",
                 }
             ]
+        if label == "private.ledger_accounts":
+            return [{"code": f"cand:{rand(10)}", "kind": "commission", "unit": "TZS", "normal_side": "credit",
+                     "tracks_balance": False}]  # fmt: skip
+        if label == "private.ledger_transfers":
+            return [{"cause_type": "order", "cause_id": str(uuid.uuid4()), "kind": "candidate"}]
+        if label == "private.ledger_entries":
+            transfer = self.one("select max(id) from private.ledger_transfers")
+            account = self.one("select private.ledger_account('commission')")
+            return [{"transfer_id": transfer, "account_id": account, "unit": "TZS", "amount": 1, "kind": "sale"}]
+        if label == "private.category_commissions":
+            return [{"category_id": self.categories["child"], "commission_bps": 5}]
+        if label == "private.loyalty_expiry_notices":
+            return [{"customer_id": u["other_customer"], "last_activity_at": now.isoformat()}]
         raise AssertionError(f"no insert candidates for {label}")
 
     @contextlib.contextmanager

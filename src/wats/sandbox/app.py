@@ -39,6 +39,7 @@ def create_app(config: SandboxConfig) -> Starlette:
         store=store,
         dispatcher=Dispatcher(store),
         mpesa_key=load_private_key(config.mpesa_private_key_pem),
+        airtel_key=load_private_key(config.airtel_private_key_pem),
     )
 
     @asynccontextmanager

@@ -68,11 +68,18 @@ class SandboxConfig:
     airtel_client_id: str
     airtel_client_secret: str
     airtel_callback_hash_key: str
+    #: The disbursement PIN, and the private half of the key the adapter encrypts it with.
+    airtel_disbursement_pin: str
+    airtel_private_key_pem: str
     mixx_username: str
     mixx_password: str
     mixx_biller_msisdn: str
     mixx_biller_code: str
     mixx_callback_token: str
+    #: B2C (Account to Wallet): our disbursement account and its PIN, the brand id.
+    mixx_b2c_msisdn: str
+    mixx_b2c_pin: str
+    mixx_b2c_brand_id: str
     clickpesa_client_id: str
     clickpesa_api_key: str
     clickpesa_checksum_key: str
@@ -103,11 +110,16 @@ class SandboxConfig:
             airtel_client_id=need("SANDBOX_AIRTEL_CLIENT_ID"),
             airtel_client_secret=need("SANDBOX_AIRTEL_CLIENT_SECRET"),
             airtel_callback_hash_key=need("SANDBOX_AIRTEL_CALLBACK_HASH_KEY"),
+            airtel_disbursement_pin=need("SANDBOX_AIRTEL_DISBURSEMENT_PIN"),
+            airtel_private_key_pem=need("SANDBOX_AIRTEL_PRIVATE_KEY"),
             mixx_username=need("SANDBOX_MIXX_USERNAME"),
             mixx_password=need("SANDBOX_MIXX_PASSWORD"),
             mixx_biller_msisdn=need("SANDBOX_MIXX_BILLER_MSISDN"),
             mixx_biller_code=need("SANDBOX_MIXX_BILLER_CODE"),
             mixx_callback_token=need("SANDBOX_MIXX_CALLBACK_TOKEN"),
+            mixx_b2c_msisdn=need("SANDBOX_MIXX_B2C_MSISDN"),
+            mixx_b2c_pin=need("SANDBOX_MIXX_B2C_PIN"),
+            mixx_b2c_brand_id=need("SANDBOX_MIXX_B2C_BRAND_ID"),
             clickpesa_client_id=need("SANDBOX_CLICKPESA_CLIENT_ID"),
             clickpesa_api_key=need("SANDBOX_CLICKPESA_API_KEY"),
             clickpesa_checksum_key=need("SANDBOX_CLICKPESA_CHECKSUM_KEY"),

@@ -21,6 +21,8 @@ class Sandbox:
     store: Store
     dispatcher: Dispatcher
     mpesa_key: rsa.RSAPrivateKey
+    #: Decrypts Airtel disbursement PINs.
+    airtel_key: rsa.RSAPrivateKey
 
 
 def sandbox_of(request: Request) -> Sandbox:

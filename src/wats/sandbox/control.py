@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from wats.sandbox import airtel, clickpesa, mixx
 from wats.sandbox.context import BadJson, Sandbox, json_object, sandbox_of
 from wats.sandbox.protocols import CALLBACK_PROVIDERS
-from wats.sandbox.scenarios import FAILURE_TEXT, describe
+from wats.sandbox.scenarios import FAILURE_TEXT, describe, describe_refunds
 from wats.sandbox.store import FAILED, SUCCESS, Transaction
 
 MARK = {"X-Sandbox": "not-a-provider-api"}
@@ -39,6 +39,12 @@ async def index(request: Request) -> Response:
                 "halopesa": "/clickpesa/third-parties/",
             },
             "webhooks": {p: sb.config.webhook_url(p) for p in CALLBACK_PROVIDERS},
+            "refunds": {
+                "mpesa": "PUT …/reversal/",
+                "airtel": "/airtel/standard/v1/payments/refund, /airtel/standard/v2/disbursements/",
+                "mixx": "/mixx/b2c",
+                "halopesa": "/clickpesa/third-parties/payouts/",
+            },
             "settings": sb.store.settings.to_json(),
             "pending_deliveries": sb.dispatcher.pending,
         },
@@ -47,6 +53,10 @@ async def index(request: Request) -> Response:
 
 async def scenarios(_request: Request) -> Response:
     return _json(200, describe())
+
+
+async def refund_scenarios(_request: Request) -> Response:
+    return _json(200, describe_refunds())
 
 
 async def settings(request: Request) -> Response:
@@ -96,6 +106,68 @@ async def transaction(request: Request) -> Response:
 async def deliveries(request: Request) -> Response:
     sb = sandbox_of(request)
     return _json(200, [d.to_json() for d in _filtered(request, sb.store.deliveries)])
+
+
+async def payouts(request: Request) -> Response:
+    """Every attempt to send money back (reversals, refunds, B2C payouts), oldest first;
+    what was paid out is the ones with ``status`` ``paid``. Filters: ``provider``,
+    ``reference``, ``msisdn``, ``status``."""
+    sb = sandbox_of(request)
+    q = request.query_params
+    rows = [p.to_json() for p in sb.store.payouts]
+    for key in ("provider", "reference", "msisdn", "status"):
+        if q.get(key):
+            rows = [r for r in rows if r[key] == q[key]]
+    return _json(200, rows)
+
+
+async def send_payout_callback(request: Request) -> Response:
+    """Deliver a hand-made payout webhook (ClickPesa only: the other providers send no
+    refund callbacks). Body (all optional): ``{"outcome": "success"|"failed", "event":
+    "PAYOUT INITIATED"|"PAYOUT REFUNDED"|"PAYOUT REVERSED", "signature": "valid"|"invalid",
+    "copies": 1, "delay_s": 0}``. The sandbox's record of the payout is not changed."""
+    sb = sandbox_of(request)
+    provider = request.path_params["provider"]
+    if provider != clickpesa.PROVIDER:
+        return _json(400, {"error": f"{provider} sends no refund callbacks"})
+    payout = sb.store.found_payout(provider, request.path_params["reference"])
+    if payout is None:
+        return _json(404, {"error": "no such payout"})
+    try:
+        body = await json_object(request) if await request.body() else {}
+    except BadJson as exc:
+        return _json(400, {"error": str(exc)})
+    outcome = body.get("outcome", SUCCESS)
+    if outcome not in (SUCCESS, FAILED):
+        return _json(400, {"error": "outcome must be success or failed"})
+    event = body.get("event", "PAYOUT INITIATED" if outcome == SUCCESS else "PAYOUT REVERSED")
+    if event not in ("PAYOUT INITIATED", "PAYOUT REFUNDED", "PAYOUT REVERSED"):
+        return _json(400, {"error": "event must be PAYOUT INITIATED, PAYOUT REFUNDED or PAYOUT REVERSED"})
+    copies = body.get("copies", 1)
+    delay = body.get("delay_s", 0)
+    if not isinstance(copies, int) or not 1 <= copies <= 50:
+        return _json(400, {"error": "copies must be 1..50"})
+    if not isinstance(delay, int | float) or not 0 <= delay <= 600:
+        return _json(400, {"error": "delay_s must be 0..600"})
+    forged = body.get("signature", "valid") == "invalid"
+    payload = clickpesa.payout_webhook_payload(
+        sb,
+        payout,
+        event=event,
+        status="SUCCESS" if outcome == SUCCESS else "FAILED",
+        key="forged-" + payout.reference if forged else None,
+    )
+    sent = sb.dispatcher.schedule(
+        provider=provider,
+        ref=payout.reference,
+        url=sb.config.webhook_url(provider),
+        payload=payload,
+        delay_s=float(delay),
+        copies=copies,
+        interval_s=sb.store.settings.duplicate_interval_s,
+        kind="manual-payout-forged" if forged else "manual-payout",
+    )
+    return _json(202, {"deliveries": [d.id for d in sent]})
 
 
 async def idle(request: Request) -> Response:
@@ -183,6 +255,7 @@ async def send_callback(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/_sandbox", index, methods=["GET"]),
     Route("/_sandbox/scenarios", scenarios, methods=["GET"]),
+    Route("/_sandbox/refund-scenarios", refund_scenarios, methods=["GET"]),
     Route("/_sandbox/settings", settings, methods=["GET", "PUT", "PATCH", "POST"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/idle", idle, methods=["GET", "POST"]),
@@ -190,4 +263,6 @@ routes: list[BaseRoute] = [
     Route("/_sandbox/transactions/{provider}/{ref}", transaction, methods=["GET"]),
     Route("/_sandbox/transactions/{provider}/{ref}/callback", send_callback, methods=["POST"]),
     Route("/_sandbox/deliveries", deliveries, methods=["GET"]),
+    Route("/_sandbox/payouts", payouts, methods=["GET"]),
+    Route("/_sandbox/payouts/{provider}/{reference}/callback", send_payout_callback, methods=["POST"]),
 ]

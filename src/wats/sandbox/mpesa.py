@@ -3,6 +3,9 @@
 Paths: ``/mpesa/{sandbox|openapi}/ipg/v2/vodacomTZN/{getSession,c2bPayment/singleStage,
 queryTransactionStatus,reversal}/``. The single-stage C2B is synchronous: the reply is held
 until the simulated customer answers and carries the outcome. There is no callback.
+Reversals (partial amounts allowed, at most what is left of the payment) are synchronous
+too; they play out the refund scenario of the payer's phone and are found by the status
+query under our ``input_ThirdPartyConversationID``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,21 @@ from starlette.routing import BaseRoute, Route
 from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, positive_whole, reply, sandbox_of
 from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import constant_time_equal, rsa_decrypt_bearer
-from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, provider_txn_id
+from wats.sandbox.store import (
+    DUPLICATE,
+    EXPIRED,
+    FAILED,
+    LOST,
+    PAID,
+    PAY_ANSWER_LOST,
+    PENDING,
+    REFUSE_BALANCE,
+    REFUSE_PAYEE,
+    REFUSED,
+    SUCCESS,
+    Payout,
+    Transaction,
+)
 
 PROVIDER = "mpesa"
 #: The synchronous reply is the outcome: no callbacks.
@@ -183,7 +200,19 @@ async def query_transaction_status(request: Request) -> Response:
     reference = params["input_QueryReference"]
     txn = sb.store.get(PROVIDER, reference) or sb.store.get_by_txn_id(PROVIDER, reference)
     if txn is None:
-        return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
+        reversed_ = sb.store.found_payout(PROVIDER, reference)
+        if reversed_ is None:
+            return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
+        return reply(
+            200,
+            {
+                "output_ResponseCode": "INS-0",
+                "output_ResponseDesc": "Request processed successfully",
+                "output_ResponseTransactionStatus": _reversal_word(reversed_),
+                "output_TransactionID": reversed_.provider_id,
+                **echo,
+            },
+        )
     return reply(
         200,
         {
@@ -194,6 +223,10 @@ async def query_transaction_status(request: Request) -> Response:
             **echo,
         },
     )
+
+
+def _reversal_word(payout: Payout) -> str:
+    return {PAID: "Completed", REFUSED: "Failed"}.get(payout.status(), "Pending")
 
 
 async def reversal(request: Request) -> Response:
@@ -214,32 +247,69 @@ async def reversal(request: Request) -> Response:
     )
     if any(str(body.get(name) or "").strip() == "" for name in required):
         return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
-    echo = {
-        "output_ConversationID": secrets.token_hex(16),
-        "output_ThirdPartyConversationID": str(body["input_ThirdPartyConversationID"]),
-    }
+    reference = str(body["input_ThirdPartyConversationID"])
+    echo = {"output_ConversationID": secrets.token_hex(16), "output_ThirdPartyConversationID": reference}
     if str(body["input_ServiceProviderCode"]) != sb.config.mpesa_service_provider_code:
         return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    if not 1 <= len(reference) <= 20:
+        return _error(400, "INS-19", "Invalid Third Party Reference", **echo)
     txn = sb.store.get_by_txn_id(PROVIDER, str(body["input_TransactionID"]))
     if txn is None:
         return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
     if txn.status() != SUCCESS:
         return _error(422, "INS-6", "Transaction Failed", **echo)
+    decision = sb.store.decide_payout(PROVIDER, reference, txn.msisdn)
+    if decision == DUPLICATE:
+        return _error(409, "INS-10", "Duplicate Transaction", **echo)
     remaining = txn.amount - txn.refunded_amount
     raw_amount = body.get("input_ReversalAmount")
     amount = remaining if raw_amount in (None, "") else positive_whole(raw_amount, allow_string=True)
     if amount is None or amount > remaining or amount <= 0:
         return _error(400, "INS-15", "Invalid Amount Used", **echo)
-    reversal_id = provider_txn_id()
-    txn.refunds.append(
-        {"id": reversal_id, "amount": amount, "reference": echo["output_ThirdPartyConversationID"], "at": time.time()}
+    original = txn.txn_id
+    if decision == LOST:
+        sb.store.record_payout(
+            PROVIDER, "reversal", reference, txn.msisdn, amount, LOST, request=body, original=original
+        )
+        return _error(503, "INS-16", "Unable to handle the request due to a temporary overloading", **echo)
+    if decision == REFUSE_BALANCE:
+        sb.store.record_payout(
+            PROVIDER,
+            "reversal",
+            reference,
+            txn.msisdn,
+            amount,
+            REFUSED,
+            reason="insufficient_balance",
+            request=body,
+            original=original,
+        )
+        return _error(422, "INS-2006", "Insufficient balance", **echo)
+    if decision == REFUSE_PAYEE:
+        sb.store.record_payout(
+            PROVIDER,
+            "reversal",
+            reference,
+            txn.msisdn,
+            amount,
+            REFUSED,
+            reason="payee_refused",
+            request=body,
+            original=original,
+        )
+        return _error(422, "INS-6", "Transaction Failed", **echo)
+    payout = sb.store.record_payout(
+        PROVIDER, "reversal", reference, txn.msisdn, amount, PAID, request=body, original=original
     )
+    txn.refunds.append({"id": payout.provider_id, "amount": amount, "reference": reference, "at": time.time()})
+    if decision == PAY_ANSWER_LOST:
+        return _error(500, "INS-1", "Internal Error", **echo)
     return reply(
-        200,
+        201,
         {
             "output_ResponseCode": "INS-0",
             "output_ResponseDesc": "Request processed successfully",
-            "output_TransactionID": reversal_id,
+            "output_TransactionID": payout.provider_id,
             **echo,
         },
     )

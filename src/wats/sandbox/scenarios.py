@@ -1,7 +1,10 @@
-"""Outcome of a sandbox payment, chosen by the last two digits of the customer's phone.
+"""Outcome of a sandbox payment, chosen by the last two digits of the customer's phone,
+and of a refund sent back to that phone.
 
-This table is the single source of truth; ``docs/payments.md`` shows the same table. Codes
-sit in the 90s so that ordinary seeded numbers (…01, …02, …) simply succeed.
+These tables are the single source of truth; ``docs/payments.md`` shows the same tables.
+Payment codes sit in the 90s so that ordinary seeded numbers (…01, …02, …) simply pay;
+refund codes sit in the 80s, which pay normally, so a payer whose phone ends in 8x pays and
+then plays out a refund scenario.
 """
 
 from __future__ import annotations
@@ -190,3 +193,115 @@ FAILURE_TEXT: dict[Scenario, tuple[str, str]] = {
     Scenario.WRONG_PIN: ("wrong_pin", "Invalid PIN"),
     Scenario.CANCELLED: ("cancelled", "Transaction cancelled by customer"),
 }
+
+
+# -- refunds ------------------------------------------------------------------------------
+
+
+class RefundScenario(StrEnum):
+    SUCCESS = "refund_success"
+    FAILS_ONCE = "refund_fails_once"
+    REFUSED = "refund_refused"
+    ANSWER_LOST = "refund_answer_lost"
+    NOT_RECEIVED = "refund_not_received"
+    DUPLICATE_CALLBACKS = "refund_duplicate_callbacks"
+
+
+@dataclass(frozen=True)
+class RefundScenarioInfo:
+    digits: str
+    scenario: RefundScenario
+    summary: str
+    #: What each provider's refund, reversal or payout API does (keys: the providers).
+    behaviour: dict[str, str]
+
+
+_REFUND_DEFAULT = RefundScenarioInfo(
+    "any other",
+    RefundScenario.SUCCESS,
+    "the money goes back",
+    {
+        "mpesa": "reversal 201 INS-0 with a new transaction id; status Completed",
+        "airtel": "refund 200 transaction.status SUCCESS (status.success false, as documented); "
+        "disbursement DP00900001001 TS; enquiry TS",
+        "mixx": "B2C TXNSTATUS error000 with a TXNID",
+        "halopesa": "preview 200; create AUTHORIZED; webhook PAYOUT INITIATED (SUCCESS) after "
+        "answer_delay_s; status PROCESSING, then SUCCESS",
+    },
+)
+
+REFUND_TABLE: tuple[RefundScenarioInfo, ...] = (
+    RefundScenarioInfo(
+        "81",
+        RefundScenario.FAILS_ONCE,
+        "the first attempt is refused (our float is short), a retry with the same reference pays",
+        {
+            "mpesa": "422 INS-2006 'Insufficient balance'; then as success",
+            "airtel": "refund 400 'Insufficient balance in the merchant account'; disbursement "
+            "DP00900001007; then as success",
+            "mixx": "TXNSTATUS error013 'Insufficient funds'; then as success",
+            "halopesa": "preview 400 'Insufficient balance'; then as success",
+        },
+    ),
+    RefundScenarioInfo(
+        "82",
+        RefundScenario.REFUSED,
+        "always refused: the payer's wallet cannot receive (an operator pays by hand)",
+        {
+            "mpesa": "422 INS-6 'Transaction Failed'",
+            "airtel": "refund 400 'Transaction is not eligible for refund'; disbursement DP00900001012",
+            "mixx": "TXNSTATUS error010 'Invalid customer: wallet barred'",
+            "halopesa": "preview 400 'Receiver account cannot receive payouts'",
+        },
+    ),
+    RefundScenarioInfo(
+        "83",
+        RefundScenario.ANSWER_LOST,
+        "the money goes out but our answer is lost; only a status query tells",
+        {
+            "mpesa": "reversal done, reply 500 INS-1; status Completed; a resend is 409 INS-10",
+            "airtel": "refund done, reply 500 (no query exists); disbursement done, reply DP00900001000; enquiry TS",
+            "mixx": "paid, TXNSTATUS error111 'No response' (no query exists: an operator settles it)",
+            "halopesa": "payout created, reply 502, no webhook; status SUCCESS after answer_delay_s",
+        },
+    ),
+    RefundScenarioInfo(
+        "84",
+        RefundScenario.NOT_RECEIVED,
+        "the first attempt never reaches the provider (gateway timeout); the status query does "
+        "not know it; a retry with the same reference pays",
+        {
+            "mpesa": "503 (nothing recorded); status INS-18; then as success",
+            "airtel": "refund and disbursement 504 (nothing recorded); enquiry DP00900001015; then as success",
+            "mixx": "504 (nothing recorded); then as success",
+            "halopesa": "create 504 (nothing recorded); status 404; then as success",
+        },
+    ),
+    RefundScenarioInfo(
+        "86",
+        RefundScenario.DUPLICATE_CALLBACKS,
+        "success, and the payout webhook is delivered duplicate_count times",
+        {
+            "mpesa": "n/a (no callbacks): plain success",
+            "airtel": "n/a (no refund callbacks): plain success",
+            "mixx": "n/a (no callbacks): plain success",
+            "halopesa": "identical PAYOUT INITIATED webhook delivered duplicate_count times",
+        },
+    ),
+)
+
+_REFUND_BY_DIGITS = {info.digits: info for info in REFUND_TABLE}
+
+
+def refund_scenario_for(msisdn: str) -> RefundScenario:
+    """The refund scenario for the payer's phone: by its last two digits, success otherwise."""
+    info = _REFUND_BY_DIGITS.get(msisdn[-2:])
+    return info.scenario if info else RefundScenario.SUCCESS
+
+
+def describe_refunds() -> list[dict[str, object]]:
+    """The refund table as JSON-able rows (served at ``/_sandbox/scenarios``)."""
+    return [
+        {"digits": info.digits, "scenario": info.scenario.value, "summary": info.summary, "behaviour": info.behaviour}
+        for info in (*REFUND_TABLE, _REFUND_DEFAULT)
+    ]

@@ -6,7 +6,10 @@
  * 2. the provider's adapter authenticates it (signature in constant time, or the URL
  *    token) and normalizes it — a forged call gets 401 and changes nothing else;
  * 3. `apply_payment_event` (one SQL transaction) applies it: duplicates are no-ops,
- *    mismatches go to review, terminal states never regress;
+ *    mismatches go to review, terminal states never regress. A callback about a refund
+ *    sent as a payout (ClickPesa `PAYOUT …` events, on the same URL) goes to
+ *    `apply_refund_event` instead: found by our refund reference, only a processing
+ *    refund changes, a repeated outcome is a duplicate;
  * 4. the adapter answers in the form that provider expects.
  */
 import type {
@@ -132,21 +135,40 @@ export async function handleWebhook(
       return answer(parsed, "invalid");
     }
     try {
-      await sql.applyPaymentEvent(deps.serviceRpc, {
-        provider,
-        providerRef: parsed.providerRef,
-        outcome: parsed.state,
-        amount: parsed.amount,
-        currency: parsed.currency,
-        msisdn: parsed.msisdn,
-        providerTxnId: parsed.providerTxnId,
-        failureReason: parsed.failureReason,
-        source: "callback",
-        webhookEventId: eventId,
-        unreadable: parsed.unreadable,
-      });
+      if (parsed.subject === "refund") {
+        await sql.applyRefundEvent(deps.serviceRpc, {
+          provider,
+          reference: parsed.providerRef,
+          outcome: parsed.state === "succeeded" || parsed.state === "failed"
+            ? parsed.state
+            : "ambiguous",
+          providerRefundId: parsed.providerTxnId,
+          failureReason: parsed.state === "failed"
+            ? [parsed.refundFailure ?? "provider_error", parsed.message]
+              .filter(Boolean).join(": ")
+            : null,
+          webhookEventId: eventId,
+        });
+      } else {
+        await sql.applyPaymentEvent(deps.serviceRpc, {
+          provider,
+          providerRef: parsed.providerRef,
+          outcome: parsed.state,
+          amount: parsed.amount,
+          currency: parsed.currency,
+          msisdn: parsed.msisdn,
+          providerTxnId: parsed.providerTxnId,
+          failureReason: parsed.failureReason,
+          source: "callback",
+          webhookEventId: eventId,
+          unreadable: parsed.unreadable,
+        });
+      }
     } catch (error) {
-      console.error("applying a payment event failed:", error);
+      console.error(
+        `applying a ${parsed.subject ?? "payment"} event failed:`,
+        error,
+      );
       return answer(parsed, "error");
     }
     await finish(true, null);

@@ -35,6 +35,10 @@ function setup(parsed: ParsedCallback, applyFails = false) {
       if (applyFails) throw new Error("database down");
       return { result: "applied" };
     },
+    apply_refund_event: () => {
+      if (applyFails) throw new Error("database down");
+      return { refund_status: "succeeded", result: "applied" };
+    },
   });
   return { calls, adapter, deps: { serviceRpc, adapterFor: () => adapter } };
 }
@@ -197,4 +201,76 @@ Deno.test("the stored path keeps Mixx's URL token out", () => {
     redactedPath(new URL("http://x/payment-webhook/airtel")),
     "/payment-webhook/airtel",
   );
+});
+
+const payoutOk: ParsedCallback = {
+  ...parsedOk,
+  subject: "refund",
+  providerRef: "WR0123456789ABCDEF01",
+  providerTxnId: "PO1",
+  rawCode: "PAYOUT INITIATED SUCCESS",
+};
+
+Deno.test("a refund callback (a payout's outcome) is stored first, then applied as a refund", async () => {
+  const { calls, deps } = setup(payoutOk);
+  const res = await handleWebhook(post("/payment-webhook/halopesa"), deps);
+  assertEquals(res.status, 200);
+  assertEquals(calls.map((c) => c.fn), [
+    "record_webhook_event",
+    "apply_refund_event",
+    "finish_webhook_event",
+  ]);
+  assertEquals(calls[1].args, {
+    p_provider: "halopesa",
+    p_reference: "WR0123456789ABCDEF01",
+    p_outcome: "succeeded",
+    p_provider_refund_id: "PO1",
+    p_failure_reason: null,
+    p_webhook_event_id: "e0e00000-0000-4000-8000-000000000001",
+  });
+  assertEquals(calls.some((c) => c.fn === "apply_payment_event"), false);
+});
+
+Deno.test("a failed or unfinished payout reaches apply_refund_event with its reason", async () => {
+  const failed = setup({
+    ...payoutOk,
+    state: "failed",
+    refundFailure: "payee_refused",
+    message: "wallet barred",
+  });
+  await handleWebhook(post("/payment-webhook/halopesa"), failed.deps);
+  const applied = failed.calls.find((c) => c.fn === "apply_refund_event")!;
+  assertEquals([applied.args.p_outcome, applied.args.p_failure_reason], [
+    "failed",
+    "payee_refused: wallet barred",
+  ]);
+  const pending = setup({ ...payoutOk, state: "ambiguous" });
+  await handleWebhook(post("/payment-webhook/halopesa"), pending.deps);
+  assertEquals(
+    pending.calls.find((c) => c.fn === "apply_refund_event")!.args.p_outcome,
+    "ambiguous",
+  );
+});
+
+Deno.test("a forged refund callback changes nothing; a database failure asks for a retry", async () => {
+  const forged = setup({
+    ...payoutOk,
+    authentic: false,
+    rejection: "bad_signature",
+  });
+  const res = await handleWebhook(
+    post("/payment-webhook/halopesa"),
+    forged.deps,
+  );
+  assertEquals(res.status, 401);
+  assertEquals(forged.calls.map((c) => c.fn), [
+    "record_webhook_event",
+    "finish_webhook_event",
+  ]);
+  const down = setup(payoutOk, true);
+  const retry = await handleWebhook(
+    post("/payment-webhook/halopesa"),
+    down.deps,
+  );
+  assertEquals(retry.status, 503);
 });

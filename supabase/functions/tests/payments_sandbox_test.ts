@@ -92,6 +92,27 @@ async function payment(
   return result;
 }
 
+/** A payment that succeeded, as its adapter and the sandbox know it. */
+async function paid(adapter: PaymentAdapter, digits: string) {
+  const result = await payment(adapter, digits);
+  if (result.state === "succeeded") {
+    return { ...result, msisdn: phone(adapter.provider, digits) };
+  }
+  const [cb] = await until("the payment's callback", () => {
+    const got = callbacksFor(result.providerRef);
+    return got.length ? got : undefined;
+  });
+  assertEquals(cb.parsed.state, "succeeded");
+  return {
+    ...result,
+    providerTxnId: cb.parsed.providerTxnId ?? undefined,
+    msisdn: phone(adapter.provider, digits),
+  };
+}
+
+const refundRef = (tag: string) =>
+  "WR" + newRef(tag).slice(1).slice(0, 16) + tag;
+
 Deno.test({
   name: "adapters against the sandbox: initiate → callback → verify → status",
   ignore: !ENABLED,
@@ -253,23 +274,145 @@ Deno.test({
         });
       }
 
-      await t.step("airtel: refund after success", async () => {
-        const adapter = createPaymentAdapter("airtel");
-        const result = await payment(adapter, "02");
-        const status = await until("paid", async () => {
-          const s = await adapter.queryStatus(result.providerRef);
-          return s.supported && s.state === "succeeded" ? s : undefined;
-        });
-        assert(status.supported);
-        const refund = await adapter.refund({
-          providerRef: result.providerRef,
-          providerTxnId: status.providerTxnId,
-          amount: 10_000,
-          reference: "RF" + result.providerRef.slice(-10),
-        });
-        assert(refund.supported);
-        assertEquals(refund.state, "refunded");
-      });
+      await t.step(
+        "airtel: the whole payment by the refund API, part of one by disbursement",
+        async () => {
+          const adapter = createPaymentAdapter("airtel");
+          const whole = await paid(adapter, "02");
+          const back = await adapter.refund({
+            providerRef: whole.providerRef,
+            providerTxnId: whole.providerTxnId,
+            amount: 10_000,
+            reference: refundRef("A1"),
+            msisdn: whole.msisdn,
+            wholePayment: true,
+          });
+          assert(back.supported);
+          assertEquals([back.method, back.state], ["refund", "refunded"]);
+          const part = await paid(adapter, "03");
+          const reference = refundRef("A2");
+          const payout = await adapter.refund({
+            providerRef: part.providerRef,
+            providerTxnId: part.providerTxnId,
+            amount: 4_000,
+            reference,
+            msisdn: part.msisdn,
+          });
+          assert(payout.supported);
+          assertEquals([payout.method, payout.state], ["payout", "refunded"]);
+          const status = await adapter.refundStatus({
+            reference,
+            method: "payout",
+          });
+          assert(status.supported);
+          assertEquals(status.state, "refunded");
+          const paidOut = await sandbox(
+            `/_sandbox/payouts?reference=${reference}`,
+          ) as Array<
+            { amount: number; status: string; msisdn: string; method: string }
+          >;
+          assertEquals(
+            paidOut.map((p) => [p.method, p.amount, p.status, p.msisdn]),
+            [["disbursement", 4_000, "paid", part.msisdn]],
+          );
+        },
+      );
+
+      await t.step(
+        "mixx: a refund is a B2C payout to the payer's wallet",
+        async () => {
+          const adapter = createPaymentAdapter("mixx");
+          const done = await paid(adapter, "04");
+          const reference = refundRef("X1");
+          const back = await adapter.refund({
+            providerRef: done.providerRef,
+            amount: 3_000,
+            reference,
+            msisdn: done.msisdn,
+          });
+          assert(back.supported);
+          assertEquals([back.method, back.state], ["payout", "refunded"]);
+          const paidOut = await sandbox(
+            `/_sandbox/payouts?reference=${reference}`,
+          ) as Array<
+            { amount: number; status: string }
+          >;
+          assertEquals(paidOut.map((p) => [p.amount, p.status]), [[
+            3_000,
+            "paid",
+          ]]);
+        },
+      );
+
+      await t.step(
+        "halopesa: a payout is pending, then its PAYOUT webhook and the status say paid",
+        async () => {
+          const adapter = createPaymentAdapter("halopesa");
+          const done = await paid(adapter, "05");
+          const reference = refundRef("H1");
+          const sent = await adapter.refund({
+            providerRef: done.providerRef,
+            amount: 10_000,
+            reference,
+            msisdn: done.msisdn,
+          });
+          assert(sent.supported);
+          assertEquals([sent.method, sent.state], ["payout", "pending"]);
+          const [cb] = await until("the PAYOUT webhook", () => {
+            const got = callbacksFor(reference);
+            return got.length ? got : undefined;
+          });
+          assert(cb.parsed.authentic);
+          assertEquals([cb.parsed.subject, cb.parsed.state], [
+            "refund",
+            "succeeded",
+          ]);
+          const status = await adapter.refundStatus({
+            reference,
+            method: "payout",
+          });
+          assert(status.supported);
+          assertEquals(status.state, "refunded");
+        },
+      );
+
+      await t.step(
+        "halopesa: a lost create answer is ambiguous; the status query finds the payout",
+        async () => {
+          const adapter = createPaymentAdapter("halopesa");
+          const done = await paid(adapter, "83");
+          const reference = refundRef("H2");
+          const sent = await adapter.refund({
+            providerRef: done.providerRef,
+            amount: 10_000,
+            reference,
+            msisdn: done.msisdn,
+          });
+          assert(sent.supported);
+          assertEquals(sent.state, "ambiguous");
+          const status = await until("paid", async () => {
+            const s = await adapter.refundStatus({
+              reference,
+              method: "payout",
+            });
+            return s.supported && s.state === "refunded" ? s : undefined;
+          });
+          assert(status.supported);
+          // and a resend with the same reference creates nothing
+          const again = await adapter.refund({
+            providerRef: done.providerRef,
+            amount: 10_000,
+            reference,
+            msisdn: done.msisdn,
+          });
+          assert(again.supported);
+          assertEquals(again.state, "ambiguous");
+          const paidOut = await sandbox(
+            `/_sandbox/payouts?reference=${reference}&status=paid`,
+          ) as unknown[];
+          assertEquals(paidOut.length, 1);
+        },
+      );
 
       const mpesa = createPaymentAdapter("mpesa");
       await t.step("mpesa: synchronous success, status, reversal", async () => {
@@ -279,15 +422,63 @@ Deno.test({
         const status = await mpesa.queryStatus(result.providerRef);
         assert(status.supported);
         assertEquals(status.state, "succeeded");
+        const reference = "RV" + result.providerRef.slice(-10);
         const refund = await mpesa.refund({
           providerRef: result.providerRef,
           providerTxnId: result.providerTxnId,
-          amount: 10_000,
-          reference: "RV" + result.providerRef.slice(-10),
+          amount: 4_000,
+          reference,
         });
         assert(refund.supported);
-        assertEquals(refund.state, "refunded");
+        assertEquals([refund.method, refund.state], ["reversal", "refunded"]);
+        const reversed = await mpesa.refundStatus({
+          reference,
+          method: "reversal",
+        });
+        assert(reversed.supported);
+        assertEquals(reversed.state, "refunded");
+        // the same reference again is a duplicate, never a second reversal
+        const again = await mpesa.refund({
+          providerRef: result.providerRef,
+          providerTxnId: result.providerTxnId,
+          amount: 4_000,
+          reference,
+        });
+        assert(again.supported);
+        assertEquals(again.state, "ambiguous");
+        // more than is left of the payment is refused
+        const beyond = await mpesa.refund({
+          providerRef: result.providerRef,
+          providerTxnId: result.providerTxnId,
+          amount: 6_001,
+          reference: reference + "B",
+        });
+        assert(beyond.supported);
+        assertEquals(beyond.state, "failed");
       });
+
+      await t.step(
+        "mpesa: a reversal refused once (float short) goes through when retried",
+        async () => {
+          const result = await payment(mpesa, "81");
+          assertEquals(result.state, "succeeded");
+          const request = {
+            providerRef: result.providerRef,
+            providerTxnId: result.providerTxnId,
+            amount: 10_000,
+            reference: "RV" + result.providerRef.slice(-12),
+          };
+          const first = await mpesa.refund(request);
+          assert(first.supported);
+          assertEquals([first.state, first.failureReason], [
+            "failed",
+            "insufficient_balance",
+          ]);
+          const second = await mpesa.refund(request);
+          assert(second.supported);
+          assertEquals(second.state, "refunded");
+        },
+      );
 
       await t.step("mpesa: customer failures", async () => {
         for (

@@ -12,9 +12,11 @@ import type {
   OrderState,
   PaymentState,
   ProviderName,
+  RefundMethod,
+  RefundStatus,
   ReportField,
 } from "../payments/mod.ts";
-import type { Rpc } from "./db.ts";
+import type { Rpc, Select } from "./db.ts";
 import { byteaHex } from "./http.ts";
 
 /** The SQL functions of this file (`public.` schema). */
@@ -27,7 +29,11 @@ export type RpcName =
   | "apply_payment_event"
   | "payments_to_reconcile"
   | "fail_unsent_push"
-  | "expire_overdue_payments";
+  | "expire_overdue_payments"
+  | "refunds_to_execute"
+  | "claim_refund"
+  | "record_refund_outcome"
+  | "apply_refund_event";
 
 async function call<T>(
   rpc: Rpc,
@@ -250,4 +256,130 @@ export function expireOverduePayments(
   rpc: Rpc,
 ): Promise<{ expired: number; busy: number }> {
   return call(rpc, "expire_overdue_payments", {});
+}
+
+// -- refund-execute ------------------------------------------------------------------------
+
+/** One row of `public.refunds_to_execute`: requested (to send) or processing without an
+ * answer for a while (to ask the provider about). */
+export interface RefundDue {
+  refund_id: string;
+  status: RefundStatus;
+}
+
+/** `public.refunds_to_execute(p_limit, p_stale_seconds)`. */
+export function refundsToExecute(
+  rpc: Rpc,
+  a: { limit: number; staleSeconds: number },
+): Promise<RefundDue[]> {
+  return call(rpc, "refunds_to_execute", {
+    p_limit: a.limit,
+    p_stale_seconds: a.staleSeconds,
+  });
+}
+
+/** What `public.claim_refund` answers: the claimant (exactly one caller) gets what the
+ * provider needs; everyone else `{claimed: false, refund_id}`. */
+export interface RefundClaim {
+  claimed: boolean;
+  refund_id: string;
+  /** Our reference of the refund towards the provider (`refunds.reference`). */
+  reference?: string;
+  amount?: number;
+  currency?: "TZS";
+  provider?: ProviderName;
+  /** The payment's reference (`private.payment_references`). */
+  payment_reference?: string | null;
+  /** The payment's receipt at the provider (M-Pesa reversal, Airtel refund). */
+  provider_txn_id?: string | null;
+  /** The payer's wallet. */
+  msisdn?: string | null;
+  /** True when this refund gives back the whole payment (when the database says so). */
+  whole_payment?: boolean;
+}
+
+/** `public.claim_refund(p_refund_id)`: requested → processing, for exactly one caller. */
+export function claimRefund(rpc: Rpc, refundId: string): Promise<RefundClaim> {
+  return call(rpc, "claim_refund", { p_refund_id: refundId });
+}
+
+export interface RefundOutcome {
+  refundId: string;
+  /** `ambiguous`: not known yet; the refund stays processing and is asked about later. */
+  outcome: "succeeded" | "failed" | "ambiguous";
+  method?: RefundMethod | null;
+  providerRefundId?: string | null;
+  failureReason?: string | null;
+}
+
+/** What the refund functions answer: the refund's state after the call, and what the call
+ * did (applied | duplicate | ignored | pending | unknown_refund). */
+export interface RefundRecorded {
+  refund_id?: string;
+  refund_status?: RefundStatus;
+  result: string;
+}
+
+/** `public.record_refund_outcome(p_refund_id, p_outcome, p_method, p_provider_refund_id,
+ * p_failure_reason)`: only a processing refund changes. */
+export function recordRefundOutcome(
+  rpc: Rpc,
+  a: RefundOutcome,
+): Promise<RefundRecorded> {
+  return call(rpc, "record_refund_outcome", {
+    p_refund_id: a.refundId,
+    p_outcome: a.outcome,
+    p_method: a.method,
+    p_provider_refund_id: a.providerRefundId,
+    p_failure_reason: a.failureReason,
+  });
+}
+
+export interface RefundEvent {
+  provider: ProviderName;
+  /** Our refund reference, as the callback names it. */
+  reference: string;
+  outcome: "succeeded" | "failed" | "ambiguous";
+  providerRefundId?: string | null;
+  failureReason?: string | null;
+  webhookEventId?: string;
+}
+
+/** `public.apply_refund_event(p_provider, p_reference, p_outcome, p_provider_refund_id,
+ * p_failure_reason, p_webhook_event_id)`: a provider callback about a refund sent as a
+ * payout, in one transaction; the stored callback is annotated. */
+export function applyRefundEvent(
+  rpc: Rpc,
+  a: RefundEvent,
+): Promise<RefundRecorded> {
+  return call(rpc, "apply_refund_event", {
+    p_provider: a.provider,
+    p_reference: a.reference,
+    p_outcome: a.outcome,
+    p_provider_refund_id: a.providerRefundId,
+    p_failure_reason: a.failureReason,
+    p_webhook_event_id: a.webhookEventId,
+  });
+}
+
+/** What refund-execute needs to ask a provider about a refund sent earlier. */
+export interface RefundSent {
+  id: string;
+  provider: ProviderName;
+  reference: string;
+  status: RefundStatus;
+  /** Recorded with the last answer; null when no answer was ever recorded. */
+  method: RefundMethod | "manual" | null;
+}
+
+/** `public.refunds` (granted to the service role: a read, not an RPC): the provider,
+ * reference and method of one refund; null when there is no such refund. */
+export async function refundSent(
+  select: Select,
+  refundId: string,
+): Promise<RefundSent | null> {
+  const rows = await select("refunds", "id,provider,reference,status,method", {
+    id: refundId,
+  });
+  return (rows[0] as unknown as RefundSent | undefined) ?? null;
 }

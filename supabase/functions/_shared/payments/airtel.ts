@@ -8,12 +8,23 @@
  *   or by `GET /standard/v1/payments/{id}`.
  * - Callback: `{transaction: {id, message, status_code: TS|TF, airtel_money_id}, hash}`
  *   where `hash` = base64 HMAC-SHA256 (portal key) over the JSON of `transaction`.
+ * - Refunds: the refund API (`POST /standard/v1/payments/refund`, by `airtel_money_id`)
+ *   gives back the WHOLE payment, synchronously, and cannot be asked about afterwards. A
+ *   part of a payment goes back as a disbursement (B2C, `POST /standard/v2/disbursements/`,
+ *   PIN RSA-encrypted with the portal's key) to the payer's wallet, known by our refund
+ *   reference (`transaction.id`) and asked about with
+ *   `GET /standard/v2/disbursements/{id}?transactionType=B2C`. No refund callbacks are
+ *   documented.
  */
 import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
 import { oauthGrant, ProviderClient } from "./client.ts";
 import { type AirtelConfig, airtelConfig } from "./config.ts";
 import type { PaymentState } from "./contract.ts";
-import { hmacSha256Base64, timingSafeEqual } from "./crypto.ts";
+import {
+  hmacSha256Base64,
+  rsaPkcs1EncryptBase64,
+  timingSafeEqual,
+} from "./crypto.ts";
 import {
   type HttpResult,
   jsonResponse,
@@ -22,7 +33,7 @@ import {
   RETRY_SOON,
   str,
 } from "./http.ts";
-import { toNationalMsisdn } from "./msisdn.ts";
+import { isCanonicalMsisdn, toNationalMsisdn } from "./msisdn.ts";
 import { reasonFromText } from "./reasons.ts";
 import type {
   AckOutcome,
@@ -35,8 +46,12 @@ import type {
   PaymentAdapter,
   PaymentRequest,
   Protocol,
+  RefundFailureReason,
   RefundRequest,
   RefundResult,
+  RefundState,
+  RefundStatusRequest,
+  RefundStatusResult,
   StatusResult,
 } from "./types.ts";
 
@@ -131,15 +146,21 @@ export const airtel: Protocol = {
 
 export class AirtelAdapter implements PaymentAdapter {
   readonly provider = "airtel" as const;
-  readonly capabilities: Capabilities = {
-    mode: "async",
-    callbackAuth: "hmac",
-    statusQuery: true,
-    refund: true,
-  };
+  readonly capabilities: Capabilities;
   private readonly client: ProviderClient;
 
   constructor(private readonly cfg: AirtelConfig, deps: AdapterDeps) {
+    this.capabilities = {
+      mode: "async",
+      callbackAuth: "hmac",
+      statusQuery: true,
+      refund: {
+        whole: "refund",
+        partial: cfg.disbursement ? "payout" : null,
+        statusQuery: cfg.disbursement ? ["payout"] : [],
+        callbacks: false,
+      },
+    };
     this.client = new ProviderClient({
       baseUrl: cfg.baseUrl,
       httpTimeoutMs: cfg.httpTimeoutMs,
@@ -270,20 +291,121 @@ export class AirtelAdapter implements PaymentAdapter {
   }
 
   refund(request: RefundRequest): Promise<RefundResult> {
+    if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
+      throw new RangeError("refund amount must be a positive whole number");
+    }
+    return request.wholePayment === true
+      ? this.refundWhole(request)
+      : this.disburse(request);
+  }
+
+  /** The refund API: the whole payment back, by the payment's airtel_money_id. */
+  private refundWhole(request: RefundRequest): Promise<RefundResult> {
     if (!request.providerTxnId) {
       return Promise.resolve({
         supported: true,
+        method: "refund",
         state: "failed",
+        failureReason: "missing_payment_details",
         message: "Airtel refunds need the payment's airtel_money_id",
         raw: null,
       });
     }
-    return this.client.refund({
+    return this.client.refund("refund", {
       method: "POST",
       path: "/standard/v1/payments/refund",
       json: { transaction: { airtel_money_id: request.providerTxnId } },
     }, refundResult);
   }
+
+  /** A disbursement (B2C) of `amount` to the payer's wallet. */
+  private disburse(request: RefundRequest): Promise<RefundResult> {
+    const disbursement = this.cfg.disbursement;
+    if (!disbursement) {
+      return Promise.resolve({
+        supported: true,
+        method: "payout",
+        state: "failed",
+        failureReason: "no_credentials",
+        message:
+          "part of an Airtel payment goes back by disbursement, which is not configured " +
+          "(AIRTEL_DISBURSEMENT_PIN, AIRTEL_ENCRYPTION_PUBLIC_KEY): pay it by hand",
+        raw: null,
+      });
+    }
+    if (!request.msisdn || !isCanonicalMsisdn(request.msisdn)) {
+      return Promise.resolve({
+        supported: true,
+        method: "payout",
+        state: "failed",
+        failureReason: "invalid_msisdn",
+        message: "the payer's wallet is not 255 + 9 digits; nothing was sent",
+        raw: null,
+      });
+    }
+    const msisdn = request.msisdn;
+    const { currency } = this.cfg;
+    return this.client.refund("payout", () => ({
+      method: "POST",
+      path: "/standard/v2/disbursements/",
+      json: {
+        payee: { currency, msisdn: toNationalMsisdn(msisdn) },
+        reference: request.reference,
+        pin: rsaPkcs1EncryptBase64(disbursement.publicKey, disbursement.pin),
+        transaction: {
+          amount: request.amount,
+          id: request.reference,
+          type: "B2C",
+        },
+      },
+    }), disbursementResult);
+  }
+
+  refundStatus(request: RefundStatusRequest): Promise<RefundStatusResult> {
+    // the refund API has no query; a disbursement is known by our reference
+    if (request.method === "refund" || !this.cfg.disbursement) {
+      return Promise.resolve({ supported: false });
+    }
+    const conclusive = request.method === "payout";
+    return this.client.refundStatus({
+      method: "GET",
+      path: `/standard/v2/disbursements/${
+        encodeURIComponent(request.reference)
+      }?transactionType=B2C`,
+    }, (reply) => disbursementStatusResult(reply, conclusive));
+  }
+}
+
+/** Disbursement `status.response_code` values (DP009000010xx). */
+export function mapAirtelDisbursementCode(
+  code: string | undefined,
+): { state: RefundState; reason?: RefundFailureReason } | null {
+  switch (code) {
+    case "DP00900001001":
+      return { state: "refunded" };
+    case "DP00900001000": // ambiguous
+    case "DP00900001011": // duplicate transaction id: it exists, ask about it
+      return { state: "ambiguous" };
+    case "DP00900001006": // in progress
+      return { state: "pending" };
+    case "DP00900001007": // our wallet's balance is short
+      return { state: "failed", reason: "insufficient_balance" };
+    case "DP00900001012": // the payee cannot receive
+      return { state: "failed", reason: "payee_refused" };
+    default:
+      return null;
+  }
+}
+
+/** A refusal's reason from a message (the refund API sends only text). */
+function refundFailureFromText(text: string | undefined): RefundFailureReason {
+  if (!text) return "provider_error";
+  if (/insufficient|balance/i.test(text)) return "insufficient_balance";
+  if (/eligible|already|refunded/i.test(text)) return "not_eligible";
+  if (/msisdn|subscriber|payee|barred|wallet/i.test(text)) {
+    return "payee_refused";
+  }
+  return "provider_error";
 }
 
 function pushResult(providerRef: string, reply: HttpResult): InitiateResult {
@@ -349,26 +471,126 @@ function statusResult(reply: HttpResult): StatusResult {
   };
 }
 
+/**
+ * The refund API's answer. Airtel documents a successful refund as
+ * `data.transaction.status: "SUCCESS"` next to `status.success: false`: the transaction
+ * status decides, not the flag.
+ */
 function refundResult(reply: HttpResult): RefundResult {
   const json = obj(reply.json);
   const status = obj(json.status);
   const transaction = obj(obj(json.data).transaction);
   const txStatus = (str(transaction.status) ?? "").toUpperCase();
+  const message = str(status.message) ?? str(transaction.message);
   const base = {
     supported: true as const,
+    method: "refund" as const,
     providerRefundId: str(transaction.airtel_money_id) || undefined,
-    rawCode: str(status.response_code) ?? txStatus ?? `HTTP ${reply.status}`,
-    message: str(status.message),
+    rawCode: str(status.response_code) ?? (txStatus || `HTTP ${reply.status}`),
+    message,
     raw: reply.raw,
   };
-  if (
-    reply.status === 200 && status.success === true &&
-    (txStatus === "SUCCESS" || txStatus === "TS")
-  ) {
+  if (reply.status === 200 && (txStatus === "SUCCESS" || txStatus === "TS")) {
     return { state: "refunded", ...base };
   }
-  if (reply.status >= 500 || txStatus === "TA" || txStatus === "TIP") {
+  if (
+    reply.status >= 500 || reply.status === 408 || txStatus === "TA" ||
+    txStatus === "TIP"
+  ) {
     return { state: "ambiguous", ...base };
   }
-  return { state: "failed", ...base };
+  if (reply.status === 200 && !txStatus) {
+    // a 200 that does not say what happened
+    return { state: "ambiguous", ...base };
+  }
+  return {
+    state: "failed",
+    failureReason: refundFailureFromText(message),
+    ...base,
+  };
+}
+
+function disbursementResult(reply: HttpResult): RefundResult {
+  const json = obj(reply.json);
+  const status = obj(json.status);
+  const transaction = obj(obj(json.data).transaction);
+  const code = str(status.response_code);
+  const message = str(status.message);
+  const base = {
+    supported: true as const,
+    method: "payout" as const,
+    providerRefundId: str(transaction.airtel_money_id) ||
+      str(transaction.reference_id) || undefined,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  if (reply.status >= 500 || reply.status === 408) {
+    return { state: "ambiguous", ...base };
+  }
+  const mapped = mapAirtelDisbursementCode(code);
+  if (mapped) {
+    return mapped.state === "failed"
+      ? { state: "failed", failureReason: mapped.reason, ...base }
+      : { state: mapped.state, ...base };
+  }
+  if (reply.status >= 400 || code) {
+    // refused before or while processing, by an error code of its own
+    return {
+      state: "failed",
+      failureReason: refundFailureFromText(message),
+      ...base,
+    };
+  }
+  return { state: "ambiguous", ...base };
+}
+
+/** The enquiry's answer; `conclusive`: a "not found" means it was never received (we know
+ * it was sent as a disbursement, not through the refund API). */
+function disbursementStatusResult(
+  reply: HttpResult,
+  conclusive: boolean,
+): RefundStatusResult {
+  const json = obj(reply.json);
+  const status = obj(json.status);
+  const transaction = obj(obj(json.data).transaction);
+  const code = str(status.response_code);
+  const message = str(transaction.message) ?? str(status.message);
+  const answer = {
+    supported: true as const,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  if (reply.status === 404 || code === "DP00900001015") {
+    return conclusive
+      ? { ...answer, state: "ambiguous", notFound: true }
+      : { ...answer, state: "ambiguous" };
+  }
+  const txStatus = (str(transaction.status) ?? "").toUpperCase();
+  if (reply.status !== 200 || !txStatus) {
+    return {
+      ...answer,
+      state: "ambiguous",
+      transportError: "provider_unavailable",
+    };
+  }
+  const providerRefundId = str(transaction.airtel_money_id) || undefined;
+  switch (txStatus) {
+    case "TS":
+    case "SUCCESS":
+      return { ...answer, state: "refunded", providerRefundId };
+    case "TF":
+    case "FAILED":
+      return {
+        ...answer,
+        state: "failed",
+        failureReason: refundFailureFromText(message),
+      };
+    case "TIP":
+    case "PENDING":
+      return { ...answer, state: "pending" };
+    default:
+      return { ...answer, state: "ambiguous" };
+  }
 }

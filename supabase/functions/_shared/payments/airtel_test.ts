@@ -1,4 +1,6 @@
-import { assert, assertEquals, assertFalse } from "./assert.ts";
+import { Buffer } from "node:buffer";
+import { constants, generateKeyPairSync, privateDecrypt } from "node:crypto";
+import { assert, assertEquals } from "./assert.ts";
 import {
   airtelCallbackHash,
   airtelHashInput,
@@ -390,37 +392,275 @@ Deno.test("airtel: transaction status codes", () => {
   assertEquals(mapAirtelResponseCode("DPXXX"), null);
 });
 
-Deno.test("airtel: refund by airtel_money_id", async () => {
-  const { mock, adapter } = setup();
-  mock.on("POST", "/standard/v1/payments/refund", () =>
-    json(200, {
-      data: { transaction: { airtel_money_id: "RF1", status: "SUCCESS" } },
-      status: {
-        code: "200",
-        message: "SUCCESS",
-        result_code: "ESB000010",
-        success: true,
-      },
-    }));
-  const refund = await adapter.refund({
-    providerRef: payment.reference,
-    providerTxnId: "MP1",
-    amount: 25000,
-    reference: "R1",
-  });
-  assert(refund.supported);
-  assertEquals([refund.state, refund.providerRefundId], ["refunded", "RF1"]);
-  assertEquals(
-    JSON.parse(mock.callsTo("/standard/v1/payments/refund")[0].body),
-    {
-      transaction: { airtel_money_id: "MP1" },
+const airtelKeys = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "der" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+});
+const DISBURSEMENT = {
+  AIRTEL_DISBURSEMENT_PIN: "4321",
+  AIRTEL_ENCRYPTION_PUBLIC_KEY: Buffer.from(airtelKeys.publicKey).toString(
+    "base64",
+  ),
+};
+
+const refund = {
+  providerRef: payment.reference,
+  providerTxnId: "MP1",
+  amount: 25000,
+  reference: "WR0000000000000000A1",
+  msisdn: "255684000001",
+};
+
+function refundReply(
+  http: number,
+  txStatus: string | undefined,
+  message = "SUCCESS",
+) {
+  return json(http, {
+    data: {
+      transaction: txStatus ? { airtel_money_id: "RF1", status: txStatus } : {},
     },
+    // Airtel documents a successful refund with success: false
+    status: {
+      code: String(http),
+      message,
+      result_code: "ESB000010",
+      success: false,
+    },
+  });
+}
+
+Deno.test("airtel: a whole payment goes back by the refund API (SUCCESS despite success: false)", async () => {
+  const { mock, adapter } = setup({ PAYMENTS_HTTP_TIMEOUT_MS: "100" });
+  mock.on(
+    "POST",
+    "/standard/v1/payments/refund",
+    () => refundReply(200, "SUCCESS"),
   );
+  const done = await adapter.refund({ ...refund, wholePayment: true });
+  assert(done.supported);
+  assertEquals([done.method, done.state, done.providerRefundId], [
+    "refund",
+    "refunded",
+    "RF1",
+  ]);
+  const call = mock.callsTo("/standard/v1/payments/refund")[0];
+  assertEquals(JSON.parse(call.body), {
+    transaction: { airtel_money_id: "MP1" },
+  });
+  assertEquals(call.headers.get("x-country"), "TZ");
+
+  for (
+    const [reply, state, reason] of [
+      [
+        refundReply(400, "FAILED", "Transaction is not eligible for refund"),
+        "failed",
+        "not_eligible",
+      ],
+      [refundReply(500, undefined, "Internal error"), "ambiguous", undefined],
+      [refundReply(200, "TIP"), "ambiguous", undefined],
+      [refundReply(200, undefined), "ambiguous", undefined],
+    ] as Array<[Response, string, string | undefined]>
+  ) {
+    mock.on("POST", "/standard/v1/payments/refund", () => reply.clone());
+    const r = await adapter.refund({ ...refund, wholePayment: true });
+    assert(r.supported);
+    assertEquals([r.state, r.failureReason], [state, reason]);
+  }
+  mock.on("POST", "/standard/v1/payments/refund", () => "hang");
+  const lost = await setupTimeout(adapter);
+  assertEquals(lost, "ambiguous");
+
+  const before = mock.callsTo("/standard/v1/payments/refund").length;
   const noId = await adapter.refund({
-    providerRef: "x",
-    amount: 1,
-    reference: "R2",
+    ...refund,
+    providerTxnId: null,
+    wholePayment: true,
   });
   assert(noId.supported);
-  assertFalse(noId.state === "refunded");
+  assertEquals([noId.state, noId.failureReason], [
+    "failed",
+    "missing_payment_details",
+  ]);
+  assertEquals(mock.callsTo("/standard/v1/payments/refund").length, before);
+  // the refund API cannot be asked about afterwards
+  assertEquals(
+    await adapter.refundStatus({
+      reference: refund.reference,
+      method: "refund",
+    }),
+    { supported: false },
+  );
+});
+
+async function setupTimeout(
+  adapter: ReturnType<typeof setup>["adapter"],
+): Promise<string> {
+  const r = await adapter.refund({ ...refund, wholePayment: true });
+  return r.supported ? r.state : "unsupported";
+}
+
+Deno.test("airtel: part of a payment is never sent through the refund API", async () => {
+  const { mock, adapter } = setup();
+  mock.on(
+    "POST",
+    "/standard/v1/payments/refund",
+    () => refundReply(200, "SUCCESS"),
+  );
+  // not configured for disbursements: nothing is sent, an operator pays it
+  for (const wholePayment of [false, undefined]) {
+    const r = await adapter.refund({ ...refund, amount: 5000, wholePayment });
+    assert(r.supported);
+    assertEquals([r.method, r.state, r.failureReason], [
+      "payout",
+      "failed",
+      "no_credentials",
+    ]);
+  }
+  assertEquals(mock.calls.filter((c) => c.method === "POST").length, 0);
+});
+
+function disbursementReply(code: string, http = 200, txStatus = "TS") {
+  return json(http, {
+    data: {
+      transaction: {
+        reference_id: "REF9",
+        airtel_money_id: "DB1",
+        id: refund.reference,
+        status: txStatus,
+      },
+    },
+    status: {
+      response_code: code,
+      code: String(http),
+      success: http === 200,
+      result_code: "ESB000010",
+      message: code,
+    },
+  });
+}
+
+Deno.test("airtel: a disbursement (B2C) with the PIN encrypted, by our reference", async () => {
+  const { mock, adapter } = setup(DISBURSEMENT);
+  mock.on(
+    "POST",
+    "/standard/v2/disbursements/",
+    () => disbursementReply("DP00900001001"),
+  );
+  const paid = await adapter.refund({ ...refund, amount: 5000 });
+  assert(paid.supported);
+  assertEquals([paid.method, paid.state, paid.providerRefundId], [
+    "payout",
+    "refunded",
+    "DB1",
+  ]);
+  const call = mock.callsTo("/standard/v2/disbursements/")[0];
+  const body = JSON.parse(call.body);
+  assertEquals(body.payee, { currency: "TZS", msisdn: "684000001" });
+  assertEquals(body.reference, refund.reference);
+  assertEquals(body.transaction, {
+    amount: 5000,
+    id: refund.reference,
+    type: "B2C",
+  });
+  const pin = privateDecrypt(
+    { key: airtelKeys.privateKey, padding: constants.RSA_PKCS1_PADDING },
+    Buffer.from(body.pin, "base64"),
+  ).toString("utf8");
+  assertEquals(pin, "4321");
+  assertEquals(call.headers.get("authorization"), "Bearer tok1");
+
+  for (
+    const [reply, state, reason] of [
+      [disbursementReply("DP00900001000"), "ambiguous", undefined],
+      [disbursementReply("DP00900001011", 400), "ambiguous", undefined],
+      [disbursementReply("DP00900001006", 200, "TIP"), "pending", undefined],
+      [
+        disbursementReply("DP00900001007", 400),
+        "failed",
+        "insufficient_balance",
+      ],
+      [disbursementReply("DP00900001012", 400), "failed", "payee_refused"],
+      [disbursementReply("DP00900001099", 400), "failed", "provider_error"],
+      [json(502, {}), "ambiguous", undefined],
+    ] as Array<[Response, string, string | undefined]>
+  ) {
+    mock.on("POST", "/standard/v2/disbursements/", () => reply.clone());
+    const r = await adapter.refund({ ...refund, amount: 5000 });
+    assert(r.supported);
+    assertEquals([r.state, r.failureReason], [state, reason]);
+  }
+  // a whole payment still goes through the refund API
+  mock.on(
+    "POST",
+    "/standard/v1/payments/refund",
+    () => refundReply(200, "SUCCESS"),
+  );
+  const whole = await adapter.refund({ ...refund, wholePayment: true });
+  assert(whole.supported);
+  assertEquals(whole.method, "refund");
+  const bad = await adapter.refund({ ...refund, msisdn: "0684000001" });
+  assert(bad.supported);
+  assertEquals([bad.state, bad.failureReason], ["failed", "invalid_msisdn"]);
+});
+
+Deno.test("airtel: a disbursement whose answer was lost is asked about by our reference", async () => {
+  const { mock, adapter } = setup(DISBURSEMENT);
+  const path = `/standard/v2/disbursements/${refund.reference}`;
+  const answer = (status: string) =>
+    json(200, {
+      data: {
+        transaction: {
+          id: refund.reference,
+          status,
+          message: status === "TF" ? "Payee account barred" : "ok",
+          airtel_money_id: "DB7",
+        },
+      },
+      status: { response_code: "DP00900001001", success: true },
+    });
+  for (
+    const [status, state, reason] of [
+      ["TS", "refunded", undefined],
+      ["TF", "failed", "payee_refused"],
+      ["TIP", "pending", undefined],
+      ["TA", "ambiguous", undefined],
+    ]
+  ) {
+    mock.on("GET", path, () => answer(status!));
+    const r = await adapter.refundStatus({
+      reference: refund.reference,
+      method: "payout",
+    });
+    assert(r.supported);
+    assertEquals([r.state, r.failureReason], [state, reason], status);
+  }
+  const call = mock.callsTo(path).at(-1)!;
+  assertEquals(call.url.searchParams.get("transactionType"), "B2C");
+  mock.on("GET", path, () =>
+    json(404, {
+      data: {},
+      status: { response_code: "DP00900001015", success: false },
+    }));
+  const missing = await adapter.refundStatus({
+    reference: refund.reference,
+    method: "payout",
+  });
+  assert(missing.supported);
+  assertEquals([missing.state, missing.notFound], ["ambiguous", true]);
+  // nothing recorded: it may have gone through the refund API, which cannot be asked
+  const unknown = await adapter.refundStatus({
+    reference: refund.reference,
+    method: null,
+  });
+  assert(unknown.supported);
+  assertEquals([unknown.state, unknown.notFound], ["ambiguous", undefined]);
+  mock.on("GET", path, () => json(503, {}));
+  const down = await adapter.refundStatus({
+    reference: refund.reference,
+    method: "payout",
+  });
+  assert(down.supported);
+  assertEquals(down.transportError, "provider_unavailable");
 });

@@ -15,7 +15,14 @@
  * - Status: `GET /payments/{orderReference}` → an array of payments.
  * - Webhook: `{event: "PAYMENT RECEIVED" | "PAYMENT FAILED", data: {…}, checksum,
  *   checksumMethod}` signed like requests, over the body without checksum/checksumMethod.
- * - No refund API for collections (refunds would be payouts): capability says so.
+ * - Refunds: no refund API for collections; money goes back as a mobile-money payout to
+ *   the payer's wallet, with our refund reference as `orderReference`:
+ *   `POST /payouts/preview-mobile-money-payout` (checks the phone, the fee and our
+ *   balance; moves nothing) then `POST /payouts/create-mobile-money-payout` (both with
+ *   `checksum`; status AUTHORIZED | SUCCESS | REVERSED …). A lost answer is asked for with
+ *   `GET /payouts/{orderReference}`; outcomes also arrive as webhooks (`PAYOUT INITIATED`
+ *   with the payout's status, `PAYOUT REFUNDED`, `PAYOUT REVERSED`) on the same URL as the
+ *   payment webhooks, signed the same way.
  */
 import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
 import { ProviderClient } from "./client.ts";
@@ -33,7 +40,7 @@ import {
   unreadableOf,
   wholeAmount,
 } from "./http.ts";
-import { toCanonicalMsisdn } from "./msisdn.ts";
+import { isCanonicalMsisdn, toCanonicalMsisdn } from "./msisdn.ts";
 import { reasonFromText } from "./reasons.ts";
 import { expiryAt, lifetimeMs } from "./token_cache.ts";
 import type {
@@ -46,7 +53,12 @@ import type {
   PaymentAdapter,
   PaymentRequest,
   Protocol,
+  RefundFailureReason,
+  RefundRequest,
   RefundResult,
+  RefundState,
+  RefundStatusRequest,
+  RefundStatusResult,
   StatusResult,
 } from "./types.ts";
 
@@ -110,7 +122,12 @@ export class ClickPesaAdapter implements PaymentAdapter {
     mode: "async",
     callbackAuth: "hmac",
     statusQuery: true,
-    refund: false,
+    refund: {
+      whole: "payout",
+      partial: "payout",
+      statusQuery: ["payout"],
+      callbacks: true,
+    },
   };
   private readonly client: ProviderClient;
 
@@ -175,6 +192,13 @@ export class ClickPesaAdapter implements PaymentAdapter {
     const body = obj(parsed);
     const data = obj(body.data);
     const event = str(body.event) ?? null;
+    if (event?.startsWith("PAYOUT ")) {
+      return await this.verified(
+        input,
+        parsed,
+        payoutEvent(event, data, parsed),
+      );
+    }
     const message = str(data.message) ?? null;
     const report = clickPesaReport(data);
     let state: PaymentState | null = null;
@@ -194,11 +218,22 @@ export class ClickPesaAdapter implements PaymentAdapter {
       message,
       raw: parsed ?? input.rawBody.slice(0, 2000),
     };
+    return await this.verified(input, parsed, result);
+  }
+
+  /** The checks every webhook passes, payment or payout: a JSON object, the IP allow-list,
+   * the checksum over the body (constant time), then the fields that name its subject. */
+  private async verified(
+    input: CallbackInput,
+    parsed: unknown,
+    result: ParsedCallback,
+  ): Promise<ParsedCallback> {
     if (
       parsed === null || typeof parsed !== "object" || Array.isArray(parsed)
     ) {
       return { ...result, rejection: "malformed" };
     }
+    const body = parsed as Record<string, unknown>;
     if (!ipAllowed(this.cfg.callbackAllowedIps, input.sourceIp)) {
       return { ...result, rejection: "ip_not_allowed" };
     }
@@ -208,7 +243,7 @@ export class ClickPesaAdapter implements PaymentAdapter {
     if (!timingSafeEqual(expected, received.toLowerCase())) {
       return { ...result, rejection: "bad_signature" };
     }
-    if (!event || !result.providerRef) {
+    if (!result.rawCode || !result.providerRef) {
       return { ...result, rejection: "malformed" };
     }
     return { ...result, authentic: true };
@@ -246,9 +281,253 @@ export class ClickPesaAdapter implements PaymentAdapter {
     }, statusResult);
   }
 
-  refund(): Promise<RefundResult> {
-    return Promise.resolve({ supported: false });
+  /**
+   * A payout of `amount` to the payer's wallet: previewed first (nothing moves: a refusal
+   * or no answer there fails the refund with nothing sent), then created.
+   */
+  async refund(request: RefundRequest): Promise<RefundResult> {
+    if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
+      throw new RangeError("refund amount must be a positive whole number");
+    }
+    if (!request.msisdn || !isCanonicalMsisdn(request.msisdn)) {
+      return notSent(
+        "invalid_msisdn",
+        "the payer's wallet is not 255 + 9 digits; nothing was sent",
+      );
+    }
+    const payload: Record<string, unknown> = {
+      amount: request.amount,
+      currency: "TZS",
+      orderReference: request.reference,
+      phoneNumber: request.msisdn,
+    };
+    payload.checksum = await clickPesaChecksum(this.cfg.checksumKey, payload);
+    const preview = await this.client.attempt("status", {
+      method: "POST",
+      path: "/payouts/preview-mobile-money-payout",
+      json: payload,
+    });
+    if ("error" in preview) {
+      return notSent("provider_error", `preview: ${preview.error.message}`);
+    }
+    const refused = previewRefusal(preview.reply, request.amount);
+    if (refused) return refused;
+    return await this.client.refund("payout", {
+      method: "POST",
+      path: "/payouts/create-mobile-money-payout",
+      json: payload,
+    }, payoutResult);
   }
+
+  refundStatus(request: RefundStatusRequest): Promise<RefundStatusResult> {
+    return this.client.refundStatus({
+      method: "GET",
+      path: `/payouts/${encodeURIComponent(request.reference)}`,
+    }, payoutStatusResult);
+  }
+}
+
+function notSent(
+  reason: RefundFailureReason,
+  message: string,
+): Extract<RefundResult, { supported: true }> {
+  return {
+    supported: true,
+    method: "payout",
+    state: "failed",
+    failureReason: reason,
+    message,
+    raw: null,
+  };
+}
+
+/** A payout status → our refund state. */
+export function mapClickPesaPayoutStatus(
+  status: string | undefined,
+): RefundState {
+  switch ((status ?? "").toUpperCase()) {
+    case "SUCCESS":
+      return "refunded";
+    case "FAILED":
+    case "REFUNDED": // the payout failed and came back to our balance
+    case "REVERSED":
+      return "failed";
+    case "AUTHORIZED":
+    case "PROCESSING":
+    case "PENDING":
+      return "pending";
+    default:
+      return "ambiguous";
+  }
+}
+
+function payoutFailure(message: string | undefined): RefundFailureReason {
+  if (!message) return "provider_error";
+  if (/insufficient|balance/i.test(message)) return "insufficient_balance";
+  if (
+    /phone|msisdn|number|account|wallet|receiver|beneficiary/i.test(message)
+  ) {
+    return "payee_refused";
+  }
+  return "provider_error";
+}
+
+/**
+ * Why the preview refuses to let the payout go: ClickPesa refused it (4xx: bad phone, our
+ * balance …), or the payer would receive less than the refund (fees charged to the
+ * receiver: the fee bearer must be the merchant). A payout with this reference already
+ * exists (409): ambiguous, nothing new is created. Null: go on.
+ */
+function previewRefusal(
+  reply: HttpResult,
+  amount: number,
+): RefundResult | null {
+  const json = obj(reply.json);
+  const message = messageOf(json);
+  if (reply.status === 409 || /already|duplicate/i.test(message ?? "")) {
+    // a payout with this reference exists: what became of it is for the status query
+    return {
+      supported: true,
+      method: "payout",
+      state: "ambiguous",
+      rawCode: `HTTP ${reply.status}`,
+      message: `preview: ${message ?? "order reference already used"}`,
+      raw: reply.raw,
+    };
+  }
+  if (reply.status !== 200) {
+    return {
+      ...notSent(
+        reply.status >= 500 ? "provider_error" : payoutFailure(message),
+        `preview: ${message ?? `HTTP ${reply.status}`}`,
+      ),
+      rawCode: `HTTP ${reply.status}`,
+      raw: reply.raw,
+    };
+  }
+  const receiver = obj(json.receiver);
+  if (
+    receiver.amount !== undefined && wholeAmount(receiver.amount) !== amount
+  ) {
+    return {
+      ...notSent(
+        "fee_charged_to_payee",
+        `preview: the payer would receive ${
+          String(receiver.amount)
+        }, not ${amount}; set the payout fee bearer to the merchant`,
+      ),
+      raw: reply.raw,
+    };
+  }
+  return null;
+}
+
+function payoutResult(reply: HttpResult): RefundResult {
+  const json = obj(reply.json);
+  const status = str(json.status);
+  const message = messageOf(json);
+  const base = {
+    supported: true as const,
+    method: "payout" as const,
+    providerRefundId: str(json.id) || undefined,
+    rawCode: status ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  if (reply.status >= 500 || reply.status === 408 || reply.status === 409) {
+    // no answer we can use, or a payout with this reference exists: ask about it
+    return { state: "ambiguous", ...base };
+  }
+  if (reply.status >= 200 && reply.status < 300) {
+    const state = mapClickPesaPayoutStatus(status);
+    return state === "failed"
+      ? { state, failureReason: payoutFailure(message), ...base }
+      : { state, ...base };
+  }
+  if (/already|duplicate|exists/i.test(message ?? "")) {
+    return { state: "ambiguous", ...base };
+  }
+  return { state: "failed", failureReason: payoutFailure(message), ...base };
+}
+
+function payoutStatusResult(reply: HttpResult): RefundStatusResult {
+  const list = Array.isArray(reply.json) ? reply.json.map(obj) : null;
+  const answer = {
+    supported: true as const,
+    rawCode: `HTTP ${reply.status}`,
+    message: messageOf(obj(reply.json)),
+    raw: reply.raw,
+  };
+  if (reply.status === 404 || (reply.status === 200 && list?.length === 0)) {
+    return { ...answer, state: "ambiguous", notFound: true };
+  }
+  if (reply.status !== 200 || !list) {
+    return {
+      ...answer,
+      state: "ambiguous",
+      transportError: "provider_unavailable",
+    };
+  }
+  // one order reference: a success wins, else the latest
+  const success = list.find((p) =>
+    mapClickPesaPayoutStatus(str(p.status)) === "refunded"
+  );
+  const latest = success ??
+    [...list].sort((a, b) =>
+      String(b.updatedAt ?? b.createdAt ?? "").localeCompare(
+        String(a.updatedAt ?? a.createdAt ?? ""),
+      )
+    )[0];
+  const status = str(latest.status);
+  const state = mapClickPesaPayoutStatus(status);
+  const message = str(latest.message) ?? str(latest.notes);
+  return {
+    supported: true,
+    state,
+    providerRefundId: str(latest.id) || undefined,
+    failureReason: state === "failed" ? payoutFailure(message) : undefined,
+    rawCode: status,
+    message,
+    raw: reply.raw,
+  };
+}
+
+/** A `PAYOUT …` webhook, read as a refund outcome (not yet authenticated). */
+function payoutEvent(
+  event: string,
+  data: Record<string, unknown>,
+  parsed: unknown,
+): ParsedCallback {
+  const status = str(data.status);
+  const message = str(data.message) ?? str(data.notes) ?? null;
+  // INITIATED carries the payout's status; REFUNDED and REVERSED: the money came back
+  const refund: RefundState = event === "PAYOUT INITIATED"
+    ? mapClickPesaPayoutStatus(status)
+    : event === "PAYOUT REFUNDED" || event === "PAYOUT REVERSED"
+    ? "failed"
+    : "ambiguous";
+  return {
+    authentic: false,
+    subject: "refund",
+    providerRef: str(data.orderReference) ?? null,
+    providerTxnId: str(data.id) ?? null,
+    state: refund === "refunded"
+      ? "succeeded"
+      : refund === "failed"
+      ? "failed"
+      : "ambiguous",
+    failureReason: null,
+    refundFailure: refund === "failed"
+      ? payoutFailure(message ?? undefined)
+      : null,
+    amount: null,
+    currency: null,
+    msisdn: null,
+    unreadable: [],
+    rawCode: `${event}${status ? ` ${status}` : ""}`,
+    message,
+    raw: parsed,
+  };
 }
 
 function pushResult(providerRef: string, reply: HttpResult): InitiateResult {

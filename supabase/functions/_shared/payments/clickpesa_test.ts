@@ -284,8 +284,218 @@ Deno.test("halopesa/clickpesa: status query returns an array", async () => {
     ),
     ["succeeded", "succeeded", "initiated", "initiated", "failed", "ambiguous"],
   );
-  assertEquals(
-    await adapter.refund({ providerRef: "x", amount: 1, reference: "R" }),
-    { supported: false },
+});
+
+const refund = {
+  providerRef: payment.reference,
+  amount: 5000,
+  reference: "WR0000000000000000C1",
+  msisdn: "255624000001",
+};
+
+function payoutPreview(receiverAmount: number | string = 5000) {
+  return json(200, {
+    amount: 5500,
+    balance: 100000,
+    channelProvider: "HALOPESA",
+    fee: 500,
+    payoutFeeBearer: "merchant",
+    order: { amount: 5000, currency: "TZS", id: refund.reference },
+    receiver: {
+      accountName: "Sandbox Customer",
+      accountNumber: refund.msisdn,
+      accountCurrency: "TZS",
+      amount: receiverAmount,
+    },
+  });
+}
+
+Deno.test("halopesa/clickpesa: a refund is a payout, previewed then created, both checksummed", async () => {
+  const { mock, adapter } = setup();
+  mock.on(
+    "POST",
+    `${API}/payouts/preview-mobile-money-payout`,
+    () => payoutPreview(),
   );
+  mock.on("POST", `${API}/payouts/create-mobile-money-payout`, () =>
+    json(200, {
+      id: "PO1",
+      orderReference: refund.reference,
+      status: "AUTHORIZED",
+      channel: "MOBILE MONEY",
+    }));
+  const sent = await adapter.refund(refund);
+  assert(sent.supported);
+  assertEquals([sent.method, sent.state, sent.providerRefundId], [
+    "payout",
+    "pending",
+    "PO1",
+  ]);
+  for (const step of ["preview", "create"]) {
+    const [call] = mock.callsTo(`${API}/payouts/${step}-mobile-money-payout`);
+    const body = JSON.parse(call.body);
+    assertEquals(
+      [body.amount, body.currency, body.orderReference, body.phoneNumber],
+      [5000, "TZS", refund.reference, refund.msisdn],
+    );
+    const { checksum, ...rest } = body;
+    assertEquals(
+      checksum,
+      await hmacSha256Hex(CHECKSUM_KEY, canonicalJson(rest)),
+    );
+    assertEquals(call.headers.get("authorization"), "Bearer jwt1");
+  }
+  for (
+    const [http, status, state] of [
+      [200, "SUCCESS", "refunded"],
+      [200, "REVERSED", "failed"],
+      [409, undefined, "ambiguous"],
+      [502, undefined, "ambiguous"],
+      [400, undefined, "failed"],
+    ] as Array<[number, string | undefined, string]>
+  ) {
+    mock.on(
+      "POST",
+      `${API}/payouts/create-mobile-money-payout`,
+      () => json(http, status ? { id: "PO1", status } : { message: "no" }),
+    );
+    const r = await adapter.refund(refund);
+    assert(r.supported);
+    assertEquals(r.state, state, `${http} ${status}`);
+  }
+});
+
+Deno.test("halopesa/clickpesa: a refused or unanswered preview sends nothing", async () => {
+  const { mock, adapter } = setup({ PAYMENTS_HTTP_TIMEOUT_MS: "50" });
+  const create = `${API}/payouts/create-mobile-money-payout`;
+  mock.on("POST", create, () => json(200, { id: "PO1", status: "SUCCESS" }));
+  for (
+    const [reply, reason] of [
+      [json(400, { message: "Insufficient balance" }), "insufficient_balance"],
+      [
+        json(400, { message: ["phoneNumber must be a valid phone number"] }),
+        "payee_refused",
+      ],
+      [json(503, { message: "down" }), "provider_error"],
+      // the payer would get less than the refund: fees on the receiver
+      [payoutPreview(4500), "fee_charged_to_payee"],
+    ] as Array<[Response, string]>
+  ) {
+    mock.on(
+      "POST",
+      `${API}/payouts/preview-mobile-money-payout`,
+      () => reply.clone(),
+    );
+    const r = await adapter.refund(refund);
+    assert(r.supported);
+    assertEquals([r.state, r.failureReason], ["failed", reason]);
+  }
+  mock.on(
+    "POST",
+    `${API}/payouts/preview-mobile-money-payout`,
+    () =>
+      json(409, {
+        message: `Order reference ${refund.reference} already used`,
+      }),
+  );
+  const exists = await adapter.refund(refund);
+  assert(exists.supported);
+  assertEquals(exists.state, "ambiguous");
+  mock.on("POST", `${API}/payouts/preview-mobile-money-payout`, () => "hang");
+  const lost = await adapter.refund(refund);
+  assert(lost.supported);
+  assertEquals(lost.state, "failed");
+  assertEquals(mock.callsTo(create).length, 0);
+});
+
+Deno.test("halopesa/clickpesa: a payout is asked about by its order reference", async () => {
+  const { mock, adapter } = setup();
+  const path = `${API}/payouts/${refund.reference}`;
+  for (
+    const [list, state] of [
+      [[{ id: "PO1", status: "SUCCESS" }], "refunded"],
+      [[{ id: "PO1", status: "PROCESSING" }], "pending"],
+      [[{ id: "PO1", status: "REFUNDED", notes: "Wallet barred" }], "failed"],
+      [[{ id: "A", status: "FAILED", updatedAt: "2026-01-02" }, {
+        id: "B",
+        status: "SUCCESS",
+        updatedAt: "2026-01-01",
+      }], "refunded"],
+    ] as Array<[unknown[], string]>
+  ) {
+    mock.on("GET", path, () => json(200, list));
+    const r = await adapter.refundStatus({
+      reference: refund.reference,
+      method: "payout",
+    });
+    assert(r.supported);
+    assertEquals(r.state, state);
+  }
+  mock.on(
+    "GET",
+    path,
+    () => json(404, { message: "Invalid or missing payout" }),
+  );
+  const missing = await adapter.refundStatus({
+    reference: refund.reference,
+    method: null,
+  });
+  assert(missing.supported);
+  assertEquals([missing.state, missing.notFound], ["ambiguous", true]);
+});
+
+Deno.test("halopesa/clickpesa: PAYOUT webhooks are refund outcomes, signed like the others", async () => {
+  const { adapter } = setup();
+  const webhook = async (
+    event: string,
+    data: Record<string, unknown>,
+    key = CHECKSUM_KEY,
+  ) => {
+    const body: Record<string, unknown> = { event, data };
+    body.checksum = await clickPesaChecksum(key, body);
+    body.checksumMethod = "canonical";
+    return await adapter.verifyAndParseCallback({
+      headers: new Headers(),
+      rawBody: JSON.stringify(body),
+      url: "http://x/payment-webhook/halopesa",
+    });
+  };
+  const data = {
+    id: "PO1",
+    orderReference: refund.reference,
+    amount: "5000.00",
+    currency: "TZS",
+    status: "SUCCESS",
+    channel: "MOBILE MONEY",
+  };
+  const ok = await webhook("PAYOUT INITIATED", data);
+  assert(ok.authentic);
+  assertEquals(
+    [ok.subject, ok.providerRef, ok.providerTxnId, ok.state],
+    ["refund", refund.reference, "PO1", "succeeded"],
+  );
+  const pending = await webhook("PAYOUT INITIATED", {
+    ...data,
+    status: "AUTHORIZED",
+  });
+  assertEquals([pending.subject, pending.state], ["refund", "ambiguous"]);
+  for (const event of ["PAYOUT REFUNDED", "PAYOUT REVERSED"]) {
+    const back = await webhook(event, {
+      ...data,
+      status: "REVERSED",
+      notes: "wallet barred",
+    });
+    assert(back.authentic);
+    assertEquals([back.state, back.refundFailure], ["failed", "payee_refused"]);
+  }
+  const forged = await webhook("PAYOUT INITIATED", data, "wrong-key");
+  assertEquals([forged.authentic, forged.rejection], [false, "bad_signature"]);
+  const noRef = await webhook("PAYOUT INITIATED", {
+    ...data,
+    orderReference: undefined,
+  });
+  assertEquals([noRef.authentic, noRef.rejection], [false, "malformed"]);
+  // payments are untouched by the routing
+  const payment = await webhook("PAYMENT RECEIVED", { ...received });
+  assertEquals([payment.subject, payment.state], [undefined, "succeeded"]);
 });

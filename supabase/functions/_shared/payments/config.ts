@@ -20,6 +20,15 @@ export class ConfigError extends Error {
 /** The default getter: the process environment (Supabase injects secrets there). */
 export const denoEnv: EnvGetter = (name) => Deno.env.get(name);
 
+function isHttpUrl(value: string): boolean {
+  try {
+    const parsed = new URL(value);
+    return parsed.protocol === "https:" || parsed.protocol === "http:";
+  } catch {
+    return false;
+  }
+}
+
 /** Reads one adapter's variables, collecting every missing or invalid one (`done` throws
  * ConfigError naming them all). */
 export class Reader {
@@ -43,12 +52,7 @@ export class Reader {
   url(name: string): string {
     const value = this.required(name);
     if (!value) return "";
-    try {
-      const parsed = new URL(value);
-      if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-        throw new Error("not http(s)");
-      }
-    } catch {
+    if (!isHttpUrl(value)) {
       this.missing.push(name);
       return "";
     }
@@ -64,6 +68,23 @@ export class Reader {
       return fallback;
     }
     return value;
+  }
+
+  /**
+   * A group of variables that is optional as a whole: all set → their values; none set →
+   * null (the feature is off); some set → the missing ones are reported.
+   */
+  group<K extends string>(names: Record<K, string>): Record<K, string> | null {
+    const values = {} as Record<K, string>;
+    const missing: string[] = [];
+    for (const [key, name] of Object.entries(names) as Array<[K, string]>) {
+      const value = this.env(name)?.trim();
+      if (value) values[key] = value;
+      else missing.push(name);
+    }
+    if (missing.length === Object.keys(names).length) return null;
+    this.missing.push(...missing);
+    return missing.length ? null : values;
   }
 
   list(name: string): string[] {
@@ -139,6 +160,17 @@ export interface AirtelConfig extends CommonTimeouts {
   country: string;
   currency: string;
   callbackAllowedIps: string[];
+  /**
+   * Disbursement (B2C, `POST /standard/v2/disbursements/`): how a part of a payment goes
+   * back (the refund API only returns the whole payment). Null when not configured: a
+   * partial Airtel refund is then paid by hand.
+   */
+  disbursement: {
+    /** The disbursement PIN of our Airtel Money business wallet. */
+    pin: string;
+    /** The portal's RSA public key the PIN is encrypted with (PEM or base64 DER). */
+    publicKey: string;
+  } | null;
 }
 
 export function airtelConfig(env: EnvGetter): AirtelConfig {
@@ -152,6 +184,10 @@ export function airtelConfig(env: EnvGetter): AirtelConfig {
     country: r.optional("AIRTEL_COUNTRY", "TZ"),
     currency: r.optional("AIRTEL_CURRENCY", "TZS"),
     callbackAllowedIps: r.list("AIRTEL_CALLBACK_ALLOWED_IPS"),
+    disbursement: r.group({
+      pin: "AIRTEL_DISBURSEMENT_PIN",
+      publicKey: "AIRTEL_ENCRYPTION_PUBLIC_KEY",
+    }),
   };
   r.done("airtel");
   return cfg;
@@ -170,6 +206,23 @@ export interface MixxConfig extends CommonTimeouts {
   /** Secret carried as `?token=` in the callback URL registered with Mixx. */
   callbackToken: string;
   callbackAllowedIps: string[];
+  /**
+   * B2C "Account to Wallet" (XML `REQMFCI` to a URL issued per partner): how refunds go
+   * back, Mixx having no refund API. Null when not configured: refunds are paid by hand.
+   */
+  b2c: {
+    url: string;
+    /** Our disbursement account's MSISDN (`MSISDN`). */
+    accountMsisdn: string;
+    /** That account's PIN (`PIN`). */
+    pin: string;
+    /** `SENDERNAME` shown to the payer. */
+    senderName: string;
+    /** `BRAND_ID` issued at onboarding. */
+    brandId: string;
+    /** `LANGUAGE1` of the payer's SMS (EN or SW). */
+    language: string;
+  } | null;
 }
 
 export function mixxConfig(env: EnvGetter): MixxConfig {
@@ -184,7 +237,19 @@ export function mixxConfig(env: EnvGetter): MixxConfig {
     billerCode: r.required("MIXX_BILLER_CODE"),
     callbackToken: r.required("MIXX_CALLBACK_TOKEN"),
     callbackAllowedIps: r.list("MIXX_CALLBACK_ALLOWED_IPS"),
+    b2c: null,
   };
+  const b2c = r.group({
+    url: "MIXX_B2C_URL",
+    accountMsisdn: "MIXX_B2C_MSISDN",
+    pin: "MIXX_B2C_PIN",
+    senderName: "MIXX_B2C_SENDER_NAME",
+    brandId: "MIXX_B2C_BRAND_ID",
+  });
+  if (b2c) {
+    cfg.b2c = { ...b2c, language: r.optional("MIXX_B2C_LANGUAGE", "EN") };
+    if (!isHttpUrl(b2c.url)) r.missing.push("MIXX_B2C_URL");
+  }
   if (cfg.callbackToken && cfg.callbackToken.length < 24) {
     r.missing.push("MIXX_CALLBACK_TOKEN (at least 24 characters)");
   }

@@ -40,6 +40,26 @@ export const ORDER_STATES = [
 ] as const;
 export type OrderState = typeof ORDER_STATES[number];
 
+/** `public.refund_status`: every state of a refund (machine `refund` in
+ * `private.status_transitions`). */
+export const REFUND_STATES = [
+  "requested",
+  "processing",
+  "succeeded",
+  "failed",
+  "manual",
+] as const;
+export type RefundStatus = typeof REFUND_STATES[number];
+
+/** `public.refunds.method` (check `refunds_method_allowed`): how a refund went back. The
+ * adapters send by the first three; `manual` is a person's. */
+export const REFUND_METHODS = [
+  "reversal",
+  "refund",
+  "payout",
+  "manual",
+] as const;
+
 /** `public.msisdn`: a Tanzanian mobile number as GoTrue stores it, 255 + 9 digits. */
 export const MSISDN_PATTERN = /^255[0-9]{9}$/;
 

@@ -15,6 +15,13 @@
  *   database hands out): a callback can only name a payment whose reference it knows.
  * - We must answer `{ResponseCode, ResponseStatus, ResponseDescription, ReferenceID}`.
  * - There is no status-query API (capability says so): unresolved payments expire.
+ * - Refunds: Mixx has no refund API; money goes back by B2C "Account to Wallet" (XML
+ *   `COMMAND{TYPE=REQMFCI, REFERENCEID, MSISDN, PIN, MSISDN1, AMOUNT, SENDERNAME,
+ *   LANGUAGE1, BRAND_ID}` POSTed to a URL issued per partner; synchronous reply with
+ *   `TXNID`, `TXNSTATUS` (`error000` = paid) and `MESSAGE`), authenticated by the
+ *   account's PIN in the body, not by the BillPay token. No status query is known: a B2C
+ *   payout whose answer was lost stays with an operator. Configured by the `MIXX_B2C_*`
+ *   variables; without them refunds are paid by hand.
  */
 import { ipAllowed } from "./common.ts";
 import { oauthGrant, ProviderClient } from "./client.ts";
@@ -31,7 +38,9 @@ import {
   unreadableOf,
   wholeAmount,
 } from "./http.ts";
+import { isCanonicalMsisdn } from "./msisdn.ts";
 import { reasonFromText } from "./reasons.ts";
+import { readXmlFields, xmlCommand } from "./xml.ts";
 import type {
   AckOutcome,
   AdapterDeps,
@@ -42,7 +51,11 @@ import type {
   PaymentAdapter,
   PaymentRequest,
   Protocol,
+  RefundFailureReason,
+  RefundRequest,
   RefundResult,
+  RefundState,
+  RefundStatusResult,
   StatusResult,
 } from "./types.ts";
 
@@ -76,16 +89,30 @@ export const mixx: Protocol = {
 
 export class MixxAdapter implements PaymentAdapter {
   readonly provider = "mixx" as const;
-  readonly capabilities: Capabilities = {
-    mode: "async",
-    callbackAuth: "url_token",
-    statusQuery: false,
-    refund: false,
-  };
+  readonly capabilities: Capabilities;
 
   private readonly client: ProviderClient;
+  /** The B2C gateway: no token, the PIN travels in the body. */
+  private readonly b2cClient: ProviderClient;
 
   constructor(private readonly cfg: MixxConfig, deps: AdapterDeps) {
+    this.capabilities = {
+      mode: "async",
+      callbackAuth: "url_token",
+      statusQuery: false,
+      refund: cfg.b2c
+        ? {
+          whole: "payout",
+          partial: "payout",
+          statusQuery: [],
+          callbacks: false,
+        }
+        : null,
+    };
+    this.b2cClient = new ProviderClient({
+      httpTimeoutMs: cfg.httpTimeoutMs,
+      pushTimeoutMs: cfg.pushTimeoutMs,
+    }, deps);
     this.client = new ProviderClient({
       httpTimeoutMs: cfg.httpTimeoutMs,
       pushTimeoutMs: cfg.pushTimeoutMs,
@@ -225,9 +252,102 @@ export class MixxAdapter implements PaymentAdapter {
     return Promise.resolve({ supported: false });
   }
 
-  refund(): Promise<RefundResult> {
+  refund(request: RefundRequest): Promise<RefundResult> {
+    const b2c = this.cfg.b2c;
+    if (!b2c) return Promise.resolve({ supported: false });
+    if (!Number.isSafeInteger(request.amount) || request.amount <= 0) {
+      throw new RangeError("refund amount must be a positive whole number");
+    }
+    if (!request.msisdn || !isCanonicalMsisdn(request.msisdn)) {
+      return Promise.resolve({
+        supported: true,
+        method: "payout",
+        state: "failed",
+        failureReason: "invalid_msisdn",
+        message: "the payer's wallet is not 255 + 9 digits; nothing was sent",
+        raw: null,
+      });
+    }
+    return this.b2cClient.refund("payout", {
+      method: "POST",
+      path: b2c.url,
+      headers: {
+        "Content-Type": "application/xml",
+        "Accept": "application/xml",
+      },
+      body: xmlCommand([
+        ["TYPE", "REQMFCI"],
+        ["REFERENCEID", request.reference],
+        ["MSISDN", b2c.accountMsisdn],
+        ["PIN", b2c.pin],
+        ["MSISDN1", request.msisdn],
+        ["AMOUNT", String(request.amount)],
+        ["SENDERNAME", b2c.senderName],
+        ["LANGUAGE1", b2c.language],
+        ["BRAND_ID", b2c.brandId],
+      ]),
+    }, b2cResult);
+  }
+
+  /** No status query is known for B2C: an operator settles a lost answer. */
+  refundStatus(): Promise<RefundStatusResult> {
     return Promise.resolve({ supported: false });
   }
+}
+
+/** B2C `TXNSTATUS` codes (low confidence: from public SDKs, not official documentation). */
+export function mapMixxB2cStatus(
+  code: string | undefined,
+): { state: RefundState; reason?: RefundFailureReason } {
+  switch ((code ?? "").toLowerCase()) {
+    case "error000":
+      return { state: "refunded" };
+    case "error001": // service not available: not processed
+      return { state: "failed", reason: "provider_error" };
+    case "error013": // our account's balance is short
+      return { state: "failed", reason: "insufficient_balance" };
+    case "error010": // invalid customer
+    case "error011": // customer locked
+      return { state: "failed", reason: "payee_refused" };
+    case "error012": // invalid amount
+    case "error014": // amount too high
+    case "error015": // amount too low
+    case "error016": // invalid payment
+      return { state: "failed", reason: "not_eligible" };
+    default: // error111 (no response), error100 (general error), unknown: it may have moved
+      return { state: "ambiguous" };
+  }
+}
+
+function b2cResult(reply: HttpResult): RefundResult {
+  const fields = readXmlFields(reply.text) ?? {};
+  const code = fields.TXNSTATUS;
+  const message = fields.MESSAGE;
+  const base = {
+    supported: true as const,
+    method: "payout" as const,
+    providerRefundId: fields.TXNID || undefined,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.text.slice(0, 2000),
+  };
+  if (reply.status >= 500 || reply.status === 408) {
+    return { state: "ambiguous", ...base };
+  }
+  if (!code) {
+    // refused before processing (401, 400 …), or a 2xx that says nothing
+    return reply.status >= 400
+      ? { state: "failed", failureReason: "provider_error", ...base }
+      : { state: "ambiguous", ...base };
+  }
+  if (/duplicate/i.test(message ?? "")) {
+    // a payout with this reference exists: what became of it is unknown here
+    return { state: "ambiguous", ...base };
+  }
+  const mapped = mapMixxB2cStatus(code);
+  return mapped.state === "failed"
+    ? { state: "failed", failureReason: mapped.reason, ...base }
+    : { state: mapped.state, ...base };
 }
 
 function pushResult(providerRef: string, reply: HttpResult): InitiateResult {

@@ -264,13 +264,14 @@ Deno.test("mixx: the JSON acknowledgement Mixx expects", async () => {
   assertEquals(adapter.acknowledge(null, "error").status, 503);
 });
 
-Deno.test("mixx: no status query, no refund", async () => {
+Deno.test("mixx: no status query; no refund without B2C", async () => {
   const { adapter } = setup();
   assertEquals(await adapter.queryStatus("x"), { supported: false });
   assertEquals(
     await adapter.refund({ providerRef: "x", amount: 1, reference: "R" }),
     { supported: false },
   );
+  assertEquals(adapter.capabilities.refund, null);
   assertEquals([
     mixxBool("TRUE"),
     mixxBool("false"),
@@ -285,5 +286,122 @@ Deno.test("mixx: no status query, no refund", async () => {
   assertEquals(
     mixxCallbackUrl("http://h/functions/v1/payment-webhook/mixx", "a+b/c"),
     "http://h/functions/v1/payment-webhook/mixx?token=a%2Bb%2Fc",
+  );
+});
+
+const B2C = {
+  MIXX_B2C_URL: "http://mixx.test/mixx/b2c",
+  MIXX_B2C_MSISDN: "255650000001",
+  MIXX_B2C_PIN: "9876",
+  MIXX_B2C_SENDER_NAME: "WATS & Co <Refunds>",
+  MIXX_B2C_BRAND_ID: "1234",
+};
+
+function xmlReply(fields: Record<string, string>, status = 200): Response {
+  const body = Object.entries(fields).map(([k, v]) => `<${k}>${v}</${k}>`)
+    .join("");
+  return new Response(`<?xml version="1.0"?><COMMAND>${body}</COMMAND>`, {
+    status,
+    headers: { "content-type": "application/xml" },
+  });
+}
+
+Deno.test("mixx: a refund is a B2C payout (Account to Wallet, XML, PIN in the body)", async () => {
+  const { mock, adapter } = setup(B2C);
+  mock.on("POST", "/mixx/b2c", () =>
+    xmlReply({
+      TYPE: "RESMFCI",
+      TXNID: "B2C001",
+      TXNSTATUS: "error000",
+      MESSAGE: "Success",
+    }));
+  const request = {
+    providerRef: "WP0",
+    amount: 7000,
+    reference: "WR0000000000000000X1",
+    msisdn: "255654000001",
+  };
+  const paid = await adapter.refund(request);
+  assert(paid.supported);
+  assertEquals([paid.method, paid.state, paid.providerRefundId], [
+    "payout",
+    "refunded",
+    "B2C001",
+  ]);
+  const call = mock.callsTo("/mixx/b2c")[0];
+  assertEquals(call.headers.get("content-type"), "application/xml");
+  assertEquals(call.headers.get("authorization"), null); // no BillPay token
+  assertEquals(mock.callsTo("/mixx/token").length, 0);
+  const fields = Object.fromEntries(
+    [...call.body.matchAll(/<([A-Z_0-9]+)>([^<]*)<\/\1>/g)].map((
+      m,
+    ) => [m[1], m[2]]),
+  );
+  assertEquals(fields, {
+    TYPE: "REQMFCI",
+    REFERENCEID: request.reference,
+    MSISDN: "255650000001",
+    PIN: "9876",
+    MSISDN1: "255654000001",
+    AMOUNT: "7000",
+    SENDERNAME: "WATS &amp; Co &lt;Refunds&gt;",
+    LANGUAGE1: "EN",
+    BRAND_ID: "1234",
+  });
+  for (
+    const [reply, state, reason] of [
+      [
+        xmlReply({ TXNSTATUS: "error013", MESSAGE: "Insufficient funds" }),
+        "failed",
+        "insufficient_balance",
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error010", MESSAGE: "Invalid customer" }),
+        "failed",
+        "payee_refused",
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error111", MESSAGE: "No response" }),
+        "ambiguous",
+        undefined,
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error100", MESSAGE: "General error" }),
+        "ambiguous",
+        undefined,
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error016", MESSAGE: "Duplicate REFERENCEID" }),
+        "ambiguous",
+        undefined,
+      ],
+      [xmlReply({}, 504), "ambiguous", undefined],
+      [
+        new Response("Unauthorized", { status: 401 }),
+        "failed",
+        "provider_error",
+      ],
+      [
+        new Response("<html>ok</html>", { status: 200 }),
+        "ambiguous",
+        undefined,
+      ],
+    ] as Array<[Response, string, string | undefined]>
+  ) {
+    mock.on("POST", "/mixx/b2c", () => reply.clone());
+    const r = await adapter.refund(request);
+    assert(r.supported);
+    assertEquals([r.state, r.failureReason], [state, reason]);
+  }
+  const bad = await adapter.refund({ ...request, msisdn: null });
+  assert(bad.supported);
+  assertEquals(bad.failureReason, "invalid_msisdn");
+  // no query is known: an operator settles a lost answer
+  assertEquals(
+    await adapter.refundStatus({
+      reference: request.reference,
+      method: "payout",
+    }),
+    { supported: false },
   );
 });

@@ -7,6 +7,10 @@
  * - Single-stage C2B is synchronous: the POST blocks until the customer enters the PIN
  *   (or the prompt times out) and its reply is the final outcome. There is no callback.
  *   A timeout on our side is `ambiguous`; `queryStatus` resolves it.
+ * - Refunds are reversals of the payment (`PUT …/reversal/`, synchronous, partial amounts
+ *   allowed), sent with our refund reference as `input_ThirdPartyConversationID`; a lost
+ *   answer is asked for by that reference (`queryTransactionStatus`), and a resend with it
+ *   is refused as a duplicate (409 `INS-10`).
  */
 import { noCallbacks, statusNotFound, statusUnavailable } from "./common.ts";
 import { ProviderClient } from "./client.ts";
@@ -26,8 +30,12 @@ import type {
   PaymentAdapter,
   PaymentRequest,
   Protocol,
+  RefundFailureReason,
   RefundRequest,
   RefundResult,
+  RefundState,
+  RefundStatusRequest,
+  RefundStatusResult,
   StatusResult,
 } from "./types.ts";
 
@@ -137,7 +145,12 @@ export class MpesaAdapter implements PaymentAdapter {
     mode: "sync",
     callbackAuth: "none",
     statusQuery: true,
-    refund: true,
+    refund: {
+      whole: "reversal",
+      partial: "reversal",
+      statusQuery: ["reversal"],
+      callbacks: false,
+    },
   };
   private readonly client: ProviderClient;
 
@@ -254,12 +267,14 @@ export class MpesaAdapter implements PaymentAdapter {
     if (!request.providerTxnId) {
       return {
         supported: true,
+        method: "reversal",
         state: "failed",
+        failureReason: "missing_payment_details",
         message: "M-Pesa reversal needs the payment's transaction id",
         raw: null,
       };
     }
-    return await this.client.refund({
+    return await this.client.refund("reversal", {
       method: "PUT",
       path: "/reversal/",
       json: {
@@ -269,24 +284,93 @@ export class MpesaAdapter implements PaymentAdapter {
         input_ServiceProviderCode: this.cfg.serviceProviderCode,
         input_ThirdPartyConversationID: request.reference,
       },
-    }, (reply) => {
-      const json = obj(reply.json);
-      const code = str(json.output_ResponseCode);
-      const mapped = mapMpesaReply(reply.status, code);
-      return {
-        supported: true,
-        state: mapped.state === "succeeded"
-          ? "refunded"
-          : mapped.state === "failed"
-          ? "failed"
-          : "ambiguous",
-        providerRefundId: str(json.output_TransactionID) || undefined,
-        rawCode: code ?? `HTTP ${reply.status}`,
-        message: str(json.output_ResponseDesc),
-        raw: reply.raw,
-      };
-    });
+    }, reversalResult);
   }
+
+  refundStatus(request: RefundStatusRequest): Promise<RefundStatusResult> {
+    // a reversal is the only way M-Pesa refunds, and it is known by our reference
+    const params = new URLSearchParams({
+      input_QueryReference: request.reference,
+      input_ServiceProviderCode: this.cfg.serviceProviderCode,
+      input_ThirdPartyConversationID: randomHex(16),
+      input_Country: "TZN",
+    });
+    return this.client.refundStatus({
+      method: "GET",
+      path: `/queryTransactionStatus/?${params}`,
+    }, reversalStatusResult);
+  }
+}
+
+/** A refused reversal's reason, from the reply's result code. */
+function reversalFailure(code: string | undefined): RefundFailureReason {
+  switch (code ? FAILED_CODES[code] : undefined) {
+    case "insufficient_funds":
+      return "insufficient_balance";
+    case "invalid_msisdn":
+      return "payee_refused";
+    default:
+      return code === "INS-6" ? "not_eligible" : "provider_error";
+  }
+}
+
+function reversalResult(reply: HttpResult): RefundResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const mapped = mapMpesaReply(reply.status, code);
+  const state: RefundState = mapped.state === "succeeded"
+    ? "refunded"
+    : mapped.state === "failed"
+    ? "failed"
+    : "ambiguous";
+  return {
+    supported: true,
+    method: "reversal",
+    state,
+    providerRefundId: str(json.output_TransactionID) || undefined,
+    failureReason: state === "failed" ? reversalFailure(code) : undefined,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message: str(json.output_ResponseDesc),
+    raw: reply.raw,
+  };
+}
+
+function reversalStatusResult(reply: HttpResult): RefundStatusResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const message = str(json.output_ResponseDesc);
+  if (code === "INS-0" && reply.status < 300) {
+    const txStatus = str(json.output_ResponseTransactionStatus);
+    const mapped = mapMpesaTransactionStatus(txStatus);
+    // the reversal's own transaction: "Completed" means the money went back
+    const state: RefundState = mapped.state === "succeeded"
+      ? "refunded"
+      : mapped.state === "failed"
+      ? "failed"
+      : mapped.state === "initiated"
+      ? "pending"
+      : "ambiguous";
+    return {
+      supported: true,
+      state,
+      notFound: mapped.notFound,
+      providerRefundId: str(json.output_TransactionID) || undefined,
+      failureReason: state === "failed" ? "provider_error" : undefined,
+      rawCode: txStatus,
+      message,
+      raw: reply.raw,
+    };
+  }
+  const answer = {
+    supported: true as const,
+    state: "ambiguous" as const,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  return code === "INS-18" || reply.status === 404
+    ? { ...answer, notFound: true }
+    : { ...answer, transportError: "provider_unavailable" };
 }
 
 function statusResult(reply: HttpResult): StatusResult {

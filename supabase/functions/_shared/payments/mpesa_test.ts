@@ -326,3 +326,73 @@ Deno.test("mpesa: reversal request and result; no callbacks", async () => {
   assertEquals(cb.rejection, "unsupported");
   assertEquals(adapter.acknowledge(cb, "accepted").status, 404);
 });
+
+Deno.test("mpesa: reversal answers; a lost one is asked about by our reference", async () => {
+  const { mock, adapter } = setup();
+  const reversal = {
+    providerRef: payment.reference,
+    providerTxnId: "5C1400CVRO",
+    amount: 4000,
+    reference: "WR0000000000000000M1",
+  };
+  for (
+    const [http, code, state, reason] of [
+      [201, "INS-0", "refunded", undefined],
+      [422, "INS-2006", "failed", "insufficient_balance"],
+      [422, "INS-6", "failed", "not_eligible"],
+      [409, "INS-10", "ambiguous", undefined], // a reversal with this reference exists
+      [500, "INS-1", "ambiguous", undefined],
+      [503, undefined, "ambiguous", undefined],
+    ] as Array<[number, string | undefined, string, string | undefined]>
+  ) {
+    mock.on("PUT", `${MARKET}/reversal/`, () =>
+      json(http, {
+        output_ResponseCode: code,
+        output_ResponseDesc: "x",
+        output_TransactionID: code === "INS-0" ? "REV2" : "",
+      }));
+    const r = await adapter.refund(reversal);
+    assert(r.supported);
+    assertEquals([r.method, r.state, r.failureReason], [
+      "reversal",
+      state,
+      reason,
+    ], code);
+  }
+  const path = `${MARKET}/queryTransactionStatus/`;
+  for (
+    const [word, state] of [
+      ["Completed", "refunded"],
+      ["Pending", "pending"],
+      ["Failed", "failed"],
+    ]
+  ) {
+    mock.on("GET", path, () =>
+      json(200, {
+        output_ResponseCode: "INS-0",
+        output_ResponseTransactionStatus: word,
+        output_TransactionID: "REV2",
+      }));
+    const r = await adapter.refundStatus({
+      reference: reversal.reference,
+      method: "reversal",
+    });
+    assert(r.supported);
+    assertEquals(r.state, state, word);
+  }
+  assertEquals(
+    mock.callsTo(path).at(-1)!.url.searchParams.get("input_QueryReference"),
+    reversal.reference,
+  );
+  mock.on("GET", path, () =>
+    json(400, {
+      output_ResponseCode: "INS-18",
+      output_ResponseDesc: "Invalid TransactionID Used",
+    }));
+  const missing = await adapter.refundStatus({
+    reference: reversal.reference,
+    method: null,
+  });
+  assert(missing.supported);
+  assertEquals([missing.state, missing.notFound], ["ambiguous", true]);
+});

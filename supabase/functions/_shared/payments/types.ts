@@ -3,10 +3,11 @@
  *
  * Adapters are pure I/O with the provider: they build requests, parse replies and
  * callbacks, and normalize states. They never touch the database; the edge functions
- * (checkout-initiate, payment-webhook, payment-reconcile) do that through SQL functions.
+ * (checkout-initiate, payment-webhook, payment-reconcile, refund-execute) do that through
+ * SQL functions.
  */
 
-import type { PaymentState, ProviderName } from "./contract.ts";
+import type { PaymentState, ProviderName, REFUND_METHODS } from "./contract.ts";
 
 /* Provider names and payment states are the contract's (contract.ts). Adapters report only
  * `initiated`, `succeeded`, `failed`, `ambiguous` and `refunded`: `pending` is ours before
@@ -98,6 +99,15 @@ export type ReportField = "amount" | "currency" | "msisdn";
 
 export interface ParsedCallback {
   /**
+   * What the callback is about: absent or `payment` — a payment's outcome
+   * (apply_payment_event); `refund` — a refund sent as a payout (ClickPesa PAYOUT events):
+   * `providerRef` is then our refund reference, `providerTxnId` the provider's payout id,
+   * `state` succeeded (the payer has the money), failed or ambiguous (still in progress),
+   * and `refundFailure` says why it failed (apply_refund_event).
+   */
+  subject?: "payment" | "refund";
+  refundFailure?: RefundFailureReason | null;
+  /**
    * True only when the callback proved it comes from the provider (HMAC/checksum or URL
    * token, plus the IP allow-list where configured). When false, every other field is
    * informational (for the stored event) and must never be applied.
@@ -157,29 +167,109 @@ export type StatusResult =
     raw: unknown;
   };
 
+/** How money goes back to a payer: M-Pesa's reversal of the payment, Airtel's refund of it,
+ * or a payout (B2C) to the payer's wallet where the provider has no refund API. The names
+ * are `public.refunds.method`'s (contract.ts; `manual` is a person's, not an adapter's). */
+export type RefundMethod = Exclude<typeof REFUND_METHODS[number], "manual">;
+
+/** What refund-execute hands to `refund`: one claimed refund (`claim_refund`). */
 export interface RefundRequest {
-  /** The payment's providerRef. */
+  /** The payment's providerRef (our payment reference). */
   providerRef: string;
   /** The provider's transaction id of the payment (M-Pesa and Airtel need it). */
   providerTxnId?: string | null;
-  /** Whole TZS to refund. */
+  /** Whole TZS to give back, > 0 (the database granted it). */
   amount: number;
-  /** Our unique reference for this refund (1–20 letters/digits). */
+  /**
+   * Our unique reference of this refund (`public.refunds.reference`, 4–20 letters/digits):
+   * the same refund is always sent with it, so a provider that refuses duplicates refuses
+   * an accidental second send, and a lost answer is asked for by it.
+   */
   reference: string;
+  /** The payer's wallet, canonical `255…` (payouts are sent there). */
+  msisdn?: string | null;
+  /**
+   * True only when the database says this refund gives back the whole payment (Airtel's
+   * refund API returns the whole payment, never part of it). Absent or false: part of it,
+   * or not known, and an adapter must never send back more than `amount`.
+   */
+  wholePayment?: boolean;
 }
+
+/**
+ * Why a refund was refused (`failed`), whatever the provider called it. Stored in
+ * `refunds.failure_reason` with the provider's message, for the operator.
+ */
+export type RefundFailureReason =
+  | "insufficient_balance"
+  | "payee_refused"
+  | "invalid_msisdn"
+  | "not_eligible"
+  | "fee_charged_to_payee"
+  | "missing_payment_details"
+  | "no_credentials"
+  | "provider_error";
+
+/**
+ * - `refunded`: the money reached the payer (the provider says so).
+ * - `failed`: refused; nothing moved. An operator retries it (`retry_refund`: the same
+ *   reference again) or pays it by hand.
+ * - `pending`: accepted, the outcome comes later (a callback or `refundStatus`).
+ * - `ambiguous`: no usable answer (timeout, 5xx, duplicate, unclear): the money may have
+ *   moved. Never resent: `refundStatus` or a callback resolves it, or an operator.
+ */
+export type RefundState = "refunded" | "failed" | "pending" | "ambiguous";
 
 export type RefundResult =
   | { supported: false }
   | {
     supported: true;
-    /** `refunded`, `failed` (refused, nothing moved) or `ambiguous` (unknown: check by hand). */
-    state: "refunded" | "failed" | "ambiguous";
+    /** The method used (what refund-execute records). */
+    method: RefundMethod;
+    state: RefundState;
     providerRefundId?: string;
+    failureReason?: RefundFailureReason;
     rawCode?: string;
     message?: string;
     transportError?: "timeout" | "network";
     raw: unknown;
   };
+
+/** A refund sent earlier whose answer was lost: ask by our reference. */
+export interface RefundStatusRequest {
+  reference: string;
+  /** The method recorded when it was sent; null when nothing was recorded (the sender
+   * died between the claim and the answer). */
+  method: RefundMethod | null;
+}
+
+export type RefundStatusResult =
+  | { supported: false }
+  | {
+    supported: true;
+    state: RefundState;
+    /** The provider has no refund with this reference: it was never received. */
+    notFound?: boolean;
+    providerRefundId?: string;
+    failureReason?: RefundFailureReason;
+    rawCode?: string;
+    message?: string;
+    /** Set when we could not ask (timeout, network, 5xx): nothing was learned. */
+    transportError?: "timeout" | "network" | "provider_unavailable";
+    raw: unknown;
+  };
+
+/** How an adapter gives money back; null in Capabilities: it cannot (pay by hand). */
+export interface RefundCapability {
+  /** The method for a refund of the whole payment. */
+  whole: RefundMethod;
+  /** The method for part of it; null: a partial refund is paid by hand. */
+  partial: RefundMethod | null;
+  /** The methods whose outcome `refundStatus` can ask about. */
+  statusQuery: readonly RefundMethod[];
+  /** The provider reports refund outcomes to payment-webhook (ClickPesa PAYOUT events). */
+  callbacks: boolean;
+}
 
 export interface Capabilities {
   /** `sync`: initiate() blocks until the customer answers and returns the outcome (run it
@@ -188,7 +278,8 @@ export interface Capabilities {
   /** How callbacks prove their origin (`none`: the provider sends no callbacks). */
   callbackAuth: "hmac" | "url_token" | "none";
   statusQuery: boolean;
-  refund: boolean;
+  /** How money goes back to the payer (refund-execute); null: only by hand. */
+  refund: RefundCapability | null;
 }
 
 export interface PaymentAdapter {
@@ -199,7 +290,11 @@ export interface PaymentAdapter {
   /** The HTTP answer in the form the provider expects (also for rejected calls). */
   acknowledge(parsed: ParsedCallback | null, outcome: AckOutcome): Response;
   queryStatus(providerRef: string): Promise<StatusResult>;
+  /** Sends one claimed refund back to the payer: never retried blindly (see RefundState). */
   refund(request: RefundRequest): Promise<RefundResult>;
+  /** Asks about a refund sent earlier, by our reference; `{supported: false}` where the
+   * provider has no such query for that method. */
+  refundStatus(request: RefundStatusRequest): Promise<RefundStatusResult>;
 }
 
 /** Reads one environment variable (Deno.env.get in production; a map in tests). */
