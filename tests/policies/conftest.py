@@ -45,6 +45,11 @@ def world(target) -> Iterator[World]:  # type: ignore[no-untyped-def]
         STATE["arranged_in"] = time.monotonic() - began
         try:
             yield w
+            try:
+                w.db.execute("select 1")
+            except psycopg.OperationalError:
+                # the stack suite restarts the database while this session-wide world lives
+                w.db = psycopg.connect(target.db_url, autocommit=True)
             # whatever ran, the money of the suite's own orders must still add up
             found = w.q(
                 "select invariant, entity_id::text, detail from private.money_invariant_violations() "
@@ -57,6 +62,8 @@ def world(target) -> Iterator[World]:  # type: ignore[no-untyped-def]
             assert found == [], f"money invariants broken by the policy suite: {found}"
         finally:
             w.close()
+            if w.db is not conn:
+                w.db.close()
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:  # type: ignore[no-untyped-def]
