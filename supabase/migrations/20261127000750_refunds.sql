@@ -339,7 +339,8 @@ begin
             select pr.reference from private.payment_references as pr where pr.payment_id = v_payment.id
         ),
         'provider_txn_id', v_payment.provider_txn_id,
-        'msisdn', v_payment.msisdn
+        'msisdn', v_payment.msisdn,
+        'whole_payment', v_refund.amount = v_payment.amount
     );
 end;
 $$;
@@ -347,7 +348,8 @@ $$;
 comment on function public.claim_refund(uuid) is
 'Claims a requested refund for sending (processing): claimed = true for exactly one caller, '
 'with what the provider needs (the payment''s provider, reference, transaction id, the '
-'payer''s wallet). Service role only.';
+'payer''s wallet, whether it is the whole payment: Airtel''s refund API takes no amount). '
+'Service role only.';
 
 create function private.settle_refund(p_refund public.refunds, p_status text)
 returns void
@@ -419,7 +421,7 @@ begin
     if v_refund.status = 'processing' then
         if p_outcome = 'succeeded' then
             update public.refunds
-            set status = 'succeeded', method = coalesce(p_method, method),
+            set status = 'succeeded', method = coalesce(p_method, method), failure_reason = null,
                 provider_refund_id = coalesce(left(p_provider_refund_id, 128), provider_refund_id)
             where id = p_refund_id
             returning * into v_refund;
@@ -491,9 +493,14 @@ begin
             status = case
                 when v_result ->> 'result' = 'applied' then 'applied'
                 when v_result ->> 'result' = 'duplicate' then 'duplicate'
+                when v_result ->> 'refund_status' in ('succeeded', 'manual') and p_outcome = 'failed' then 'review'
                 else 'ignored'
             end,
-            error = case when v_refund is null then 'no such refund' end,
+            error = case
+                when v_refund is null then 'no such refund'
+                when v_result ->> 'refund_status' in ('succeeded', 'manual') and p_outcome = 'failed'
+                    then 'the provider reversed a refund it had paid: the customer may not have the money'
+            end,
             processed_at = now()
         where id = p_webhook_event_id;
     end if;
@@ -579,6 +586,54 @@ comment on function public.record_manual_refund(uuid, text) is
 -- ---------------------------------------------------------------------------------------
 -- The review queue: payments a person must decide about
 -- ---------------------------------------------------------------------------------------
+
+create function public.settle_refund_by_hand(
+    p_refund_id uuid, p_outcome text, p_provider_refund_id text, p_note text
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_refund public.refunds%rowtype;
+    v_result jsonb;
+begin
+    if not private.is_admin() then
+        raise exception 'only an admin settles a refund by hand' using errcode = '42501';
+    end if;
+    if p_outcome is null or p_outcome not in ('succeeded', 'failed') then
+        perform private.refuse(422, 'unknown_outcome', 'outcome must be succeeded or failed');
+    end if;
+    if coalesce(btrim(p_note), '') = '' then
+        perform private.refuse(422, 'note_required', 'say what the provider''s statement shows');
+    end if;
+    select * into v_refund from public.refunds where id = p_refund_id;
+    if not found then
+        perform private.refuse(404, 'refund_not_found', 'no such refund');
+    end if;
+    if v_refund.status <> 'processing'
+        or coalesce(v_refund.last_checked_at, v_refund.claimed_at) > now() - interval '10 minutes' then
+        perform private.refuse(
+            409, 'refund_not_stuck', 'only a refund processing without an answer for 10 minutes'
+        );
+    end if;
+    perform set_config(
+        'wats.audit_context', jsonb_build_object('settled_by_hand', left(p_note, 500))::text, true
+    );
+    v_result := public.record_refund_outcome(
+        p_refund_id, p_outcome, null, p_provider_refund_id,
+        case when p_outcome = 'failed' then 'settled_by_hand: ' || left(p_note, 400) end
+    );
+    perform set_config('wats.audit_context', '', true);
+    return v_result;
+end;
+$$;
+
+comment on function public.settle_refund_by_hand(uuid, text, text, text) is
+'Admins: a refund stuck in processing for 10 minutes (a provider with no status query: Mixx '
+'B2C, Airtel''s refund API) is settled from the provider''s statement: succeeded or failed, '
+'with a note (audited). 409 refund_not_stuck, 422 unknown_outcome / note_required.';
 
 create function public.resolve_payment_review(
     p_payment_id uuid, p_decision text, p_note text default null
@@ -681,12 +736,14 @@ public.record_refund_outcome(uuid, text, text, text, text),
 public.apply_refund_event(text, text, text, text, text, uuid),
 public.retry_refund(uuid),
 public.record_manual_refund(uuid, text),
+public.settle_refund_by_hand(uuid, text, text, text),
 public.resolve_payment_review(uuid, text, text)
 from public, anon, authenticated, service_role;
 
 grant execute on function
 public.refund_payment(uuid, bigint, text, text, text),
 public.record_manual_refund(uuid, text),
+public.settle_refund_by_hand(uuid, text, text, text),
 public.resolve_payment_review(uuid, text, text)
 to authenticated;
 grant execute on function public.retry_refund(uuid) to authenticated, service_role;
