@@ -58,13 +58,13 @@ def story(settings: Settings) -> None:
 
     money_out.complete(stack, customer, [first, *rest])
     money_out.pay_out(stack, vendors, wallets, holders)
-    money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
+    last = money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
 
     n = len(PROVIDERS)
     step(
         f"Done: {n} orders paid with {n} providers, {n - 1} delivered and completed (one item returned and "
         f"refunded), one cancelled and refunded, {len(vendors)} vendors paid out, points spent; "
-        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost {tzs(paid[PROVIDERS[0]].amount)}."
+        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost {tzs(last.amount)} ({tzs(last.discount)} paid in points)."
     )
 
 
