@@ -64,7 +64,8 @@ def story(settings: Settings) -> None:
     step(
         f"Done: {n} orders paid with {n} providers, {n - 1} delivered and completed (one item returned and "
         f"refunded), one cancelled and refunded, {len(vendors)} vendors paid out, points spent; "
-        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost {tzs(last.amount)} ({tzs(last.discount)} paid in points)."
+        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost {tzs(last.amount)} "
+        f"({tzs(last.discount)} paid in points)."
     )
 
 
