@@ -141,6 +141,34 @@ def test_an_edge_function_job_waits_for_both_vault_secrets_then_posts_through_pg
     )
 
 
+def test_the_work_after_payment_runs_on_the_clock(db):
+    jobs = {
+        name: (schedule, sql, function)
+        for name, schedule, sql, function in db.execute(
+            "select name, schedule, sql_command, edge_function from private.scheduled_jobs"
+        ).fetchall()
+    }
+    assert jobs["refund-execute"] == ("* * * * *", None, "refund-execute")
+    assert jobs["payout-execute"] == ("* * * * *", None, "payout-execute")
+    assert jobs["complete-orders"][1:] == ("select public.complete_orders()", None)
+    assert jobs["run-payouts"] == ("0 3 * * 1", "select public.run_payouts()", None)  # Monday 06:00 EAT
+    assert jobs["expire-points"][1:] == ("select public.expire_points()", None)
+    assert Schedule.parse(jobs["complete-orders"][0]).matches(at(5, 14))
+    assert Schedule.parse(jobs["expire-points"][0]).matches(at(30, 0))
+
+
+def test_every_sql_job_runs_as_postgres(tx):
+    for name, sql in tx.execute(
+        "select name, sql_command from private.scheduled_jobs where sql_command is not null order by name"
+    ).fetchall():
+        tx.execute("savepoint job")
+        try:
+            tx.execute(sql)
+        except psycopg.Error as exc:
+            pytest.fail(f"job {name} fails: {exc}")
+        tx.execute("rollback to savepoint job")
+
+
 def test_the_local_scheduler_can_run_every_job(db):
     for (schedule,) in db.execute("select schedule from private.scheduled_jobs").fetchall():
         Schedule.parse(schedule)

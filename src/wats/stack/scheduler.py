@@ -10,7 +10,9 @@ when pg_cron is missing. The rows are read when the stack starts (``wats restart
 them again).
 
 ``WATS_RECONCILE_INTERVAL`` (seconds) replaces every job's schedule by that interval;
-``0`` turns the local scheduler off.
+``0`` turns the local scheduler off. ``WATS_PAUSED_JOBS`` (names, comma-separated) pauses
+jobs on this instance: the loop skips them and their pg_cron jobs are made inactive (the
+test instance pauses the jobs its suites run by hand, so the clock never races a test).
 """
 
 from __future__ import annotations
@@ -107,6 +109,20 @@ async def load_jobs(settings: Settings) -> tuple[list[Job], bool]:
     return jobs, bool(found and found[0])
 
 
+def paused_jobs() -> list[str]:
+    """The job names ``WATS_PAUSED_JOBS`` pauses on this instance."""
+    return [name.strip() for name in os.environ.get("WATS_PAUSED_JOBS", "").split(",") if name.strip()]
+
+
+async def pause_cron_jobs(settings: Settings, paused: list[str]) -> None:
+    """pg_cron runs exactly the ``wats-*`` jobs not paused here."""
+    async with await psycopg.AsyncConnection.connect(settings.db_url(), autocommit=True) as conn:
+        await conn.execute(
+            "update cron.job set active = not (substr(jobname, 6) = any(%s)) where jobname like 'wats-%%'",
+            [paused],
+        )
+
+
 async def run_job(settings: Settings, job: Job, client: httpx.AsyncClient) -> None:
     """Run ``job`` once, as pg_cron (SQL) or pg_net (Edge Function) would."""
     try:
@@ -145,7 +161,7 @@ async def run_on_schedule(settings: Settings, job: Job, client: httpx.AsyncClien
 
 
 async def run(settings: Settings) -> None:
-    override = os.environ.get("WATS_RECONCILE_INTERVAL")
+    override = os.environ.get("WATS_RECONCILE_INTERVAL") or None
     if override is not None and float(override) <= 0:
         return
     try:
@@ -153,7 +169,13 @@ async def run(settings: Settings) -> None:
     except (psycopg.Error, ValueError) as exc:
         log.warning("no local schedule: %s", exc)
         return
-    wanted = [job for job in jobs if job.edge_function is not None or not pg_cron]
+    paused = paused_jobs()
+    if pg_cron:
+        try:
+            await pause_cron_jobs(settings, paused)
+        except psycopg.Error as exc:
+            log.warning("pg_cron jobs not paused: %s", exc)
+    wanted = [job for job in jobs if (job.edge_function is not None or not pg_cron) and job.name not in paused]
     async with httpx.AsyncClient(timeout=httpx.Timeout(90.0, connect=5.0)) as client, asyncio.TaskGroup() as group:
         for job in wanted:
             if override is not None:
