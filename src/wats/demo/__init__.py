@@ -58,6 +58,7 @@ def story(settings: Settings) -> None:
         "Zanzibar Spice House": sign_in(settings.api_url, settings.anon_key, phone_of("zanzibar")),
     }
     wallets = {"Kariakoo Electronics": phone_of("kariakoo"), "Zanzibar Spice House": phone_of("zanzibar")}
+    holders = {shop: next(p.full_name for p in PEOPLE if p.phone == wallet) for shop, wallet in wallets.items()}
 
     paid = {provider: pay(stack, customer, admin, user_id, provider) for provider in PROVIDERS}
 
@@ -76,15 +77,15 @@ def story(settings: Settings) -> None:
     livestream.go_live(stack, kariakoo, str(shop), chausiku, chausiku_id)
 
     money_out.complete(stack, customer, [first, *rest])
-    money_out.pay_out(stack, vendors, wallets)
-    money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
+    money_out.pay_out(stack, vendors, wallets, holders)
+    last = money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
 
     n = len(PROVIDERS)
     step(
         f"Done: {n} orders paid with {n} providers, {n - 1} delivered and completed (one item returned and "
         f"refunded), one cancelled and refunded, {len(vendors)} vendors paid out, points spent; "
-        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost "
-        f"{tzs(paid[PROVIDERS[0]].amount)}; Baraka's phone was paid in two instalments and shipped; "
+        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost {tzs(last.amount)} "
+        f"({tzs(last.discount)} paid in points); Baraka's phone was paid in two instalments and shipped; "
         "Chausiku bought live."
     )
 
