@@ -453,3 +453,63 @@ def test_a_return_of_a_completed_plans_order_comes_back_from_its_instalments(mar
     market.sandbox("GET", "/_sandbox/idle", params={"timeout": 20})
     status = market.db.execute("select status from public.returns where id = %s", [ret["id"]]).fetchone()
     assert status == ("refunded",)
+
+
+# -- concurrency -----------------------------------------------------------------------------
+
+
+def test_scheduler_runs_and_a_tap_at_the_same_moment_make_one_prompt(market: Market, plans: Plans):
+    bought = plans.buy("pay_in_2", suffix="90", provider="mixx", wait=False)
+    plans.callback("mixx", bought.customer, "success")
+    plans.settle(bought.payment_id)
+    plans.due(bought.plan_id, 2)
+    url = f"{market.target.url}/functions/v1/instalment-push"
+    answers: list[httpx.Response] = []
+
+    def run() -> None:
+        with httpx.Client(timeout=60) as client:
+            answers.append(
+                client.post(url, json={}, headers={"Authorization": f"Bearer {market.target.service_role_key}"})
+            )
+
+    def tap() -> None:
+        with httpx.Client(timeout=60) as client:
+            answers.append(plans.pay_next(bought.customer, bought.plan_id, client))
+
+    threads = [threading.Thread(target=f) for f in (run, run, tap, run, tap)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 202, 202], [a.text for a in answers]
+    assert len(plans.payments(bought.plan_id, 2)) == 1
+    phone = bought.customer.phone
+    pushes = market.sandbox("GET", "/_sandbox/transactions", params={"provider": "mixx", "msisdn": phone})
+    assert len(pushes) == 2  # the first instalment's, and one for the second
+
+
+# -- loyalty points --------------------------------------------------------------------------
+
+
+def test_points_spent_on_a_plan_are_held_and_come_back_when_it_is_cancelled(market: Market, plans: Plans):
+    customer = market.customer()
+    # the customer earned 500 points earlier (arranged on the ledger as postgres)
+    market.db.execute(
+        "select private.post_transfer('order', gen_random_uuid(), 'earn_points', jsonb_build_array("
+        "private.ledger_leg(private.ledger_account('points_issued'), 500, 'points_earned'), "
+        "private.ledger_leg(private.ledger_account('points_customer', %s), -500, 'points_earned')), 'test')",
+        [customer.id],
+    )
+    market.fill_cart(customer, [(market.product(5, price=40_000), 1)])
+    answer = plans.checkout(customer, "pay_in_2", redeem_points=400)  # 4,000 TZS off
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["plan"]["total"] == 39_000 and body["amount"] == 19_500
+    plans.settle(body["payment_id"])
+    assert points(market, customer.id) == 100  # 400 held while the plan is under way
+    plan_id = body["plan"]["plan_id"]
+    plans.due(plan_id, 2, ago="4 days")
+    assert plans.job()["cancelled"] == 1
+    assert points(market, customer.id) == 500  # given back, nothing earned
+    refunds = plans.refunds(body["order_id"])
+    assert [(r["amount"], r["source"]) for r in refunds] == [(19_500, "cancellation")]
