@@ -210,6 +210,16 @@ begin
     if v_wallet.payout_msisdn is null then
         return jsonb_build_object('created', false, 'reason', 'no_wallet');
     end if;
+    -- a wallet whose check failed is not tried again every week: an admin confirms it, or
+    -- the vendor registers another (which starts unverified and is checked once more)
+    if v_wallet.payout_verified_at is null and exists (
+        select 1 from private.vendor_payouts as p
+        where p.vendor_id = p_vendor_id and p.status = 'failed'
+            and p.provider = v_wallet.payout_provider and p.msisdn = v_wallet.payout_msisdn
+            and p.failure_reason in ('name_mismatch', 'wallet_not_found', 'wallet_unverified')
+    ) then
+        return jsonb_build_object('created', false, 'reason', 'wallet_unconfirmed');
+    end if;
     if v_available < private.setting_int('payouts.minimum_tzs') then
         return jsonb_build_object('created', false, 'reason', 'below_minimum', 'available', v_available);
     end if;
@@ -238,7 +248,8 @@ $$;
 
 comment on function private.create_payout(uuid, text) is
 'One payout of the vendor''s whole available balance to its registered wallet, when the '
-'vendor is approved, has a wallet, no open payout and at least payouts.minimum_tzs; above '
+'vendor is approved, has a wallet (not one that failed its name check, until confirmed), no '
+'open payout and at least payouts.minimum_tzs; above '
 'payouts.approval_above_tzs it waits for an admin. Returns {created, payout_id | reason}.';
 
 create function public.run_payouts()
@@ -293,11 +304,14 @@ begin
     v_result := private.create_payout(v_vendor, 'request');
     if not (v_result ->> 'created')::boolean then
         perform private.refuse(
-            case when v_result ->> 'reason' in ('no_wallet', 'below_minimum') then 422 else 409 end,
+            case when v_result ->> 'reason' in ('no_wallet', 'below_minimum', 'wallet_unconfirmed') then 422
+                else 409 end,
             v_result ->> 'reason',
             case v_result ->> 'reason'
                 when 'payout_open' then 'a payout is already on its way'
                 when 'no_wallet' then 'register a payout wallet first'
+                when 'wallet_unconfirmed' then
+                    'your wallet did not pass its name check: register another or ask us to confirm it'
                 when 'below_minimum' then format(
                     'payouts start at %s TZS; %s TZS is available',
                     private.setting_int('payouts.minimum_tzs'), v_result ->> 'available'
@@ -312,7 +326,7 @@ $$;
 
 comment on function public.request_payout(uuid) is
 'A vendor (or an admin for them) asks for their available balance now. 409 payout_open / '
-'vendor_not_approved, 422 no_wallet / below_minimum.';
+'vendor_not_approved, 422 no_wallet / below_minimum / wallet_unconfirmed.';
 
 create function private.payout_for_change(p_payout_id uuid)
 returns private.vendor_payouts
@@ -418,13 +432,24 @@ comment on function public.cancel_payout(uuid, text) is
 create function public.payouts_to_execute(
     p_limit integer default 50, p_stale_seconds integer default 120
 )
-returns table (payout_id uuid, action text)
+returns table (
+    payout_id uuid,
+    action text,
+    provider public.payment_provider,
+    reference text,
+    method text
+)
 language sql
 stable
 security definer
 set search_path = ''
 as $$
-    select p.id, case when p.status = 'pending' then 'send' else 'check' end
+    select
+        p.id,
+        case when p.status = 'pending' then 'send' else 'check' end,
+        p.provider,
+        p.reference,
+        p.method
     from private.vendor_payouts as p
     where (p.status = 'pending' and (not p.needs_approval or p.approved_at is not null))
         or (
@@ -437,7 +462,8 @@ $$;
 
 comment on function public.payouts_to_execute(integer, integer) is
 'Payouts to send (pending, approved where needed) and to ask the provider about (processing '
-'with no answer for p_stale_seconds). Service role only.';
+'with no answer for p_stale_seconds), with the provider, our reference and the method of the '
+'last answer (what a check asks by). Service role only.';
 
 create function private.names_match(p_a text, p_b text)
 returns boolean
@@ -716,9 +742,14 @@ begin
             status = case
                 when v_result ->> 'result' = 'applied' then 'applied'
                 when v_result ->> 'result' = 'duplicate' then 'duplicate'
+                when v_result ->> 'payout_status' = 'paid' and p_outcome = 'failed' then 'review'
                 else 'ignored'
             end,
-            error = case when v_payout is null then 'no such payout' end,
+            error = case
+                when v_payout is null then 'no such payout'
+                when v_result ->> 'payout_status' = 'paid' and p_outcome = 'failed'
+                    then 'the provider reversed a payout it had paid: the vendor may not have the money'
+            end,
             processed_at = now()
         where id = p_webhook_event_id;
     end if;
@@ -729,6 +760,51 @@ $$;
 comment on function public.apply_payout_event(text, text, text, text, text, uuid) is
 'A provider callback about a payout, found by our payout reference: applied like '
 'record_payout_outcome; the stored callback is annotated. Service role only.';
+
+create function public.settle_payout_by_hand(
+    p_payout_id uuid, p_outcome text, p_provider_payout_id text, p_note text
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_payout private.vendor_payouts%rowtype;
+    v_result jsonb;
+begin
+    if not private.is_admin() then
+        raise exception 'only an admin settles a payout by hand' using errcode = '42501';
+    end if;
+    if p_outcome is null or p_outcome not in ('succeeded', 'failed') then
+        perform private.refuse(422, 'unknown_outcome', 'outcome must be succeeded or failed');
+    end if;
+    if coalesce(btrim(p_note), '') = '' then
+        perform private.refuse(422, 'note_required', 'say what the provider''s statement shows');
+    end if;
+    v_payout := private.payout_for_change(p_payout_id);
+    -- claimed_at, not last_checked_at: payout-execute notes every check it makes
+    if v_payout.status <> 'processing' or v_payout.claimed_at > now() - interval '10 minutes' then
+        perform private.refuse(
+            409, 'payout_not_stuck', 'only a payout processing without an answer for 10 minutes'
+        );
+    end if;
+    perform set_config(
+        'wats.audit_context', jsonb_build_object('settled_by_hand', left(p_note, 500))::text, true
+    );
+    v_result := public.record_payout_outcome(
+        p_payout_id, p_outcome, null, p_provider_payout_id,
+        case when p_outcome = 'failed' then 'settled_by_hand: ' || left(p_note, 400) end
+    );
+    perform set_config('wats.audit_context', '', true);
+    return v_result;
+end;
+$$;
+
+comment on function public.settle_payout_by_hand(uuid, text, text, text) is
+'Admins: a payout stuck in processing for 10 minutes (a provider with no status query: Mixx '
+'B2C) is settled from the provider''s statement: succeeded (paid) or failed (money back), '
+'with a note (audited). 409 payout_not_stuck, 422 unknown_outcome / note_required.';
 
 -- ---------------------------------------------------------------------------------------
 -- Statements
@@ -851,6 +927,7 @@ public.payouts_to_execute(integer, integer),
 public.claim_payout(uuid),
 public.record_wallet_check(uuid, text),
 public.verify_payout_wallet(uuid, text),
+public.settle_payout_by_hand(uuid, text, text, text),
 public.record_payout_outcome(uuid, text, text, text, text),
 public.apply_payout_event(text, text, text, text, text, uuid),
 public.vendor_statement(uuid, timestamptz, timestamptz),
@@ -862,6 +939,7 @@ public.request_payout(uuid),
 public.approve_payout(uuid),
 public.cancel_payout(uuid, text),
 public.verify_payout_wallet(uuid, text),
+public.settle_payout_by_hand(uuid, text, text, text),
 public.vendor_statement(uuid, timestamptz, timestamptz),
 public.vendor_balance(uuid)
 to authenticated;

@@ -65,6 +65,15 @@ def close_payout(world: World, target: dict[str, Any]) -> None:
             )
 
 
+def stuck(target: dict[str, Any], world: World) -> dict[str, Any]:
+    """The claimed payout has had no answer for 20 minutes."""
+    world.q(
+        "update private.vendor_payouts set claimed_at = now() - interval '20 minutes' where id = %s",
+        [target["payout"]],
+    )
+    return target
+
+
 def shop_name(world: World) -> str:
     return str(world.one("select name from public.vendors where id = %s", [world.vendors["vendor"]]))
 
@@ -184,6 +193,16 @@ ACTS: dict[str, Acts] = {
     "apply_payout_event": Acts(
         lambda w: payout(w, claim=True),
         lambda t: {"p_provider": "mpesa", "p_reference": t["reference"], "p_outcome": "succeeded"},
+        becomes("paid"),
+    ),
+    "settle_payout_by_hand": Acts(
+        lambda w: stuck(payout(w, claim=True), w),
+        lambda t: {
+            "p_payout_id": t["payout"],
+            "p_outcome": "succeeded",
+            "p_provider_payout_id": "STMT-9",
+            "p_note": "on the provider's statement",
+        },
         becomes("paid"),
     ),
     "verify_payout_wallet": Acts(
