@@ -5,8 +5,10 @@ Money, Mixx by Yas, HaloPesa) against the sandbox. Then after payment: one order
 dispatched and delivered and one item comes back with a photo and is refunded to her
 phone; another is cancelled before packing and refunded in full; the rest are delivered.
 A week later (the demo moves the dates) the orders complete, the weekly payout run pays
-each vendor to their wallet, and Amina spends her points on a new order. Every step prints
-what it did; any step that does not do what it says stops the demo with a non-zero exit.
+each vendor to their wallet, and Amina spends her points on a new order. Her app registered
+its Expo push token at the start: the demo ends with the SMS and pushes that reached her
+phone. Every step prints what it did; any step that does not do what it says stops the
+demo with a non-zero exit.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 
 from supabase import Client
 
-from wats.demo import after_payment, money_out
+from wats.demo import after_payment, messages, money_out
 from wats.demo.api import Stack, rpc
 from wats.demo.checkout import pay
 from wats.demo.show import DemoFailed, show, step, tzs
@@ -39,6 +41,7 @@ def story(settings: Settings) -> None:
         raise DemoFailed("signed in, but no user")
     user_id, msisdn = user.user.id, phone_of("amina")
     show("user", f"{user_id} phone {user.user.phone}")
+    device = messages.register_device(stack, customer, phone_of("amina"))
     admin = sign_in(settings.api_url, settings.anon_key, phone_of("admin"))
     vendors: dict[str, Client] = {
         "Kariakoo Electronics": sign_in(settings.api_url, settings.anon_key, phone_of("kariakoo")),
@@ -59,6 +62,7 @@ def story(settings: Settings) -> None:
     money_out.complete(stack, customer, [first, *rest])
     money_out.pay_out(stack, vendors, wallets, holders)
     money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
+    messages.show_messages(stack, device)
 
     n = len(PROVIDERS)
     step(
