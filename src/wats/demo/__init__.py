@@ -41,7 +41,7 @@ def story(settings: Settings) -> None:
         raise DemoFailed("signed in, but no user")
     user_id, msisdn = user.user.id, phone_of("amina")
     show("user", f"{user_id} phone {user.user.phone}")
-    device = messages.register_device(stack, customer, phone_of("amina"))
+    device = messages.register_device(stack, customer, msisdn)
     admin = sign_in(settings.api_url, settings.anon_key, phone_of("admin"))
     vendors: dict[str, Client] = {
         "Kariakoo Electronics": sign_in(settings.api_url, settings.anon_key, phone_of("kariakoo")),
@@ -61,14 +61,15 @@ def story(settings: Settings) -> None:
 
     money_out.complete(stack, customer, [first, *rest])
     money_out.pay_out(stack, vendors, wallets, holders)
-    money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
+    last = money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
     messages.show_messages(stack, device)
 
     n = len(PROVIDERS)
     step(
         f"Done: {n} orders paid with {n} providers, {n - 1} delivered and completed (one item returned and "
         f"refunded), one cancelled and refunded, {len(vendors)} vendors paid out, points spent; "
-        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost {tzs(paid[PROVIDERS[0]].amount)}."
+        f"Amina has {rpc(customer, 'loyalty_balance')} points and her last order cost {tzs(last.amount)} "
+        f"({tzs(last.discount)} paid in points)."
     )
 
 

@@ -83,7 +83,7 @@ def pay_out(stack: Stack, vendors: dict[str, Client], wallets: dict[str, str], h
         sent = [p for p in stack.sandbox_payouts(msisdn=wallets[name], status="paid") if p["amount"] == last["amount"]]
         expect(bool(sent), f"{name}: the sandbox shows no payout of {tzs(last['amount'])} to {wallets[name]}")
         show(name, f"{tzs(last['amount'])} sent to {last['provider']} wallet {last['msisdn']} ({last['reference']})")
-        lines = [f"{line['kind']} {line['amount']:+,}" for line in statement["lines"][-4:]]
+        lines = [f"{line['kind']} ({line['account']}) {line['amount']:+,}" for line in statement["lines"][-3:]]
         show("statement", ", ".join(lines))
     step("Vendors' money after the payout run")
     after = show_balances(vendors)
