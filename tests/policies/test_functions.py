@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from supabase import Client
 
-from tests.policies import after_payment, instalments, money
+from tests.policies import after_payment, instalments, money, notifications
 from tests.policies.actors import Actor, Outcome
 from tests.policies.harness import assert_denied
 from tests.policies.matrix import COVERAGE, MATRIX, ROLES, FunctionSpec
@@ -259,6 +259,8 @@ def test_function_cell(world: World, pending: dict[str, Any], name: str, role: s
             "r.vendor_id = any(%(vendors)s::uuid[])",
             {**params, "vendors": my_vendors},
         )
+    elif name in notifications.NAMES:
+        sides = notifications.check(world, name, role, value, what)
 
     elif name == "refunds_to_execute":
         sides = after_payment.refunds_to_execute(world, role, value, what)

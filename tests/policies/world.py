@@ -107,6 +107,10 @@ UNIVERSE = {
     ),
     "private.category_commissions": "category_id = any(%(categories)s)",
     "private.loyalty_expiry_notices": "customer_id = any(%(users)s)",
+    "push_devices": "user_id = any(%(users)s)",
+    "marketing_consents": "user_id = any(%(users)s)",
+    "private.notification_rules": "true",
+    "private.notification_deliveries": "user_id = any(%(users)s)",
     "storage.objects": (
         "(bucket_id = 'product-images' and (storage.foldername(name))[1] = any(%(folders)s)) "
         "or bucket_id = %(other_bucket)s "
@@ -155,6 +159,10 @@ PROBE_COLUMN = {
     "private.ledger_entries": "kind",
     "private.category_commissions": "commission_bps",
     "private.loyalty_expiry_notices": "notified_at",
+    "push_devices": "platform",
+    "marketing_consents": "granted",
+    "private.notification_rules": "sms",
+    "private.notification_deliveries": "last_error",
 }
 
 #: How an allowed delete is tried without losing arranged rows: on a fresh copy (victim) of
@@ -170,6 +178,7 @@ DELETE_RESTORE = {
     "vendor_accounts",
     "carts",
     "livestream_reminders",
+    "push_devices",
 }
 
 
@@ -341,6 +350,7 @@ class World:
         self._arrange_catalog()
         self._arrange_orders()
         self._arrange_after_orders()
+        self._arrange_notifications()
         self._arrange_storage()
 
     def _arrange_admin(self) -> None:
@@ -679,6 +689,23 @@ class World:
             "on conflict (customer_id) do nothing",
             [self.users["customer"]],
         )
+
+    def _arrange_notifications(self) -> None:
+        """Every persona registers a device and consents to marketing through the Data API
+        (rpc register_push_device, set_marketing_consent); a notification each then queues
+        their push sends."""
+        for persona in ("customer", "other_customer", "vendor", "other_vendor", "admin", "bystander"):
+            token = f"ExponentPushToken[policy-{self.run}-{persona}]"
+            out = self.actors[persona].run(
+                lambda c, t=token: c.rpc("register_push_device", {"p_token": t, "p_platform": "android"}).execute()
+            )
+            assert out.ok, f"{persona} could not register a device: {out}"
+            out = self.actors[persona].run(lambda c: c.rpc("set_marketing_consent", {"p_granted": True}).execute())
+            assert out.ok, f"{persona} could not give consent: {out}"
+            self.q(
+                "select private.notify(%s, 'system', %s::jsonb, '{}'::jsonb)",
+                [self.users[persona], json.dumps({"title": "Policy suite", "body": self.run})],
+            )
 
     def _arrange_storage(self) -> None:
         self.misc_folder = f"policy-{self.run}-misc"
@@ -1028,6 +1055,18 @@ class World:
             return [{"category_id": self.categories["child"], "commission_bps": 5}]
         if label == "private.loyalty_expiry_notices":
             return [{"customer_id": u["other_customer"], "last_activity_at": now.isoformat()}]
+        if label == "push_devices":
+            return [{"user_id": u[p], "token": f"ExponentPushToken[cand-{rand(10)}]"} for p in SHOPPERS]
+        if label == "marketing_consents":
+            return [{"user_id": u[p], "granted": False} for p in SHOPPERS]
+        if label == "private.notification_rules":
+            return [{"type": f"cand_{rand(6)}", "purpose": "service"}]
+        if label == "private.notification_deliveries":
+            notification = self.one(
+                "select id::text from public.notifications where user_id = %s order by created_at limit 1",
+                [u["customer"]],
+            )
+            return [{"notification_id": notification, "user_id": u["customer"], "channel": "sms", "purpose": "service"}]
         raise AssertionError(f"no insert candidates for {label}")
 
     @contextlib.contextmanager

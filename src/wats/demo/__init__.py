@@ -9,8 +9,9 @@ each vendor to their wallet, and Amina spends her points on a new order. Baraka 
 in two instalments (lipa kidogo kidogo): the second is pushed by the scheduled job when it
 falls due (the demo moves the due date) and only then does the order ship. Kariakoo
 Electronics goes live; Chausiku, who asked to be reminded, is told and buys at the live
-price. Every step prints what it did; any step that does not do what it says stops the demo
-with a non-zero exit.
+price. Amina's app registered its Expo push token at the start: the demo ends with the SMS
+and pushes that reached her phone. Every step prints what it did; any step that does not do
+what it says stops the demo with a non-zero exit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 
 from supabase import Client
 
-from wats.demo import after_payment, instalments, livestream, money_out
+from wats.demo import after_payment, instalments, livestream, messages, money_out
 from wats.demo.api import Stack, one, rpc
 from wats.demo.checkout import pay
 from wats.demo.show import DemoFailed, show, step, tzs
@@ -52,6 +53,7 @@ def story(settings: Settings) -> None:
         raise DemoFailed("signed in, but no user")
     user_id, msisdn = user.user.id, phone_of("amina")
     show("user", f"{user_id} phone {user.user.phone}")
+    device = messages.register_device(stack, customer, msisdn)
     admin = sign_in(settings.api_url, settings.anon_key, phone_of("admin"))
     vendors: dict[str, Client] = {
         "Kariakoo Electronics": sign_in(settings.api_url, settings.anon_key, phone_of("kariakoo")),
@@ -79,6 +81,7 @@ def story(settings: Settings) -> None:
     money_out.complete(stack, customer, [first, *rest])
     money_out.pay_out(stack, vendors, wallets, holders)
     last = money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
+    messages.show_messages(stack, device)
 
     n = len(PROVIDERS)
     step(

@@ -32,6 +32,8 @@ class Settings:
     callback_retry_delay_s: float = 1.0
     #: Lifetime of Airtel/Mixx access tokens and M-Pesa sessions.
     token_ttl_s: int = 3600
+    #: Seconds Beem or Expo keep a scripted ``hang`` request before answering.
+    message_hang_s: float = 20.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +88,13 @@ class SandboxConfig:
     #: ``…/functions/v1/payment-webhook``; the provider name is appended.
     webhook_base: str = DEFAULT_WEBHOOK_BASE
     settings: Settings = field(default_factory=Settings)
+    #: Expo push: the project's access token (enhanced push security; empty: not required).
+    expo_access_token: str = ""
+    #: Beem SMS: API key and secret (Basic authentication).
+    beem_api_key: str = ""
+    beem_secret_key: str = ""
+    #: Folder of sms-gateway.log and push.log (None: not written).
+    message_log_dir: str | None = None
 
     @classmethod
     def from_env(
@@ -125,6 +134,10 @@ class SandboxConfig:
             clickpesa_checksum_key=need("SANDBOX_CLICKPESA_CHECKSUM_KEY"),
             webhook_base=(webhook_base or env.get("SANDBOX_WEBHOOK_BASE") or DEFAULT_WEBHOOK_BASE).rstrip("/"),
             settings=settings or Settings(),
+            expo_access_token=env.get("SANDBOX_EXPO_ACCESS_TOKEN", ""),
+            beem_api_key=env.get("SANDBOX_BEEM_API_KEY", ""),
+            beem_secret_key=env.get("SANDBOX_BEEM_SECRET_KEY", ""),
+            message_log_dir=env.get("SANDBOX_MESSAGE_LOG_DIR") or None,
         )
 
     def webhook_url(self, provider: str) -> str:

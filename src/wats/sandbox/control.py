@@ -40,6 +40,11 @@ async def index(request: Request) -> Response:
                 "halopesa": "/clickpesa/third-parties/",
             },
             "webhooks": {p: sb.config.webhook_url(p) for p in CALLBACK_PROVIDERS},
+            "messaging": {
+                "sms": "/beem/v1/send (Beem)",
+                "push": "/expo/--/api/v2/push/send, …/getReceipts (Expo)",
+                "received": "/_sandbox/sms, /_sandbox/push",
+            },
             "refunds": {
                 "mpesa": "PUT …/reversal/",
                 "airtel": "/airtel/standard/v1/payments/refund, /airtel/standard/v2/disbursements/",
@@ -122,6 +127,7 @@ async def reset(request: Request) -> Response:
     sb = sandbox_of(request)
     await sb.dispatcher.cancel_all()
     sb.store.reset()
+    sb.messages.reset()
     return _json(200, {"reset": True, "settings": sb.store.settings.to_json()})
 
 
@@ -300,6 +306,51 @@ async def send_callback(request: Request) -> Response:
     return _json(202, {"deliveries": [d.id for d in sent]})
 
 
+async def sms(request: Request) -> Response:
+    """Every SMS the gateway accepted, oldest first; ``?to=<phone>`` filters (full phones:
+    the log file masks them)."""
+    sb = sandbox_of(request)
+    to = request.query_params.get("to")
+    return _json(200, [m.to_json() for m in sb.messages.sms if not to or m.to == to])
+
+
+async def push(request: Request) -> Response:
+    """Every push notification Expo accepted, oldest first; ``?to=<token>`` filters."""
+    sb = sandbox_of(request)
+    to = request.query_params.get("to")
+    return _json(200, [m.to_json() for m in sb.messages.push if not to or m.to == to])
+
+
+async def message_attempts(request: Request) -> Response:
+    """Every attempt to reach a recipient, accepted or not: ``?channel=sms|push&to=…``."""
+    sb = sandbox_of(request)
+    q = request.query_params
+    rows = [a for a in sb.messages.attempts if (not q.get("channel") or a["channel"] == q["channel"])]
+    return _json(200, [a for a in rows if not q.get("to") or a["to"] == q["to"]])
+
+
+async def message_script(request: Request) -> Response:
+    """Script what the next attempts to reach one recipient do: ``{"to": phone or token,
+    "outcomes": ["server_error", "accept"]}`` (``messages.SMS_OUTCOMES`` /
+    ``PUSH_OUTCOMES``); later attempts are accepted."""
+    sb = sandbox_of(request)
+    channel = request.path_params["channel"]
+    if channel not in ("sms", "push"):
+        return _json(404, {"error": "not found"})
+    try:
+        body = await json_object(request)
+    except BadJson as exc:
+        return _json(400, {"error": str(exc)})
+    to, outcomes = body.get("to"), body.get("outcomes")
+    if not isinstance(to, str) or not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
+        return _json(400, {"error": "give to (a phone or token) and outcomes (a list of names)"})
+    try:
+        sb.messages.script(channel, to, outcomes)
+    except ValueError as exc:
+        return _json(400, {"error": str(exc)})
+    return _json(200, {"to": to, "outcomes": outcomes})
+
+
 routes: list[BaseRoute] = [
     Route("/_sandbox", index, methods=["GET"]),
     Route("/_sandbox/scenarios", scenarios, methods=["GET"]),
@@ -316,4 +367,8 @@ routes: list[BaseRoute] = [
     Route("/_sandbox/deliveries", deliveries, methods=["GET"]),
     Route("/_sandbox/payouts", payouts, methods=["GET"]),
     Route("/_sandbox/payouts/{provider}/{reference}/callback", send_payout_callback, methods=["POST"]),
+    Route("/_sandbox/sms", sms, methods=["GET"]),
+    Route("/_sandbox/push", push, methods=["GET"]),
+    Route("/_sandbox/messages/attempts", message_attempts, methods=["GET"]),
+    Route("/_sandbox/{channel:str}/script", message_script, methods=["POST"]),
 ]

@@ -69,7 +69,15 @@ def _generate() -> dict[str, str]:
         "clickpesa_client_id": "ID" + secrets.token_hex(12),
         "clickpesa_api_key": "SK" + secrets.token_urlsafe(30),
         "clickpesa_checksum_key": secrets.token_urlsafe(32),
+        "expo_access_token": secrets.token_urlsafe(30),
+        "beem_api_key": secrets.token_hex(8),
+        "beem_secret_key": secrets.token_urlsafe(24),
     }
+
+
+#: Secrets added since version 2 without a new version: a file lacking them gets them added
+#: (its own secrets kept), as an older version's file does.
+_ADDED = ("expo_access_token", "beem_api_key", "beem_secret_key")
 
 
 def _load_or_create(home: Path) -> dict[str, str]:
@@ -78,7 +86,7 @@ def _load_or_create(home: Path) -> dict[str, str]:
         data = json.loads(path.read_text())
         if isinstance(data, dict) and data.get("version") in _KNOWN_VERSIONS:
             stored = {str(k): str(v) for k, v in data.items()}
-            if stored["version"] == str(_VERSION):
+            if stored["version"] == str(_VERSION) and set(_ADDED) <= set(stored):
                 return stored
             # an older file: keep its secrets, add the ones it lacks
             _write(path, {**_generate(), **stored, "version": str(_VERSION)})
@@ -140,6 +148,12 @@ def ensure_credentials(
         "CLICKPESA_API_KEY": c["clickpesa_api_key"],
         "CLICKPESA_CHECKSUM_KEY": c["clickpesa_checksum_key"],
         "WATS_SANDBOX_URL": base,
+        "EXPO_PUSH_URL": f"{base}/expo/--/api/v2/push",
+        "EXPO_ACCESS_TOKEN": c["expo_access_token"],
+        "BEEM_SMS_URL": f"{base}/beem/v1/send",
+        "BEEM_API_KEY": c["beem_api_key"],
+        "BEEM_SECRET_KEY": c["beem_secret_key"],
+        "BEEM_SENDER_ID": "WATS",
         # -- sandbox side ------------------------------------------------------------------
         "SANDBOX_WEBHOOK_BASE": webhook,
         "SANDBOX_MPESA_API_KEY": c["mpesa_api_key"],
@@ -161,6 +175,9 @@ def ensure_credentials(
         "SANDBOX_CLICKPESA_CLIENT_ID": c["clickpesa_client_id"],
         "SANDBOX_CLICKPESA_API_KEY": c["clickpesa_api_key"],
         "SANDBOX_CLICKPESA_CHECKSUM_KEY": c["clickpesa_checksum_key"],
+        "SANDBOX_EXPO_ACCESS_TOKEN": c["expo_access_token"],
+        "SANDBOX_BEEM_API_KEY": c["beem_api_key"],
+        "SANDBOX_BEEM_SECRET_KEY": c["beem_secret_key"],
     }
 
 
