@@ -171,10 +171,22 @@ export interface AirtelConfig extends CommonTimeouts {
     /** The portal's RSA public key the PIN is encrypted with (PEM or base64 DER). */
     publicKey: string;
   } | null;
+  /**
+   * Signed requests (`AIRTEL_COLLECTION_API=v2`): the push goes to `/merchant/v2/payments/`
+   * with `x-signature`/`x-key`, the AES key wrapped with the portal's RSA public key
+   * (`AIRTEL_ENCRYPTION_PUBLIC_KEY`, the same key the disbursement PIN uses). Null: v1,
+   * unsigned.
+   */
+  signing: { publicKey: string } | null;
 }
 
 export function airtelConfig(env: EnvGetter): AirtelConfig {
   const r = new Reader(env);
+  const api = r.optional("AIRTEL_COLLECTION_API", "v1").toLowerCase();
+  if (api !== "v1" && api !== "v2") {
+    r.missing.push("AIRTEL_COLLECTION_API (v1 or v2)");
+  }
+  const signed = api === "v2";
   const cfg: AirtelConfig = {
     ...commonTimeouts(r),
     baseUrl: r.url("AIRTEL_BASE_URL"),
@@ -184,11 +196,23 @@ export function airtelConfig(env: EnvGetter): AirtelConfig {
     country: r.optional("AIRTEL_COUNTRY", "TZ"),
     currency: r.optional("AIRTEL_CURRENCY", "TZS"),
     callbackAllowedIps: r.list("AIRTEL_CALLBACK_ALLOWED_IPS"),
-    disbursement: r.group({
+    disbursement: null,
+    signing: signed
+      ? { publicKey: r.required("AIRTEL_ENCRYPTION_PUBLIC_KEY") }
+      : null,
+  };
+  if (signed) {
+    // the public key serves signing; the PIN alone decides whether disbursements are on
+    const pin = r.optional("AIRTEL_DISBURSEMENT_PIN", "");
+    cfg.disbursement = pin && cfg.signing?.publicKey
+      ? { pin, publicKey: cfg.signing.publicKey }
+      : null;
+  } else {
+    cfg.disbursement = r.group({
       pin: "AIRTEL_DISBURSEMENT_PIN",
       publicKey: "AIRTEL_ENCRYPTION_PUBLIC_KEY",
-    }),
-  };
+    });
+  }
   r.done("airtel");
   return cfg;
 }
