@@ -503,6 +503,16 @@ Deno.test({
         const status = await mpesa.queryStatus(result.providerRef);
         assert(status.supported);
         assertEquals(status.state, "succeeded");
+        // the id comes from output_OriginalTransactionID, and reverses the payment
+        assert(status.providerTxnId, "the status answer names the payment");
+        const reversed = await mpesa.refund({
+          providerRef: result.providerRef,
+          providerTxnId: status.providerTxnId,
+          amount: 1000,
+          reference: refundRef("Q7"),
+        });
+        assert(reversed.supported);
+        assertEquals(reversed.state, "refunded");
       });
 
       await t.step(
