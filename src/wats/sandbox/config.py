@@ -32,6 +32,9 @@ class Settings:
     callback_retry_delay_s: float = 1.0
     #: Lifetime of Airtel/Mixx access tokens and M-Pesa sessions.
     token_ttl_s: int = 3600
+    #: 1: Mixx posts callbacks to ``…/mixx/<token>`` (a registered URL whose query string
+    #: the provider dropped, or that was registered in the path form); 0: ``…/mixx?token=``.
+    mixx_callback_path_token: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +83,8 @@ class SandboxConfig:
     mixx_b2c_msisdn: str
     mixx_b2c_pin: str
     mixx_b2c_brand_id: str
+    #: The transaction query (MTPGGetSODetails): the PIN of the biller MSISDN.
+    mixx_query_pin: str
     clickpesa_client_id: str
     clickpesa_api_key: str
     clickpesa_checksum_key: str
@@ -120,6 +125,7 @@ class SandboxConfig:
             mixx_b2c_msisdn=need("SANDBOX_MIXX_B2C_MSISDN"),
             mixx_b2c_pin=need("SANDBOX_MIXX_B2C_PIN"),
             mixx_b2c_brand_id=need("SANDBOX_MIXX_B2C_BRAND_ID"),
+            mixx_query_pin=need("SANDBOX_MIXX_QUERY_PIN"),
             clickpesa_client_id=need("SANDBOX_CLICKPESA_CLIENT_ID"),
             clickpesa_api_key=need("SANDBOX_CLICKPESA_API_KEY"),
             clickpesa_checksum_key=need("SANDBOX_CLICKPESA_CHECKSUM_KEY"),

@@ -35,7 +35,7 @@ async def index(request: Request) -> Response:
             "providers": {
                 "mpesa": "/mpesa/sandbox/ipg/v2/vodacomTZN/",
                 "airtel": "/airtel/",
-                "mixx": "/mixx/token, /mixx/push-billpay",
+                "mixx": "/mixx/token, /mixx/push-billpay, /mixx/query",
                 "halopesa": "/clickpesa/third-parties/",
             },
             "webhooks": {p: sb.config.webhook_url(p) for p in CALLBACK_PROVIDERS},

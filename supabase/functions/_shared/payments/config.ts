@@ -227,7 +227,8 @@ export interface MixxConfig extends CommonTimeouts {
   billerMsisdn: string;
   /** Prefix of every ReferenceID (Mixx routes by it). */
   billerCode: string;
-  /** Secret carried as `?token=` in the callback URL registered with Mixx. */
+  /** Secret carried in the callback URL registered with Mixx: as `?token=` or as the last
+   * path segment (`…/payment-webhook/mixx/<token>`), whichever form Mixx keeps. */
   callbackToken: string;
   callbackAllowedIps: string[];
   /**
@@ -247,6 +248,17 @@ export interface MixxConfig extends CommonTimeouts {
     /** `LANGUAGE1` of the payer's SMS (EN or SW). */
     language: string;
   } | null;
+  /**
+   * The transaction query (XML `MTPGGetSODetails` to its own URL, authenticated by the
+   * biller MSISDN and a PIN in the body): how reconciliation settles a payment whose
+   * callback was lost. Null when not configured: such a payment expires (docs/payments.md).
+   */
+  query: {
+    url: string;
+    /** `MSISDN` of the query: the biller MSISDN unless Mixx issues another. */
+    msisdn: string;
+    pin: string;
+  } | null;
 }
 
 export function mixxConfig(env: EnvGetter): MixxConfig {
@@ -262,7 +274,16 @@ export function mixxConfig(env: EnvGetter): MixxConfig {
     callbackToken: r.required("MIXX_CALLBACK_TOKEN"),
     callbackAllowedIps: r.list("MIXX_CALLBACK_ALLOWED_IPS"),
     b2c: null,
+    query: null,
   };
+  const query = r.group({ url: "MIXX_QUERY_URL", pin: "MIXX_QUERY_PIN" });
+  if (query) {
+    cfg.query = {
+      ...query,
+      msisdn: r.optional("MIXX_QUERY_MSISDN", cfg.billerMsisdn),
+    };
+    if (!isHttpUrl(query.url)) r.missing.push("MIXX_QUERY_URL");
+  }
   const b2c = r.group({
     url: "MIXX_B2C_URL",
     accountMsisdn: "MIXX_B2C_MSISDN",
