@@ -51,3 +51,56 @@ def test_the_function_receives_the_sub_path(market: Market):
     )
     # both tokens are read (and refused: not ours) before the body is judged
     assert r.status_code == 401, r.text
+
+
+def open_halopesa(market: Market) -> tuple[str, str]:
+    """A HaloPesa payment whose webhook never comes by itself."""
+    customer = market.customer("90")
+    bought = market.buy(customer, "halopesa")
+    market.sandbox("GET", "/_sandbox/idle", params={"timeout": 20})
+    assert market.payment(bought["payment_id"])["status"] == "initiated"
+    return customer.phone, bought["payment_id"]
+
+
+def test_a_legacy_checksummed_webhook_is_refused_with_its_reason_stored(market: Market):
+    phone, payment_id = open_halopesa(market)
+    market.send_callback("halopesa", phone, outcome="success", checksum_method="legacy")
+    [delivery] = market.sandbox("GET", "/_sandbox/deliveries", params={"provider": "halopesa"})[-1:]
+    assert delivery["status_code"] == 401
+    row = market.db.execute(
+        "select authenticated, auth_error, status from private.payment_events"
+        " where provider = 'halopesa' and auth_error like 'unverifiable_signature%%'"
+        " order by received_at desc limit 1"
+    ).fetchone()
+    assert row is not None
+    authenticated, reason, status = row
+    assert (authenticated, status) == (False, "rejected")
+    assert "legacy" in reason and "canonical" in reason
+    state = market.payment(payment_id)
+    assert (state["status"], state["order_status"]) == ("initiated", "pending_payment")
+
+
+def test_a_failure_named_eventtype_fails_the_payment(market: Market):
+    phone, payment_id = open_halopesa(market)
+    market.send_callback("halopesa", phone, outcome="failed", reason="insufficient_funds", event_field="eventType")
+    state = market.wait_payment(payment_id, until=("failed",), timeout=10)
+    assert (state["status"], state["failure_reason"], state["order_status"]) == (
+        "failed",
+        "insufficient_funds",
+        "cancelled",
+    )
+
+
+def test_an_account_that_nets_fees_never_pays_an_order_short(market: Market):
+    """ClickPesa deducts its fee from collectedAmount, and this deployment was not told
+    (CLICKPESA_COLLECTED_AMOUNT=gross): the success goes to review, the order is not paid."""
+    market.sandbox("PATCH", "/_sandbox/settings", json={"clickpesa_fee_percent": 1.5})
+    try:
+        customer = market.customer("00")
+        bought = market.buy(customer, "halopesa")
+        market.sandbox("GET", "/_sandbox/idle", params={"timeout": 20})
+        state = market.wait_payment(bought["payment_id"], until=("succeeded",), timeout=3)
+        assert (state["needs_review"], state["review_reason"]) == (True, "amount_mismatch")
+        assert state["status"] != "succeeded" and state["order_status"] == "pending_payment"
+    finally:
+        market.sandbox("PATCH", "/_sandbox/settings", json={"clickpesa_fee_percent": 0})

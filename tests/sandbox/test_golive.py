@@ -4,13 +4,17 @@ legacy checksums, ``eventType`` and net-of-fee amounts."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from xml.etree import ElementTree
 
 from starlette.testclient import TestClient
 
+from wats.sandbox.signing import clickpesa_checksum, clickpesa_legacy_checksum
+
 from .conftest import FAST, WebhookReceiver, msisdn, wait_idle
-from .test_mixx_and_clickpesa import mixx_body, mixx_headers, mixx_token
+from .test_mixx_and_clickpesa import cp_push, cp_token, mixx_body, mixx_headers, mixx_token
 
 # -- Mixx: the transaction query -------------------------------------------------------------
 
@@ -58,3 +62,57 @@ def test_mixx_callbacks_in_the_path_form(client: TestClient, env: dict[str, str]
     assert sent.path.endswith(f"/payment-webhook/mixx/{env['MIXX_CALLBACK_TOKEN']}")
     assert sent.query == ""
     client.post("/_sandbox/reset")
+
+
+# -- ClickPesa: net-of-fee reports, legacy checksums, eventType --------------------------------
+
+
+def test_clickpesa_reports_net_of_fees_when_the_account_deducts_them(
+    client: TestClient, env: dict[str, str], webhook: WebhookReceiver
+) -> None:
+    client.patch("/_sandbox/settings", json={"clickpesa_fee_percent": 1.5, "clickpesa_report_fee": 1})
+    tok = cp_token(client, env)
+    assert cp_push(client, env, tok, msisdn("01", "25562"), "NET1").status_code == 200
+    wait_idle(client)
+    [hook] = webhook.for_provider("halopesa")
+    data = hook.json()["data"]
+    # 12,000 less ceil(1.5 %) = 180
+    assert (data["collectedAmount"], data["fee"]) == ("11820", "180.00")
+    assert hook.json()["checksum"] == clickpesa_checksum(env["CLICKPESA_CHECKSUM_KEY"], hook.json())
+    [status] = client.get("/clickpesa/third-parties/payments/NET1", headers={"Authorization": tok}).json()
+    assert (status["collectedAmount"], status["fee"]) == ("11820", "180.00")
+    client.patch("/_sandbox/settings", json={"clickpesa_report_fee": 0})
+    [bare] = client.get("/clickpesa/third-parties/payments/NET1", headers={"Authorization": tok}).json()
+    assert bare["collectedAmount"] == "11820" and "fee" not in bare
+    client.post("/_sandbox/reset")
+
+
+def test_clickpesa_hand_made_webhooks_in_the_legacy_and_eventtype_forms(
+    client: TestClient, env: dict[str, str], webhook: WebhookReceiver
+) -> None:
+    tok = cp_token(client, env)
+    cp_push(client, env, tok, msisdn("90", "25562"), "LEG1")  # no webhook of its own
+    sent = client.post(
+        "/_sandbox/transactions/halopesa/LEG1/callback",
+        json={"checksum_method": "legacy"},
+    )
+    assert sent.status_code == 202
+    client.post(
+        "/_sandbox/transactions/halopesa/LEG1/callback",
+        json={"event_field": "eventType", "outcome": "failed"},
+    )
+    assert (
+        client.post("/_sandbox/transactions/halopesa/LEG1/callback", json={"checksum_method": "md5"}).status_code == 400
+    )
+    wait_idle(client)
+    legacy, typed = (r.json() for r in webhook.for_provider("halopesa"))
+    assert legacy["checksumMethod"] == "legacy"
+    assert legacy["checksum"] == clickpesa_legacy_checksum(env["CLICKPESA_CHECKSUM_KEY"], legacy)
+    assert (
+        legacy["checksum"]
+        == hmac.new(
+            env["CLICKPESA_CHECKSUM_KEY"].encode(), b"[object Object]PAYMENT RECEIVED", hashlib.sha256
+        ).hexdigest()
+    )
+    assert "event" not in typed and typed["eventType"] == "PAYMENT FAILED"
+    assert typed["checksum"] == clickpesa_checksum(env["CLICKPESA_CHECKSUM_KEY"], typed)

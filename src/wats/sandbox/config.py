@@ -35,6 +35,11 @@ class Settings:
     #: 1: Mixx posts callbacks to ``…/mixx/<token>`` (a registered URL whose query string
     #: the provider dropped, or that was registered in the path form); 0: ``…/mixx?token=``.
     mixx_callback_path_token: int = 0
+    #: ClickPesa's collection fee in percent, charged as ceil(amount × percent / 100) and
+    #: deducted from ``collectedAmount`` (an account that nets fees); 0: gross amounts.
+    clickpesa_fee_percent: float = 0.0
+    #: 1: the payment reports carry that fee as ``fee``; 0: only the net amount.
+    clickpesa_report_fee: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -71,6 +71,29 @@ def clickpesa_checksum(key: str, payload: dict[str, Any]) -> str:
     return hmac.new(key.encode(), canonical_json(rest).encode(), hashlib.sha256).hexdigest()
 
 
+def _js_join_value(value: Any) -> str:
+    """A value as JavaScript's ``Array.prototype.join`` writes it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join(_js_join_value(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def clickpesa_legacy_checksum(key: str, payload: dict[str, Any]) -> str:
+    """ClickPesa's earlier ("legacy") checksum: values of the sorted top-level keys joined as
+    JavaScript joins them (a nested object is "[object Object]"), hex HMAC-SHA256."""
+    rest = {k: v for k, v in payload.items() if k not in ("checksum", "checksumMethod")}
+    text = "".join(_js_join_value(rest[k]) for k in sorted(rest))
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
 def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 

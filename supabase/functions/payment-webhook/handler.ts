@@ -148,7 +148,12 @@ export async function handleWebhook(
     });
     if (!parsed.authentic) {
       const rejection = parsed.rejection ?? "unauthentic";
-      await finish(false, rejection);
+      await finish(
+        false,
+        parsed.rejectionDetail
+          ? `${rejection}: ${parsed.rejectionDetail}`.slice(0, 500)
+          : rejection,
+      );
       return answer(
         parsed,
         rejection === "malformed" ? "invalid" : "unauthentic",

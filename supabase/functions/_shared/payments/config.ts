@@ -310,6 +310,23 @@ export interface ClickPesaConfig extends CommonTimeouts {
   /** Checksum key: signs our requests and verifies ClickPesa's webhooks. */
   checksumKey: string;
   callbackAllowedIps: string[];
+  /**
+   * What `collectedAmount` is: `gross` (what the customer paid, the default) or `net` (less
+   * ClickPesa's collection fee, when the account deducts fees from collections). In `net`
+   * the fee comes from the report's `fee` field, else from `feeBasisPoints`.
+   */
+  collectedAmount: "gross" | "net";
+  /** CLICKPESA_COLLECTION_FEE_PERCENT in basis points (1.5 % → 150), or null. */
+  feeBasisPoints: number | null;
+}
+
+/** A percentage with at most two decimals ("1.5", "2", "0.75") in basis points; null for
+ * anything else (0 < percent < 100). */
+export function percentToBasisPoints(text: string): number | null {
+  if (!/^[0-9]{1,2}(\.[0-9]{1,2})?$/.test(text)) return null;
+  const [whole, fraction = ""] = text.split(".");
+  const bp = Number(whole) * 100 + Number(fraction.padEnd(2, "0"));
+  return bp > 0 && bp < 10_000 ? bp : null;
 }
 
 export function clickPesaConfig(env: EnvGetter): ClickPesaConfig {
@@ -321,7 +338,25 @@ export function clickPesaConfig(env: EnvGetter): ClickPesaConfig {
     apiKey: r.required("CLICKPESA_API_KEY"),
     checksumKey: r.required("CLICKPESA_CHECKSUM_KEY"),
     callbackAllowedIps: r.list("CLICKPESA_CALLBACK_ALLOWED_IPS"),
+    collectedAmount: "gross",
+    feeBasisPoints: null,
   };
+  const collected = r.optional("CLICKPESA_COLLECTED_AMOUNT", "gross")
+    .toLowerCase();
+  if (collected === "gross" || collected === "net") {
+    cfg.collectedAmount = collected;
+  } else {
+    r.missing.push("CLICKPESA_COLLECTED_AMOUNT (gross or net)");
+  }
+  const percent = r.optional("CLICKPESA_COLLECTION_FEE_PERCENT", "");
+  if (percent) {
+    cfg.feeBasisPoints = percentToBasisPoints(percent);
+    if (cfg.feeBasisPoints === null) {
+      r.missing.push(
+        "CLICKPESA_COLLECTION_FEE_PERCENT (a percentage like 1.5)",
+      );
+    }
+  }
   r.done("halopesa");
   return cfg;
 }
