@@ -70,6 +70,14 @@ comment on column private.ledger_accounts.balance is
 'Sum of the entries (debit positive) for accounts that track it; 0 for the others.';
 
 create index ledger_accounts_vendor_id_idx on private.ledger_accounts (vendor_id);
+
+create trigger ledger_accounts_never_deleted
+before delete on private.ledger_accounts
+for each row execute function private.forbid_change();
+
+create trigger ledger_accounts_no_truncate
+before truncate on private.ledger_accounts
+for each statement execute function private.forbid_change();
 create index ledger_accounts_customer_id_idx on private.ledger_accounts (customer_id);
 
 create table private.ledger_transfers (
@@ -92,7 +100,11 @@ comment on table private.ledger_transfers is
 create table private.ledger_entries (
     id bigint generated always as identity primary key,
     transfer_id bigint not null references private.ledger_transfers (id) on delete restrict,
-    account_id bigint not null references private.ledger_accounts (id) on delete restrict,
+    -- no foreign key: its check would take a shared lock on the account row for every entry,
+    -- and every sale touches the platform's few accounts (commission, unallocated): postings
+    -- would queue on them. Entries are written only by private.post_transfer, which joins
+    -- each leg's account, and accounts are never deleted (trigger below).
+    account_id bigint not null,
     unit text not null constraint ledger_entries_unit_known check (unit in ('TZS', 'points')),
     amount bigint not null constraint ledger_entries_amount_non_zero check (amount <> 0),
     kind text not null constraint ledger_entries_kind_known check (
@@ -237,6 +249,7 @@ set search_path = ''
 as $$
 declare
     v_transfer bigint;
+    v_points boolean;
 begin
     insert into private.ledger_transfers (cause_type, cause_id, kind, memo)
     values (p_cause_type, p_cause_id, p_kind, left(p_memo, 500))
@@ -246,12 +259,15 @@ begin
         return null;  -- posted before: the same cause never posts twice
     end if;
     -- THE LOCK ORDER, level 5: the accounts that keep a balance, by id
-    perform 1
-    from private.ledger_accounts as a
-    where a.tracks_balance
-        and a.id in (select (l ->> 'account')::bigint from jsonb_array_elements(p_legs) as l)
-    order by a.id
-    for update;
+    select coalesce(bool_or(a.kind = 'points_customer'), false) into v_points
+    from (
+        select a.kind
+        from private.ledger_accounts as a
+        where a.tracks_balance
+            and a.id in (select (l ->> 'account')::bigint from jsonb_array_elements(p_legs) as l)
+        order by a.id
+        for update
+    ) as a;
     update private.ledger_accounts as a
     set balance = a.balance + d.delta, version = a.version + 1, last_entry_at = now()
     from (
@@ -260,7 +276,7 @@ begin
         group by 1
     ) as d
     where a.id = d.account_id and a.tracks_balance and d.delta <> 0;
-    if exists (
+    if v_points and exists (
         select 1
         from private.ledger_accounts as a
         where a.kind = 'points_customer' and a.balance > 0
@@ -272,50 +288,49 @@ begin
     ) then
         perform private.refuse(409, 'not_enough_points', 'you do not have that many points');
     end if;
-    with legs as (
-        select
-            l.ord,
-            (l.leg ->> 'account')::bigint as account_id,
-            (l.leg ->> 'amount')::bigint as amount,
-            l.leg ->> 'kind' as kind,
-            (l.leg ->> 'order_id')::uuid as order_id,
-            (l.leg ->> 'order_item_id')::uuid as order_item_id
-        from jsonb_array_elements(p_legs) with ordinality as l (leg, ord)
-        where (l.leg ->> 'amount')::bigint <> 0
-    ),
-    written as (
-        insert into private.ledger_entries (
-            transfer_id, account_id, unit, amount, kind, order_id, order_item_id, balance_after
-        )
-        select
-            v_transfer, l.account_id, a.unit, l.amount, l.kind, l.order_id, l.order_item_id,
-            case when a.tracks_balance then
-                a.balance - sum(l.amount) over (partition by l.account_id)
-                + sum(l.amount) over (partition by l.account_id order by l.ord)
-            end
-        from legs as l
-        inner join private.ledger_accounts as a on l.account_id = a.id
-        order by l.ord
-        returning account_id, amount, kind, order_id
+    insert into private.ledger_entries (
+        transfer_id, account_id, unit, amount, kind, order_id, order_item_id, balance_after
     )
-    -- the customer's readable history of their points moves with the ledger
-    insert into public.loyalty_points (customer_id, order_id, points, reason, note)
     select
-        a.customer_id, w.order_id, (-w.amount)::integer,
-        case w.kind
-            when 'points_earned' then 'purchase'
-            when 'points_held' then 'redemption'
-            when 'points_spent' then 'redemption'
-            when 'points_released' then 'redemption_released'
-            when 'points_reversed' then 'refund_reversal'
-            when 'points_restored' then 'redemption_refunded'
-            when 'points_expired' then 'expiry'
-            else 'adjustment'
-        end,
-        left(p_memo, 500)
-    from written as w
-    inner join private.ledger_accounts as a on w.account_id = a.id
-    where a.kind = 'points_customer';
+        v_transfer, l.account_id, a.unit, l.amount, l.kind, l.order_id, l.order_item_id,
+        case when a.tracks_balance then
+            a.balance - sum(l.amount) over (partition by l.account_id)
+            + sum(l.amount) over (partition by l.account_id order by l.ord)
+        end
+    from (
+        select
+            x.ord,
+            (x.leg ->> 'account')::bigint as account_id,
+            (x.leg ->> 'amount')::bigint as amount,
+            x.leg ->> 'kind' as kind,
+            (x.leg ->> 'order_id')::uuid as order_id,
+            (x.leg ->> 'order_item_id')::uuid as order_item_id
+        from jsonb_array_elements(p_legs) with ordinality as x (leg, ord)
+        where (x.leg ->> 'amount')::bigint <> 0
+    ) as l
+    inner join private.ledger_accounts as a on l.account_id = a.id
+    order by l.ord;
+    if v_points then
+        -- the customer's readable history of their points moves with the ledger
+        insert into public.loyalty_points (customer_id, order_id, points, reason, note)
+        select
+            a.customer_id, (x.leg ->> 'order_id')::uuid, -(x.leg ->> 'amount')::integer,
+            case x.leg ->> 'kind'
+                when 'points_earned' then 'purchase'
+                when 'points_held' then 'redemption'
+                when 'points_spent' then 'redemption'
+                when 'points_released' then 'redemption_released'
+                when 'points_reversed' then 'refund_reversal'
+                when 'points_restored' then 'redemption_refunded'
+                when 'points_expired' then 'expiry'
+                else 'adjustment'
+            end,
+            left(p_memo, 500)
+        from jsonb_array_elements(p_legs) with ordinality as x (leg, ord)
+        inner join private.ledger_accounts as a on (x.leg ->> 'account')::bigint = a.id
+        where a.kind = 'points_customer' and (x.leg ->> 'amount')::bigint <> 0
+        order by x.ord;
+    end if;
     return v_transfer;
 end;
 $$;

@@ -471,6 +471,10 @@ as $$
     group by e.transfer_id, e.unit
     having sum(e.amount) <> 0
     union all
+    select 'ledger entry names an account', null::uuid, format('entry %s: account %s', e.id, e.account_id)
+    from private.ledger_entries as e
+    where not exists (select 1 from private.ledger_accounts as a where a.id = e.account_id)
+    union all
     select 'account balance equals its entries', coalesce(a.vendor_id, a.customer_id),
         format('%s: balance %s, entries %s', a.code, a.balance, coalesce(s.total, 0))
     from private.ledger_accounts as a

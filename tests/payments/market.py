@@ -387,6 +387,45 @@ class Market:
         row = self.db.execute("select pg_get_functiondef('public.claim_refund(uuid)'::regprocedure)").fetchone()
         return row is not None and "whole_payment" in str(row[0])
 
+    # -- money out (docs/money.md) -------------------------------------------------------------
+    def deliver(self, order_id: str, staff: Customer | None = None) -> None:
+        """Fulfilment staff pack, dispatch and deliver every parcel of the order."""
+        staff = staff or self.refund_admin()
+        rows = self.db.execute("select id::text from public.shipments where order_id = %s", [order_id]).fetchall()
+        for (shipment,) in rows:
+            for fn, extra in (
+                ("pack_shipment", {}),
+                ("dispatch_shipment", {"p_carrier": "Boda", "p_tracking_number": "T1"}),
+                ("confirm_delivery", {}),
+            ):
+                r = self.rpc(staff, fn, {"p_shipment_id": shipment, **extra})
+                assert r.status_code == 200, r.text
+
+    def complete(self, order_id: str) -> None:
+        """The return window passes (delivery moved a week back) and the hourly job runs."""
+        self.db.execute(
+            "update public.shipments set delivered_at = now() - interval '8 days' where order_id = %s", [order_id]
+        )
+        self.db.execute("update public.orders set delivered_at = now() - interval '8 days' where id = %s", [order_id])
+        r = self.rpc(self.target.service_role_key, "complete_orders", {})
+        assert r.status_code == 200, r.text
+        status = self.db.execute("select status from public.orders where id = %s", [order_id]).fetchone()
+        assert status == ("completed",), status
+
+    def balances(self, owner: Customer, shop: str | None = None) -> dict[str, int]:
+        """A vendor's balances as they read them (rpc/vendor_balance)."""
+        r = self.rpc(owner, "vendor_balance", {"p_vendor_id": shop} if shop else {})
+        assert r.status_code == 200, r.text
+        return {k: int(v) for k, v in r.json().items() if k != "vendor_id"}
+
+    def service_rpc(self, fn: str, args: dict[str, Any]) -> httpx.Response:
+        return self.rpc(self.target.service_role_key, fn, args)
+
+    def points(self, customer: Customer) -> int:
+        r = self.rpc(customer, "loyalty_balance", {})
+        assert r.status_code == 200, r.text
+        return int(r.json())
+
     def webhook(self, provider: str, body: bytes | str, **headers: str) -> httpx.Response:
         return self.http.post(
             f"{self.target.url}/functions/v1/payment-webhook/{provider}",

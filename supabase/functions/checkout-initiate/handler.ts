@@ -46,6 +46,8 @@ export interface CheckoutRequest {
   provider: ProviderName;
   shippingAddress: Record<string, string>;
   idempotencyKey: string;
+  /** Loyalty points to spend on the order (0: none); the database checks the balance and cap. */
+  redeemPoints: number;
 }
 
 /** Text a person could have typed: well-formed Unicode without control characters
@@ -92,10 +94,12 @@ export function parseCheckoutRequest(
   if (!body || typeof body !== "object" || Array.isArray(body)) {
     throw new HttpError(400, "invalid_json", "the body must be a JSON object");
   }
-  const { provider, shipping_address: address, ...rest } = body as Record<
-    string,
-    unknown
-  >;
+  const {
+    provider,
+    shipping_address: address,
+    redeem_points: points = 0,
+    ...rest
+  } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
     throw new HttpError(
@@ -145,7 +149,22 @@ export function parseCheckoutRequest(
     const trimmed = value.trim();
     if (trimmed) shippingAddress[field] = trimmed;
   }
-  return { provider, shippingAddress, idempotencyKey: key };
+  if (
+    typeof points !== "number" || !Number.isInteger(points) || points < 0 ||
+    points > 2_147_483_647
+  ) {
+    throw new HttpError(
+      422,
+      "invalid_points",
+      "redeem_points must be a whole number of points, 0 or more",
+    );
+  }
+  return {
+    provider,
+    shippingAddress,
+    idempotencyKey: key,
+    redeemPoints: points,
+  };
 }
 
 /** Order and payment status as the database reports them after a step. */

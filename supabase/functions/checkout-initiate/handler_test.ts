@@ -139,6 +139,21 @@ Deno.test("bodies are validated field by field", () => {
       422,
       "unknown_field",
     ],
+    [
+      { provider: "mpesa", shipping_address: address, redeem_points: -5 },
+      422,
+      "invalid_points",
+    ],
+    [
+      { provider: "mpesa", shipping_address: address, redeem_points: 2.5 },
+      422,
+      "invalid_points",
+    ],
+    [
+      { provider: "mpesa", shipping_address: address, redeem_points: "100" },
+      422,
+      "invalid_points",
+    ],
   ];
   for (const [body, status, code] of cases) {
     try {
@@ -164,6 +179,16 @@ Deno.test("bodies are validated field by field", () => {
     }),
   );
   assertEquals(ok.shippingAddress.notes, "gate 2");
+  assertEquals(ok.redeemPoints, 0);
+  const spending = parseCheckoutRequest(
+    headers,
+    JSON.stringify({
+      provider: "airtel",
+      shipping_address: address,
+      redeem_points: 150,
+    }),
+  );
+  assertEquals(spending.redeemPoints, 150);
 });
 
 Deno.test("the key's and the address's rules are left to the database", async () => {

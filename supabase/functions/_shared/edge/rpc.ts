@@ -64,6 +64,8 @@ export interface CheckoutArgs {
   provider: ProviderName;
   /** Checked by `private.is_valid_shipping_address`. */
   shippingAddress: Record<string, unknown>;
+  /** Loyalty points to spend (checked against the balance and cap by the database). */
+  redeemPoints?: number;
 }
 
 /** What `public.checkout` answers (`private.checkout_result`): never the reference. */
@@ -82,15 +84,17 @@ export interface CheckoutResult {
 }
 
 /**
- * `public.checkout(p_idempotency_key, p_provider, p_shipping_address)`, as the customer:
- * the order and its pending payment, or the answer recorded for this key. Refuses with
- * PTnnn (idempotency_key_invalid, unknown_provider, invalid_address, cart_empty …).
+ * `public.checkout(p_idempotency_key, p_provider, p_shipping_address, p_points)`, as the
+ * customer: the order and its pending payment, or the answer recorded for this key.
+ * Refuses with PTnnn (idempotency_key_invalid, unknown_provider, invalid_address,
+ * cart_empty, points_over_cap, not_enough_points …).
  */
 export function checkout(rpc: Rpc, a: CheckoutArgs): Promise<CheckoutResult> {
   return call(rpc, "checkout", {
     p_idempotency_key: a.idempotencyKey,
     p_provider: a.provider,
     p_shipping_address: a.shippingAddress,
+    p_points: a.redeemPoints ? a.redeemPoints : undefined,
   });
 }
 
