@@ -45,6 +45,7 @@ def story(settings: Settings) -> None:
         "Zanzibar Spice House": sign_in(settings.api_url, settings.anon_key, phone_of("zanzibar")),
     }
     wallets = {"Kariakoo Electronics": phone_of("kariakoo"), "Zanzibar Spice House": phone_of("zanzibar")}
+    holders = {shop: next(p.full_name for p in PEOPLE if p.phone == wallet) for shop, wallet in wallets.items()}
 
     paid = {provider: pay(stack, customer, admin, user_id, provider) for provider in PROVIDERS}
 
@@ -56,7 +57,7 @@ def story(settings: Settings) -> None:
         after_payment.ship_and_deliver(admin, customer, order)
 
     money_out.complete(stack, customer, [first, *rest])
-    money_out.pay_out(stack, vendors, wallets)
+    money_out.pay_out(stack, vendors, wallets, holders)
     money_out.spend_points(stack, customer, user_id, vendors["Kariakoo Electronics"])
 
     n = len(PROVIDERS)

@@ -89,6 +89,12 @@ class Stack:
         answer.raise_for_status()
         return [dict(p) for p in answer.json()]
 
+    def register_wallet(self, msisdn: str, holder: str) -> None:
+        """The wallet's holder as the provider's KYC record holds it (what the sandbox's
+        name lookups answer before a vendor's first payout)."""
+        answer = self.http.put(f"{self.settings.sandbox_url}/_sandbox/wallets/{msisdn}", json={"name": holder})
+        answer.raise_for_status()
+
     def time_travel(self, sql: str, params: list[Any]) -> None:
         """Move recorded times back (tooling, as the cluster's superuser): the only thing the
         demo does outside the APIs, because it cannot wait a week for a return window."""

@@ -51,10 +51,17 @@ def complete(stack: Stack, customer: Client, orders: list[Paid]) -> None:
     expect(all(s == "completed" for s in statuses.values()), f"not every order completed: {statuses}")
 
 
-def pay_out(stack: Stack, vendors: dict[str, Client], wallets: dict[str, str]) -> None:
+def pay_out(stack: Stack, vendors: dict[str, Client], wallets: dict[str, str], holders: dict[str, str]) -> None:
+    step("The providers know each wallet's holder (the sandbox's KYC records: PUT /_sandbox/wallets)")
+    for name, wallet in wallets.items():
+        stack.register_wallet(wallet, holders[name])
+        show(name, f"wallet {wallet} belongs to {holders[name]}")
     step("Vendors' money before the payout run (rpc vendor_balance, as each vendor)")
     before = show_balances(vendors)
-    step("The weekly payout run (rpc run_payouts, pg_cron) and payout-execute (every minute)")
+    step(
+        "The weekly payout run (rpc run_payouts, pg_cron) and payout-execute (every minute): a wallet's "
+        "first payout asks the provider whose it is, SQL compares the name with the shop's owner"
+    )
     show("run", stack.service_rpc("run_payouts"))
 
     def paid() -> bool:

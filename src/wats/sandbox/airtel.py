@@ -9,7 +9,9 @@ payment back), ``POST /standard/v2/disbursements/`` (B2C, PIN RSA-encrypted) and
 ``GET /standard/v2/disbursements/{id}?transactionType=B2C``. Callbacks go to
 ``{webhook_base}/airtel`` with ``hash`` = base64 HMAC-SHA256 over the whole body without
 ``hash``, 2-space indented (Airtel's published sample).
-Refunds and disbursements play out the refund scenario of the payer's phone.
+Refunds and disbursements play out the refund scenario of the payer's phone. The KYC user
+enquiry (``GET /standard/v1/users/{msisdn}``, 9 digits) answers a wallet's holder before a
+vendor's first payout.
 """
 
 from __future__ import annotations
@@ -418,6 +420,35 @@ async def disbursement_status(request: Request) -> Response:
     return _disbursement_reply(200, "DP00900001001", message, txn_id=txn_id, status=word, money_id=payout.provider_id)
 
 
+async def user_enquiry(request: Request) -> Response:
+    """KYC user enquiry: the registered first and last names of a wallet (9-digit msisdn)."""
+    sb = sandbox_of(request)
+    if (problem := _auth(request, sb)) is not None:
+        return problem
+    msisdn = request.path_params["msisdn"]
+    if not _NATIONAL.match(msisdn):
+        return _fail(400, "Invalid MSISDN: send the number without the country code", "ESB000008")
+    name = sb.store.holder_name("255" + msisdn)
+    if name is None:
+        return _fail(404, "User not found", "ESB000014")
+    first, _, last = name.partition(" ")
+    return reply(
+        200,
+        {
+            "data": {
+                "first_name": first,
+                "last_name": last,
+                "msisdn": msisdn,
+                "grade": "SUBS",
+                "is_barred": False,
+                "is_pin_set": True,
+                "registration": {"id": f"REG{msisdn}", "status": "SUBS"},
+            },
+            "status": _status("ESB000010", "SUCCESS", success=True, http=200),
+        },
+    )
+
+
 routes: list[BaseRoute] = [
     Route("/airtel/auth/oauth2/token", token, methods=["POST"]),
     Route("/airtel/merchant/v1/payments/", push, methods=["POST"]),
@@ -429,4 +460,5 @@ routes: list[BaseRoute] = [
     Route("/airtel/standard/v2/disbursements/", disburse, methods=["POST"]),
     Route("/airtel/standard/v2/disbursements", disburse, methods=["POST"]),
     Route("/airtel/standard/v2/disbursements/{id}", disbursement_status, methods=["GET"]),
+    Route("/airtel/standard/v1/users/{msisdn}", user_enquiry, methods=["GET"]),
 ]

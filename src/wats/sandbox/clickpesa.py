@@ -11,7 +11,9 @@ is 1), and for money going back ``POST
 /payouts/preview-mobile-money-payout``, ``POST /payouts/create-mobile-money-payout`` (both
 checksummed) and ``GET /payouts/{orderReference}``. Webhooks (``PAYMENT …`` and ``PAYOUT
 …``) go to ``{webhook_base}/halopesa``, signed with the checksum key over the canonical
-JSON of the payload. Payouts play out the refund scenario of the payee's phone.
+JSON of the payload. Payouts play out the refund scenario of the payee's phone; the
+preview's ``receiver.accountName`` is the wallet holder's name (Store.holder_name), and a
+wallet that does not exist is refused by the preview.
 """
 
 from __future__ import annotations
@@ -343,6 +345,9 @@ async def preview_payout(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     body, amount, reference, phone = checked
+    holder = sb.store.holder_name(phone)
+    if holder is None:
+        return _nest_error(400, ["phoneNumber is not registered for mobile money"], "Bad Request")
     decision = sb.store.decide_payout(PROVIDER, reference, phone)
     if decision == DUPLICATE:
         return _nest_error(409, f"Order reference {reference} already used", "Conflict")
@@ -368,7 +373,7 @@ async def preview_payout(request: Request) -> Response:
             "order": {"amount": amount, "currency": "TZS", "id": reference},
             "payoutFeeBearer": "merchant",
             "receiver": {
-                "accountName": "Sandbox Customer",
+                "accountName": holder,
                 "accountNumber": phone,
                 "accountCurrency": "TZS",
                 "amount": amount,

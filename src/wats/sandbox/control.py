@@ -6,6 +6,7 @@ NOT part of any provider's API: every answer carries ``X-Sandbox: not-a-provider
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from wats.sandbox import airtel, clickpesa, mixx
 from wats.sandbox.context import BadJson, Sandbox, json_object, sandbox_of
 from wats.sandbox.protocols import CALLBACK_PROVIDERS
-from wats.sandbox.scenarios import FAILURE_TEXT, describe, describe_refunds
+from wats.sandbox.scenarios import FAILURE_TEXT, describe, describe_payouts, describe_refunds
 from wats.sandbox.store import FAILED, SUCCESS, Transaction
 
 MARK = {"X-Sandbox": "not-a-provider-api"}
@@ -45,6 +46,12 @@ async def index(request: Request) -> Response:
                 "mixx": "/mixx/b2c",
                 "halopesa": "/clickpesa/third-parties/payouts/",
             },
+            "vendor_payouts": {
+                "mpesa": "POST …/b2cPayment/singleStage/, GET …/queryBeneficiaryName/",
+                "airtel": "/airtel/standard/v2/disbursements/, GET /airtel/standard/v1/users/{msisdn}",
+                "mixx": "/mixx/b2c",
+                "halopesa": "/clickpesa/third-parties/payouts/ (the preview names the receiver)",
+            },
             "settings": sb.store.settings.to_json(),
             "pending_deliveries": sb.dispatcher.pending,
         },
@@ -57,6 +64,47 @@ async def scenarios(_request: Request) -> Response:
 
 async def refund_scenarios(_request: Request) -> Response:
     return _json(200, describe_refunds())
+
+
+async def payout_scenarios(_request: Request) -> Response:
+    return _json(200, describe_payouts())
+
+
+_MSISDN = re.compile(r"^255[0-9]{9}$")
+
+
+async def wallets(request: Request) -> Response:
+    """The wallet holders' names the providers' lookups answer (``{msisdn: name}``)."""
+    sb = sandbox_of(request)
+    return _json(200, dict(sb.store.wallet_names))
+
+
+async def wallet(request: Request) -> Response:
+    """Register (PUT ``{"name": "…"}``) or forget (DELETE) the holder of a wallet, as the
+    provider's KYC record would hold it; GET says what a lookup answers now."""
+    sb = sandbox_of(request)
+    msisdn = request.path_params["msisdn"]
+    if not _MSISDN.match(msisdn):
+        return _json(400, {"error": "msisdn must be 255 + 9 digits"})
+    if request.method == "PUT":
+        try:
+            body = await json_object(request)
+        except BadJson as exc:
+            return _json(400, {"error": str(exc)})
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            return _json(400, {"error": "name must be a non-empty string of at most 200 characters"})
+        sb.store.wallet_names[msisdn] = name.strip()
+    elif request.method == "DELETE":
+        sb.store.wallet_names.pop(msisdn, None)
+    return _json(
+        200,
+        {
+            "msisdn": msisdn,
+            "registered": sb.store.wallet_names.get(msisdn),
+            "lookup_answers": sb.store.holder_name(msisdn),
+        },
+    )
 
 
 async def settings(request: Request) -> Response:
@@ -268,6 +316,9 @@ routes: list[BaseRoute] = [
     Route("/_sandbox", index, methods=["GET"]),
     Route("/_sandbox/scenarios", scenarios, methods=["GET"]),
     Route("/_sandbox/refund-scenarios", refund_scenarios, methods=["GET"]),
+    Route("/_sandbox/payout-scenarios", payout_scenarios, methods=["GET"]),
+    Route("/_sandbox/wallets", wallets, methods=["GET"]),
+    Route("/_sandbox/wallets/{msisdn}", wallet, methods=["GET", "PUT", "DELETE"]),
     Route("/_sandbox/settings", settings, methods=["GET", "PUT", "PATCH", "POST"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/idle", idle, methods=["GET", "POST"]),

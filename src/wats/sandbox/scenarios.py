@@ -307,3 +307,132 @@ def describe_refunds() -> list[dict[str, object]]:
         {"digits": info.digits, "scenario": info.scenario.value, "summary": info.summary, "behaviour": info.behaviour}
         for info in (*REFUND_TABLE, _REFUND_DEFAULT)
     ]
+
+
+# -- vendor payouts -------------------------------------------------------------------------
+#
+# A vendor's payout goes to the vendor's own wallet by the same B2C products that carry
+# refunds sent as payouts (M-Pesa B2C, Airtel disbursement, Mixx B2C, ClickPesa payout), so
+# the payee's last two digits play out the money-out scenarios of REFUND_TABLE (81-84, 86).
+# Before a wallet's first payout its holder's name is looked up (M-Pesa Query Beneficiary
+# Name, Airtel KYC user enquiry, ClickPesa's payout preview); the lookup answers the name
+# registered at /_sandbox/wallets, else DEFAULT_HOLDER, except for two wallet scenarios.
+
+
+class WalletScenario(StrEnum):
+    REGISTERED = "wallet_registered"
+    NAME_MISMATCH = "wallet_name_mismatch"
+    NOT_REGISTERED = "wallet_not_registered"
+
+
+#: The name a lookup answers for a wallet nobody registered at /_sandbox/wallets.
+DEFAULT_HOLDER = "Sandbox Customer"
+#: The name a lookup answers in the name-mismatch scenario, whatever was registered.
+MISMATCH_HOLDER = "Mwajuma Selemani Kiwelu"
+
+_WALLETS = {"85": WalletScenario.NAME_MISMATCH, "87": WalletScenario.NOT_REGISTERED}
+
+
+def wallet_scenario_for(msisdn: str) -> WalletScenario:
+    """What a name lookup of ``msisdn`` answers: by its last two digits."""
+    return _WALLETS.get(msisdn[-2:], WalletScenario.REGISTERED)
+
+
+@dataclass(frozen=True)
+class PayoutScenarioInfo:
+    digits: str
+    scenario: str
+    summary: str
+    #: What each provider's sandbox does (keys: the providers).
+    behaviour: dict[str, str]
+
+
+PAYOUT_TABLE: tuple[PayoutScenarioInfo, ...] = (
+    PayoutScenarioInfo(
+        "81",
+        RefundScenario.FAILS_ONCE.value,
+        "refused once (our float is short); a payout with the same reference pays",
+        _REFUND_BY_DIGITS["81"].behaviour,
+    ),
+    PayoutScenarioInfo(
+        "82",
+        RefundScenario.REFUSED.value,
+        "always refused: the wallet cannot receive (the money goes back to the vendor's balance)",
+        {
+            "mpesa": "B2C 400 INS-2002 'Receiver invalid'",
+            "airtel": "disbursement DP00900001012",
+            "mixx": "TXNSTATUS error010 'Invalid customer: wallet barred'",
+            "halopesa": "preview 400 'Receiver account cannot receive payouts'",
+        },
+    ),
+    PayoutScenarioInfo(
+        "83",
+        RefundScenario.ANSWER_LOST.value,
+        "ambiguous, then paid: the money goes out but the answer is lost; the status query (a later run) says paid",
+        {
+            "mpesa": "B2C done, reply 500 INS-1; status Completed",
+            "airtel": "disbursement done, reply DP00900001000; enquiry TS",
+            "mixx": "paid, TXNSTATUS error111 (no query: an operator settles it)",
+            "halopesa": "payout created, reply 502, no webhook; status SUCCESS",
+        },
+    ),
+    PayoutScenarioInfo(
+        "84",
+        RefundScenario.NOT_RECEIVED.value,
+        "the payout never reaches the provider; the status query does not know it (a later run fails it)",
+        {
+            "mpesa": "B2C 503 INS-16 (nothing recorded); status INS-18",
+            "airtel": "disbursement 504 (nothing recorded); enquiry DP00900001015",
+            "mixx": "504 (nothing recorded)",
+            "halopesa": "create 504 (nothing recorded); status 404",
+        },
+    ),
+    PayoutScenarioInfo(
+        "85",
+        WalletScenario.NAME_MISMATCH.value,
+        f"the name lookup answers another person's name ({MISMATCH_HOLDER}): nothing is sent",
+        {
+            "mpesa": "queryBeneficiaryName INS-0 with that first and last name",
+            "airtel": "users/{msisdn} 200 with that first_name and last_name",
+            "mixx": "n/a (no lookup)",
+            "halopesa": "preview 200 with that receiver.accountName",
+        },
+    ),
+    PayoutScenarioInfo(
+        "86",
+        RefundScenario.DUPLICATE_CALLBACKS.value,
+        "paid, and the payout webhook is delivered duplicate_count times",
+        _REFUND_BY_DIGITS["86"].behaviour,
+    ),
+    PayoutScenarioInfo(
+        "87",
+        WalletScenario.NOT_REGISTERED.value,
+        "the name lookup says there is no such wallet: nothing is sent",
+        {
+            "mpesa": "queryBeneficiaryName 400 INS-2051 'MSISDN invalid'",
+            "airtel": "users/{msisdn} 404 'User not found'",
+            "mixx": "n/a (no lookup)",
+            "halopesa": "preview 400 'phoneNumber is not registered for mobile money'",
+        },
+    ),
+    PayoutScenarioInfo(
+        "any other",
+        "paid",
+        "the lookup answers the registered name (else Sandbox Customer); the payout is paid",
+        {
+            "mpesa": "B2C 201 INS-0 with a transaction id; status Completed",
+            "airtel": "disbursement DP00900001001 TS; enquiry TS",
+            "mixx": "B2C TXNSTATUS error000 with a TXNID (no lookup: an admin confirms the wallet)",
+            "halopesa": "preview 200 (receiver.accountName); create AUTHORIZED; PAYOUT INITIATED "
+            "(SUCCESS) after answer_delay_s; status SUCCESS",
+        },
+    ),
+)
+
+
+def describe_payouts() -> list[dict[str, object]]:
+    """The payout table as JSON-able rows (served at ``/_sandbox/payout-scenarios``)."""
+    return [
+        {"digits": info.digits, "scenario": info.scenario, "summary": info.summary, "behaviour": info.behaviour}
+        for info in PAYOUT_TABLE
+    ]

@@ -10,7 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wats.sandbox.config import Settings
-from wats.sandbox.scenarios import FAILURE_TEXT, RefundScenario, Scenario, refund_scenario_for, scenario_for
+from wats.sandbox.scenarios import (
+    DEFAULT_HOLDER,
+    FAILURE_TEXT,
+    MISMATCH_HOLDER,
+    RefundScenario,
+    Scenario,
+    WalletScenario,
+    refund_scenario_for,
+    scenario_for,
+    wallet_scenario_for,
+)
 
 PENDING = "pending"
 SUCCESS = "success"
@@ -213,6 +223,8 @@ class Store:
         self.deliveries: list[Delivery] = []
         self.payouts: list[Payout] = []
         self.tokens: dict[str, IssuedToken] = {}
+        #: Wallet holders' names as the providers' KYC records hold them (/_sandbox/wallets).
+        self.wallet_names: dict[str, str] = {}
         self._next_delivery = 1
 
     # -- tokens -------------------------------------------------------------------------
@@ -369,9 +381,22 @@ class Store:
         self.deliveries.append(delivery)
         return delivery
 
+    # -- wallet holders (name lookups before a vendor's first payout) ------------------
+    def holder_name(self, msisdn: str) -> str | None:
+        """The name a provider's lookup answers for ``msisdn``: the registered one (else
+        DEFAULT_HOLDER); another person's in the name-mismatch scenario; None when the
+        wallet does not exist (wallet_scenario_for)."""
+        scenario = wallet_scenario_for(msisdn)
+        if scenario is WalletScenario.NOT_REGISTERED:
+            return None
+        if scenario is WalletScenario.NAME_MISMATCH:
+            return MISMATCH_HOLDER
+        return self.wallet_names.get(msisdn, DEFAULT_HOLDER)
+
     def reset(self) -> None:
         self.transactions.clear()
         self.by_txn_id.clear()
         self.deliveries.clear()
         self.payouts.clear()
+        self.wallet_names.clear()
         self.settings = self.initial_settings

@@ -6,10 +6,11 @@
  * 2. the provider's adapter authenticates it (signature in constant time, or the URL
  *    token) and normalizes it — a forged call gets 401 and changes nothing else;
  * 3. `apply_payment_event` (one SQL transaction) applies it: duplicates are no-ops,
- *    mismatches go to review, terminal states never regress. A callback about a refund
- *    sent as a payout (ClickPesa `PAYOUT …` events, on the same URL) goes to
- *    `apply_refund_event` instead: found by our refund reference, only a processing
- *    refund changes, a repeated outcome is a duplicate;
+ *    mismatches go to review, terminal states never regress. A callback about money we
+ *    sent out (ClickPesa `PAYOUT …` events, on the same URL) goes to `apply_refund_event`
+ *    (a refund sent as a payout) or `apply_payout_event` (a vendor's payout) instead,
+ *    found by our reference (money_out.ts): only a processing refund or payout changes, a
+ *    repeated outcome is a duplicate;
  * 4. the adapter answers in the form that provider expects.
  */
 import type {
@@ -29,6 +30,7 @@ import {
 } from "../_shared/edge/http.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
+import { applyMoneyOutEvent } from "./money_out.ts";
 
 export interface WebhookDeps {
   serviceRpc: Rpc;
@@ -165,17 +167,9 @@ export async function handleWebhook(
     }
     try {
       if (parsed.subject === "refund") {
-        await sql.applyRefundEvent(deps.serviceRpc, {
+        await applyMoneyOutEvent(deps.serviceRpc, {
           provider,
-          reference: parsed.providerRef,
-          outcome: parsed.state === "succeeded" || parsed.state === "failed"
-            ? parsed.state
-            : "ambiguous",
-          providerRefundId: parsed.providerTxnId,
-          failureReason: parsed.state === "failed"
-            ? [parsed.refundFailure ?? "provider_error", parsed.message]
-              .filter(Boolean).join(": ")
-            : null,
+          parsed: { ...parsed, providerRef: parsed.providerRef },
           webhookEventId: eventId,
         });
       } else {

@@ -11,6 +11,8 @@ import type {
   FailureReason,
   OrderState,
   PaymentState,
+  PayoutMethod,
+  PayoutStatus,
   ProviderName,
   RefundMethod,
   RefundStatus,
@@ -33,7 +35,12 @@ export type RpcName =
   | "refunds_to_execute"
   | "claim_refund"
   | "record_refund_outcome"
-  | "apply_refund_event";
+  | "apply_refund_event"
+  | "payouts_to_execute"
+  | "claim_payout"
+  | "record_wallet_check"
+  | "record_payout_outcome"
+  | "apply_payout_event";
 
 async function call<T>(
   rpc: Rpc,
@@ -386,4 +393,132 @@ export async function refundSent(
     id: refundId,
   });
   return (rows[0] as unknown as RefundSent | undefined) ?? null;
+}
+
+// -- payout-execute ------------------------------------------------------------------------
+
+/** One row of `public.payouts_to_execute`: a payout to send (pending, approved where
+ * needed) or to ask the provider about (processing without an answer for a while). The
+ * provider, reference and method tell a check whom to ask about what (columns added to
+ * payouts_to_execute for payout-execute; absent from an older database). */
+export interface PayoutDue {
+  payout_id: string;
+  action: "send" | "check";
+  provider?: ProviderName | null;
+  reference?: string | null;
+  method?: PayoutMethod | null;
+}
+
+/** `public.payouts_to_execute(p_limit, p_stale_seconds)`. */
+export function payoutsToExecute(
+  rpc: Rpc,
+  a: { limit: number; staleSeconds: number },
+): Promise<PayoutDue[]> {
+  return call(rpc, "payouts_to_execute", {
+    p_limit: a.limit,
+    p_stale_seconds: a.staleSeconds,
+  });
+}
+
+/** What `public.claim_payout` answers: the claimant (exactly one caller) gets what the
+ * provider needs; everyone else `{claimed: false, payout_id, status}`. */
+export interface PayoutClaim {
+  claimed: boolean;
+  payout_id: string;
+  /** The payout's status, when it was not claimed. */
+  status?: PayoutStatus;
+  /** Our reference of the payout towards the provider (`WO…`). */
+  reference?: string;
+  amount?: number;
+  currency?: "TZS";
+  provider?: ProviderName;
+  /** The vendor's wallet. */
+  msisdn?: string;
+  /** The wallet's holder was confirmed (a name lookup matched, or an admin). */
+  wallet_verified?: boolean | null;
+}
+
+/** `public.claim_payout(p_payout_id)`: pending → processing, for exactly one caller. */
+export function claimPayout(rpc: Rpc, payoutId: string): Promise<PayoutClaim> {
+  return call(rpc, "claim_payout", { p_payout_id: payoutId });
+}
+
+/** What `public.record_wallet_check` answers: verified, or the payout failed and why
+ * (`name_mismatch`, `wallet_not_found`). */
+export interface WalletCheck {
+  verified: boolean;
+  payout_id: string;
+  reason?: string;
+}
+
+/** `public.record_wallet_check(p_payout_id, p_holder_name)`: the provider's name for the
+ * claimed payout's wallet (null: no such wallet). SQL compares it with the shop's and its
+ * owner's names. */
+export function recordWalletCheck(
+  rpc: Rpc,
+  a: { payoutId: string; holderName: string | null },
+): Promise<WalletCheck> {
+  return call(rpc, "record_wallet_check", {
+    p_payout_id: a.payoutId,
+    p_holder_name: a.holderName,
+  });
+}
+
+export interface PayoutOutcome {
+  payoutId: string;
+  /** `ambiguous`: not known yet; the payout stays processing and is asked about later. */
+  outcome: "succeeded" | "failed" | "ambiguous";
+  method?: PayoutMethod | null;
+  providerPayoutId?: string | null;
+  failureReason?: string | null;
+}
+
+/** What the payout functions answer: the payout's state after the call, and what the call
+ * did (applied | pending | duplicate | ignored | unknown_payout). */
+export interface PayoutRecorded {
+  payout_id?: string;
+  payout_status?: PayoutStatus;
+  result: string;
+}
+
+/** `public.record_payout_outcome(p_payout_id, p_outcome, p_method, p_provider_payout_id,
+ * p_failure_reason)`: only a processing payout changes. */
+export function recordPayoutOutcome(
+  rpc: Rpc,
+  a: PayoutOutcome,
+): Promise<PayoutRecorded> {
+  return call(rpc, "record_payout_outcome", {
+    p_payout_id: a.payoutId,
+    p_outcome: a.outcome,
+    p_method: a.method,
+    p_provider_payout_id: a.providerPayoutId,
+    p_failure_reason: a.failureReason,
+  });
+}
+
+export interface PayoutEvent {
+  provider: ProviderName;
+  /** Our payout reference, as the callback names it. */
+  reference: string;
+  outcome: "succeeded" | "failed" | "ambiguous";
+  providerPayoutId?: string | null;
+  failureReason?: string | null;
+  webhookEventId?: string;
+}
+
+/** `public.apply_payout_event(p_provider, p_reference, p_outcome, p_provider_payout_id,
+ * p_failure_reason, p_webhook_event_id)`: a provider callback about a vendor payout, in one
+ * transaction; the stored callback is annotated. */
+export function applyPayoutEvent(
+  rpc: Rpc,
+  a: PayoutEvent,
+): Promise<PayoutRecorded> {
+  return call(rpc, "apply_payout_event", {
+    p_provider: a.provider,
+    p_reference: a.reference,
+    p_outcome: a.outcome,
+    p_provider_payout_id: a.providerPayoutId,
+    p_failure_reason: a.failureReason,
+    p_webhook_event_id: a.webhookEventId,
+  });
 }

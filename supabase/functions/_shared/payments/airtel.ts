@@ -18,6 +18,9 @@
  *   reference (`transaction.id`) and asked about with
  *   `GET /standard/v2/disbursements/{id}?transactionType=B2C`. No refund callbacks are
  *   documented.
+ * - Vendor payouts are disbursements to the vendor's wallet (the same call as a part
+ *   refund, by our payout reference); before a wallet's first payout, the KYC user enquiry
+ *   (`GET /standard/v1/users/{msisdn}`, 9 digits) tells whose it is.
  */
 import { Buffer } from "node:buffer";
 import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
@@ -38,6 +41,13 @@ import {
   str,
 } from "./http.ts";
 import { isCanonicalMsisdn, toNationalMsisdn } from "./msisdn.ts";
+import {
+  assertPayoutRequest,
+  holderName,
+  lookupNotAsked,
+  payoutFromRefund,
+  payoutStatusFromRefund,
+} from "./payouts.ts";
 import { reasonFromText } from "./reasons.ts";
 import type {
   AckOutcome,
@@ -49,6 +59,12 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
+  PayoutAdapter,
+  PayoutCapability,
+  PayoutRequest,
+  PayoutResult,
+  PayoutStatusRequest,
+  PayoutStatusResult,
   Protocol,
   RefundFailureReason,
   RefundRequest,
@@ -57,6 +73,8 @@ import type {
   RefundStatusRequest,
   RefundStatusResult,
   StatusResult,
+  WalletHolderResult,
+  WalletLookupRequest,
 } from "./types.ts";
 
 /**
@@ -208,7 +226,7 @@ export const airtel: Protocol = {
   create: (env, deps) => new AirtelAdapter(airtelConfig(env), deps),
 };
 
-export class AirtelAdapter implements PaymentAdapter {
+export class AirtelAdapter implements PaymentAdapter, PayoutAdapter {
   readonly provider = "airtel" as const;
   readonly capabilities: Capabilities;
   private readonly client: ProviderClient;
@@ -443,6 +461,94 @@ export class AirtelAdapter implements PaymentAdapter {
       }?transactionType=B2C`,
     }, (reply) => disbursementStatusResult(reply, conclusive));
   }
+
+  // -- vendor payouts (PayoutAdapter) ------------------------------------------------------
+
+  /** Payouts are disbursements: off without the disbursement PIN and key. */
+  get payoutCapability(): PayoutCapability | null {
+    return this.cfg.disbursement
+      ? {
+        method: "disbursement",
+        statusQuery: true,
+        callbacks: false,
+        nameLookup: true,
+      }
+      : null;
+  }
+
+  /** The KYC user enquiry: the wallet's registered first and last names. */
+  async walletHolder(
+    request: WalletLookupRequest,
+  ): Promise<WalletHolderResult> {
+    const asked = await this.client.attempt("status", {
+      method: "GET",
+      path: `/standard/v1/users/${toNationalMsisdn(request.msisdn)}`,
+    });
+    return "error" in asked
+      ? lookupNotAsked(asked.error)
+      : userEnquiryResult(asked.reply);
+  }
+
+  /** A disbursement (B2C) of the payout to the vendor's wallet, by our reference. */
+  async payout(request: PayoutRequest): Promise<PayoutResult> {
+    if (!this.cfg.disbursement) return { supported: false };
+    assertPayoutRequest(request);
+    const sent = await this.disburse({
+      providerRef: "",
+      amount: request.amount,
+      reference: request.reference,
+      msisdn: request.msisdn,
+    });
+    return payoutFromRefund(sent, "disbursement");
+  }
+
+  /** The disbursement enquiry, by our reference. */
+  async payoutStatus(
+    request: PayoutStatusRequest,
+  ): Promise<PayoutStatusResult> {
+    if (!this.cfg.disbursement) return { supported: false };
+    return payoutStatusFromRefund(
+      await this.refundStatus({
+        reference: request.reference,
+        method: "payout",
+      }),
+    );
+  }
+}
+
+/** The KYC user enquiry's answer: `data.first_name`/`last_name` when `status.success`. */
+function userEnquiryResult(reply: HttpResult): WalletHolderResult {
+  const json = obj(reply.json);
+  const status = obj(json.status);
+  const data = obj(json.data);
+  const message = str(status.message);
+  const answer = {
+    supported: true as const,
+    rawCode: str(status.result_code) ?? str(status.response_code) ??
+      `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  if (reply.status === 200 && status.success === true) {
+    const name = holderName(data.first_name, data.last_name);
+    return name
+      ? { ...answer, outcome: "found", name }
+      : { ...answer, outcome: "unavailable", message: "no name in the answer" };
+  }
+  if (
+    reply.status === 404 ||
+    (reply.status < 500 &&
+      /not found|not registered|does not exist|no such|invalid msisdn/i.test(
+        message ?? "",
+      ))
+  ) {
+    return { ...answer, outcome: "not_found" };
+  }
+  return {
+    ...answer,
+    outcome: "unavailable",
+    ...(reply.status >= 500 ? { transportError: "provider_unavailable" } : {}),
+  };
 }
 
 /** Disbursement `status.response_code` values (DP009000010xx). */

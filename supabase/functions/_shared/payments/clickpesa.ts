@@ -32,6 +32,9 @@
  *   `GET /payouts/{orderReference}`; outcomes also arrive as webhooks (`PAYOUT INITIATED`
  *   with the payout's status, `PAYOUT REFUNDED`, `PAYOUT REVERSED`) on the same URL as the
  *   payment webhooks, signed the same way.
+ * - Vendor payouts to HaloPesa wallets are the same payouts, by our payout reference; the
+ *   preview's `receiver.accountName` is the wallet holder's name, asked before a wallet's
+ *   first payout (a preview moves nothing).
  */
 import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
 import { ProviderClient } from "./client.ts";
@@ -50,6 +53,13 @@ import {
   wholeAmount,
 } from "./http.ts";
 import { isCanonicalMsisdn, toCanonicalMsisdn } from "./msisdn.ts";
+import {
+  assertPayoutRequest,
+  holderName,
+  lookupNotAsked,
+  payoutFromRefund,
+  payoutStatusFromRefund,
+} from "./payouts.ts";
 import { reasonFromText } from "./reasons.ts";
 import { expiryAt, lifetimeMs } from "./token_cache.ts";
 import type {
@@ -61,6 +71,12 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
+  PayoutAdapter,
+  PayoutCapability,
+  PayoutRequest,
+  PayoutResult,
+  PayoutStatusRequest,
+  PayoutStatusResult,
   Protocol,
   RefundFailureReason,
   RefundRequest,
@@ -69,6 +85,8 @@ import type {
   RefundStatusRequest,
   RefundStatusResult,
   StatusResult,
+  WalletHolderResult,
+  WalletLookupRequest,
 } from "./types.ts";
 
 /** ClickPesa's checksum of a payload: fields `checksum`/`checksumMethod` are left out. */
@@ -191,7 +209,7 @@ export const clickpesa: Protocol = {
   create: (env, deps) => new ClickPesaAdapter(clickPesaConfig(env), deps),
 };
 
-export class ClickPesaAdapter implements PaymentAdapter {
+export class ClickPesaAdapter implements PaymentAdapter, PayoutAdapter {
   readonly provider = "halopesa" as const;
   readonly capabilities: Capabilities = {
     mode: "async",
@@ -425,6 +443,90 @@ export class ClickPesaAdapter implements PaymentAdapter {
       method: "GET",
       path: `/payouts/${encodeURIComponent(request.reference)}`,
     }, payoutStatusResult);
+  }
+
+  // -- vendor payouts (PayoutAdapter) ------------------------------------------------------
+
+  readonly payoutCapability: PayoutCapability = {
+    method: "payout",
+    statusQuery: true,
+    callbacks: true,
+    nameLookup: true,
+  };
+
+  /**
+   * The payout preview (it moves nothing): `receiver.accountName` is the name the network
+   * registered for the wallet. A phone ClickPesa cannot pay is "no such wallet"; any other
+   * refusal (our balance, a used reference) teaches nothing about the holder.
+   */
+  async walletHolder(
+    request: WalletLookupRequest,
+  ): Promise<WalletHolderResult> {
+    const payload: Record<string, unknown> = {
+      amount: request.amount,
+      currency: "TZS",
+      orderReference: request.reference,
+      phoneNumber: request.msisdn,
+    };
+    payload.checksum = await clickPesaChecksum(this.cfg.checksumKey, payload);
+    const preview = await this.client.attempt("status", {
+      method: "POST",
+      path: "/payouts/preview-mobile-money-payout",
+      json: payload,
+    });
+    if ("error" in preview) return lookupNotAsked(preview.error);
+    const json = obj(preview.reply.json);
+    const message = messageOf(json);
+    const answer = {
+      supported: true as const,
+      rawCode: `HTTP ${preview.reply.status}`,
+      message: message ? `preview: ${message}` : undefined,
+      raw: preview.reply.raw,
+    };
+    if (preview.reply.status === 200) {
+      const name = holderName(obj(json.receiver).accountName);
+      return name
+        ? { ...answer, outcome: "found", name }
+        : { ...answer, outcome: "unavailable", message: "no receiver name" };
+    }
+    if (
+      preview.reply.status === 400 &&
+      /phone|msisdn|number|not registered|not found/i.test(message ?? "") &&
+      !/balance/i.test(message ?? "")
+    ) {
+      return { ...answer, outcome: "not_found" };
+    }
+    return {
+      ...answer,
+      outcome: "unavailable",
+      ...(preview.reply.status >= 500
+        ? { transportError: "provider_unavailable" }
+        : {}),
+    };
+  }
+
+  /** The refund's payout (preview, then create) to the vendor's wallet. */
+  async payout(request: PayoutRequest): Promise<PayoutResult> {
+    assertPayoutRequest(request);
+    const sent = await this.refund({
+      providerRef: "",
+      amount: request.amount,
+      reference: request.reference,
+      msisdn: request.msisdn,
+    });
+    return payoutFromRefund(sent, "payout");
+  }
+
+  /** `GET /payouts/{orderReference}`. */
+  async payoutStatus(
+    request: PayoutStatusRequest,
+  ): Promise<PayoutStatusResult> {
+    return payoutStatusFromRefund(
+      await this.refundStatus({
+        reference: request.reference,
+        method: "payout",
+      }),
+    );
   }
 }
 

@@ -128,6 +128,15 @@ export interface MpesaConfig extends CommonTimeouts {
   syncPushTimeoutMs: number;
   /** How long a session id is reused before a new one is fetched. */
   sessionTtlMs: number;
+  /** Vendor payouts (B2C): the short code money is paid out from (Vodacom usually issues
+   * a separate B2C short code; default: serviceProviderCode). */
+  b2cServiceProviderCode: string;
+  /** The B2C operation under the market path (the SDKs differ: `/b2cPayment/singleStage/`
+   * or `/b2cPayment/`; the portal says which). */
+  b2cPath: string;
+  /** Whether to ask Query Beneficiary Name before a wallet's first payout (the OpenAPI
+   * lists it; off when the market does not offer it: admins confirm wallets by hand). */
+  nameLookup: boolean;
 }
 
 export function mpesaConfig(env: EnvGetter): MpesaConfig {
@@ -145,7 +154,20 @@ export function mpesaConfig(env: EnvGetter): MpesaConfig {
     origin: r.optional("MPESA_ORIGIN", "*"),
     syncPushTimeoutMs: r.millis("MPESA_PUSH_TIMEOUT_MS", 90_000),
     sessionTtlMs: r.millis("MPESA_SESSION_TTL_S", 3_000) * 1000,
+    b2cServiceProviderCode: "",
+    b2cPath: "/" +
+      r.optional("MPESA_B2C_PATH", "/b2cPayment/singleStage/").replace(
+        /^\/+/,
+        "",
+      ),
+    nameLookup: !/^(off|false|no|0)$/i.test(
+      r.optional("MPESA_NAME_LOOKUP", "on"),
+    ),
   };
+  cfg.b2cServiceProviderCode = r.optional(
+    "MPESA_B2C_SERVICE_PROVIDER_CODE",
+    cfg.serviceProviderCode,
+  );
   r.done("mpesa");
   return cfg;
 }

@@ -27,6 +27,9 @@
  *   account's PIN in the body, not by the BillPay token. No status query is known: a B2C
  *   payout whose answer was lost stays with an operator. Configured by the `MIXX_B2C_*`
  *   variables; without them refunds are paid by hand.
+ * - Vendor payouts go out the same way (B2C to the vendor's wallet, by our payout
+ *   reference). No name lookup is known: a Mixx wallet is confirmed by an admin
+ *   (`verify_payout_wallet`) before its first payout.
  */
 import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
 import { oauthGrant, ProviderClient } from "./client.ts";
@@ -44,6 +47,7 @@ import {
   wholeAmount,
 } from "./http.ts";
 import { isCanonicalMsisdn } from "./msisdn.ts";
+import { assertPayoutRequest, payoutFromRefund } from "./payouts.ts";
 import { reasonFromText } from "./reasons.ts";
 import { readXmlFields, xmlCommand } from "./xml.ts";
 import type {
@@ -55,6 +59,11 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
+  PayoutAdapter,
+  PayoutCapability,
+  PayoutRequest,
+  PayoutResult,
+  PayoutStatusResult,
   Protocol,
   RefundFailureReason,
   RefundRequest,
@@ -62,6 +71,7 @@ import type {
   RefundState,
   RefundStatusResult,
   StatusResult,
+  WalletHolderResult,
 } from "./types.ts";
 
 export const MIXX_PUSH_SUCCESS = "BILLER-18-0000-S";
@@ -132,7 +142,7 @@ export const mixx: Protocol = {
   create: (env, deps) => new MixxAdapter(mixxConfig(env), deps),
 };
 
-export class MixxAdapter implements PaymentAdapter {
+export class MixxAdapter implements PaymentAdapter, PayoutAdapter {
   readonly provider = "mixx" as const;
   readonly capabilities: Capabilities;
 
@@ -354,6 +364,43 @@ export class MixxAdapter implements PaymentAdapter {
 
   /** No status query is known for B2C: an operator settles a lost answer. */
   refundStatus(): Promise<RefundStatusResult> {
+    return Promise.resolve({ supported: false });
+  }
+
+  // -- vendor payouts (PayoutAdapter) ------------------------------------------------------
+
+  /** Payouts are B2C "Account to Wallet": off without the MIXX_B2C_* variables. */
+  get payoutCapability(): PayoutCapability | null {
+    return this.cfg.b2c
+      ? {
+        method: "b2c",
+        statusQuery: false,
+        callbacks: false,
+        nameLookup: false,
+      }
+      : null;
+  }
+
+  /** No name lookup is known for Mixx wallets. */
+  walletHolder(): Promise<WalletHolderResult> {
+    return Promise.resolve({ supported: false });
+  }
+
+  /** Account to Wallet of the payout to the vendor's wallet, by our reference. */
+  async payout(request: PayoutRequest): Promise<PayoutResult> {
+    if (!this.cfg.b2c) return { supported: false };
+    assertPayoutRequest(request);
+    const sent = await this.refund({
+      providerRef: "",
+      amount: request.amount,
+      reference: request.reference,
+      msisdn: request.msisdn,
+    });
+    return payoutFromRefund(sent, "b2c");
+  }
+
+  /** No status query is known for B2C: an operator settles a lost answer. */
+  payoutStatus(): Promise<PayoutStatusResult> {
     return Promise.resolve({ supported: false });
   }
 }

@@ -14,6 +14,10 @@
  *   allowed), sent with our refund reference as `input_ThirdPartyConversationID`; a lost
  *   answer is asked for by that reference (`queryTransactionStatus`), and a resend with it
  *   is refused as a duplicate (409 `INS-10`).
+ * - Vendor payouts are B2C payments (`POST …/b2cPayment/singleStage/`, synchronous, from
+ *   the B2C short code), sent with our payout reference as `input_ThirdPartyConversationID`
+ *   and asked about like reversals; before a wallet's first payout, Query Beneficiary Name
+ *   (`GET …/queryBeneficiaryName/`, `input_KycQueryType=Name`) tells whose it is.
  */
 import { noCallbacks, statusNotFound, statusUnavailable } from "./common.ts";
 import { ProviderClient } from "./client.ts";
@@ -21,6 +25,13 @@ import { type MpesaConfig, mpesaConfig } from "./config.ts";
 import type { PaymentState } from "./contract.ts";
 import { randomHex, rsaPkcs1EncryptBase64 } from "./crypto.ts";
 import { type HttpResult, jsonResponse, obj, str } from "./http.ts";
+import {
+  assertPayoutRequest,
+  holderName,
+  lookupNotAsked,
+  payoutFromRefund,
+  payoutStatusFromRefund,
+} from "./payouts.ts";
 import type {
   AckOutcome,
   AdapterDeps,
@@ -32,6 +43,12 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
+  PayoutAdapter,
+  PayoutCapability,
+  PayoutRequest,
+  PayoutResult,
+  PayoutStatusRequest,
+  PayoutStatusResult,
   Protocol,
   RefundFailureReason,
   RefundRequest,
@@ -40,6 +57,8 @@ import type {
   RefundStatusRequest,
   RefundStatusResult,
   StatusResult,
+  WalletHolderResult,
+  WalletLookupRequest,
 } from "./types.ts";
 
 /** M-Pesa's limit of our references on the wire (`input_ThirdPartyConversationID`). */
@@ -142,7 +161,7 @@ export const mpesa: Protocol = {
   create: (env, deps) => new MpesaAdapter(mpesaConfig(env), deps),
 };
 
-export class MpesaAdapter implements PaymentAdapter {
+export class MpesaAdapter implements PaymentAdapter, PayoutAdapter {
   readonly provider = "mpesa" as const;
   readonly capabilities: Capabilities = {
     mode: "sync",
@@ -303,6 +322,134 @@ export class MpesaAdapter implements PaymentAdapter {
       path: `/queryTransactionStatus/?${params}`,
     }, reversalStatusResult);
   }
+
+  // -- vendor payouts (PayoutAdapter) ------------------------------------------------------
+
+  get payoutCapability(): PayoutCapability {
+    return {
+      method: "b2c",
+      statusQuery: true,
+      callbacks: false,
+      nameLookup: this.cfg.nameLookup,
+    };
+  }
+
+  /** Query Beneficiary Name: the wallet's registered first and last names. */
+  async walletHolder(
+    request: WalletLookupRequest,
+  ): Promise<WalletHolderResult> {
+    if (!this.cfg.nameLookup) return { supported: false };
+    const params = new URLSearchParams({
+      input_CustomerMSISDN: request.msisdn,
+      input_Country: "TZN",
+      input_ServiceProviderCode: this.cfg.b2cServiceProviderCode,
+      input_ThirdPartyConversationID: randomHex(16),
+      input_KycQueryType: "Name",
+    });
+    const asked = await this.client.attempt("status", {
+      method: "GET",
+      path: `/queryBeneficiaryName/?${params}`,
+    });
+    return "error" in asked
+      ? lookupNotAsked(asked.error)
+      : beneficiaryNameResult(asked.reply);
+  }
+
+  /** A B2C payment of the payout to the vendor's wallet: synchronous, like a reversal. */
+  async payout(request: PayoutRequest): Promise<PayoutResult> {
+    assertPayoutRequest(request);
+    if (!WIRE_REFERENCE.test(request.reference)) {
+      throw new RangeError("payout reference must be 1-20 letters/digits");
+    }
+    const sent = await this.client.refund("payout", {
+      method: "POST",
+      path: this.cfg.b2cPath,
+      json: {
+        input_Amount: String(request.amount),
+        input_Country: "TZN",
+        input_Currency: "TZS",
+        input_CustomerMSISDN: request.msisdn,
+        input_ServiceProviderCode: this.cfg.b2cServiceProviderCode,
+        input_ThirdPartyConversationID: request.reference,
+        input_TransactionReference: request.reference,
+        input_PaymentItemsDesc: (request.description || request.reference)
+          .slice(0, 100),
+      },
+    }, b2cResult);
+    return payoutFromRefund(sent, "b2c");
+  }
+
+  /** A B2C payment is found by our reference the way a reversal is. */
+  async payoutStatus(
+    request: PayoutStatusRequest,
+  ): Promise<PayoutStatusResult> {
+    return payoutStatusFromRefund(
+      await this.refundStatus({ reference: request.reference, method: null }),
+    );
+  }
+}
+
+/** Query Beneficiary Name codes meaning "no such M-Pesa customer". */
+const NO_SUCH_CUSTOMER = new Set([
+  "INS-2051",
+  "INS-2002",
+  "INS-995",
+  "INS-996",
+]);
+
+function beneficiaryNameResult(reply: HttpResult): WalletHolderResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const answer = {
+    supported: true as const,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message: str(json.output_ResponseDesc),
+    raw: reply.raw,
+  };
+  if (code === "INS-0" && reply.status < 300) {
+    const name = holderName(
+      json.output_CustomerFirstName,
+      json.output_CustomerLastName,
+    );
+    return name
+      ? { ...answer, outcome: "found", name }
+      : { ...answer, outcome: "unavailable", message: "no name in the answer" };
+  }
+  if (code && NO_SUCH_CUSTOMER.has(code)) {
+    return { ...answer, outcome: "not_found" };
+  }
+  return {
+    ...answer,
+    outcome: "unavailable",
+    ...(reply.status >= 500 ? { transportError: "provider_unavailable" } : {}),
+  };
+}
+
+/** A B2C payment's reply (refund-shaped: payoutFromRefund reads it as the payout's). */
+function b2cResult(reply: HttpResult): RefundResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const mapped = mapMpesaReply(reply.status, code);
+  const state: RefundState = mapped.state === "succeeded"
+    ? "refunded"
+    : mapped.state === "failed"
+    ? "failed"
+    : "ambiguous";
+  const reason: RefundFailureReason = mapped.reason === "insufficient_funds"
+    ? "insufficient_balance" // our B2C float
+    : mapped.reason === "invalid_msisdn"
+    ? "payee_refused"
+    : "provider_error";
+  return {
+    supported: true,
+    method: "payout",
+    state,
+    providerRefundId: str(json.output_TransactionID) || undefined,
+    failureReason: state === "failed" ? reason : undefined,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message: str(json.output_ResponseDesc),
+    raw: reply.raw,
+  };
 }
 
 /** A refused reversal's reason, from the reply's result code. */

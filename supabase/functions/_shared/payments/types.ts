@@ -7,7 +7,12 @@
  * SQL functions.
  */
 
-import type { PaymentState, ProviderName, REFUND_METHODS } from "./contract.ts";
+import type {
+  PaymentState,
+  PayoutMethod,
+  ProviderName,
+  REFUND_METHODS,
+} from "./contract.ts";
 
 /* Provider names and payment states are the contract's (contract.ts). Adapters report only
  * `initiated`, `succeeded`, `failed`, `ambiguous` and `refunded`: `pending` is ours before
@@ -331,4 +336,127 @@ export interface AdapterDeps {
   fetch: FetchLike;
   /** Milliseconds since the epoch (injectable for token-expiry tests). */
   now: () => number;
+}
+
+/* -- Vendor payouts (payout-execute) -------------------------------------------------------
+ *
+ * A vendor's earnings go to the vendor's own wallet by the provider's B2C product: M-Pesa
+ * B2C, Airtel disbursement, Mixx Account to Wallet, a ClickPesa payout for HaloPesa
+ * wallets. The adapters that can do it also implement PayoutAdapter (mod.ts:
+ * createPayoutAdapter); PaymentAdapter is unchanged. */
+
+/** What payout-execute hands to `payout`: one claimed vendor payout (`claim_payout`). */
+export interface PayoutRequest {
+  /**
+   * Our reference of the payout (`private.vendor_payouts.reference`, `WO…`, 4-20 letters
+   * and digits): the same payout is always sent with it, so a provider that refuses
+   * duplicates refuses an accidental second send, and a lost answer is asked about by it.
+   */
+  reference: string;
+  /** Whole TZS, > 0 (SQL decided it). */
+  amount: number;
+  /** The vendor's wallet, canonical `255…`. */
+  msisdn: string;
+  /** What the payee's statement shows, where the provider shows one. */
+  description?: string;
+}
+
+/**
+ * - `paid`: the money reached the vendor's wallet (the provider says so).
+ * - `failed`: refused; nothing moved (the money goes back to the vendor's balance).
+ * - `pending`: accepted, the outcome comes later (a callback or `payoutStatus`).
+ * - `ambiguous`: no usable answer (timeout, 5xx, duplicate, unclear): the money may have
+ *   moved. Never resent: `payoutStatus` or a callback resolves it, or an operator.
+ */
+export type PayoutState = "paid" | "failed" | "pending" | "ambiguous";
+
+/** Why a payout was refused: the refund vocabulary (our float, the payee, …). */
+export type PayoutFailureReason = RefundFailureReason;
+
+export type PayoutResult =
+  | { supported: false }
+  | {
+    supported: true;
+    /** The method used (what payout-execute records). */
+    method: PayoutMethod;
+    state: PayoutState;
+    providerPayoutId?: string;
+    failureReason?: PayoutFailureReason;
+    rawCode?: string;
+    message?: string;
+    transportError?: "timeout" | "network";
+    raw: unknown;
+  };
+
+/** A payout sent earlier whose answer was lost: ask by our reference. */
+export interface PayoutStatusRequest {
+  reference: string;
+  /** The method recorded with the last answer; null when none was recorded. */
+  method: PayoutMethod | null;
+}
+
+export type PayoutStatusResult =
+  | { supported: false }
+  | {
+    supported: true;
+    state: PayoutState;
+    /** The provider has no payout with this reference: it was never received. */
+    notFound?: boolean;
+    providerPayoutId?: string;
+    failureReason?: PayoutFailureReason;
+    rawCode?: string;
+    message?: string;
+    /** Set when we could not ask (timeout, network, 5xx): nothing was learned. */
+    transportError?: "timeout" | "network" | "provider_unavailable";
+    raw: unknown;
+  };
+
+/** Whose wallet is it: asked before a wallet's first payout (the name SQL compares with the
+ * shop's and its owner's, `record_wallet_check`). ClickPesa's lookup is its payout preview,
+ * which needs the payout's reference and amount; it moves nothing. */
+export interface WalletLookupRequest {
+  msisdn: string;
+  reference: string;
+  amount: number;
+}
+
+export type WalletHolderResult =
+  | { supported: false }
+  | {
+    supported: true;
+    /**
+     * - `found`: `name` is the holder's name as the provider registered it;
+     * - `not_found`: the provider says there is no such wallet;
+     * - `unavailable`: nothing was learned (no answer, an error, the lookup refused).
+     */
+    outcome: "found" | "not_found" | "unavailable";
+    name?: string;
+    rawCode?: string;
+    message?: string;
+    transportError?: "timeout" | "network" | "provider_unavailable";
+    raw: unknown;
+  };
+
+/** How an adapter pays vendors. */
+export interface PayoutCapability {
+  method: PayoutMethod;
+  /** `payoutStatus` can ask about a payout by our reference. */
+  statusQuery: boolean;
+  /** The provider reports payout outcomes to payment-webhook (ClickPesa PAYOUT events). */
+  callbacks: boolean;
+  /** `walletHolder` can tell the wallet's registered name. */
+  nameLookup: boolean;
+}
+
+export interface PayoutAdapter {
+  readonly provider: ProviderName;
+  /** null: this provider is not configured for payouts. */
+  readonly payoutCapability: PayoutCapability | null;
+  /** The wallet holder's registered name; `{supported: false}` without a name lookup. */
+  walletHolder(request: WalletLookupRequest): Promise<WalletHolderResult>;
+  /** Sends one claimed payout: never retried blindly (see PayoutState). */
+  payout(request: PayoutRequest): Promise<PayoutResult>;
+  /** Asks about a payout sent earlier, by our reference; `{supported: false}` where the
+   * provider has no such query. */
+  payoutStatus(request: PayoutStatusRequest): Promise<PayoutStatusResult>;
 }
