@@ -34,6 +34,14 @@ class Settings:
     token_ttl_s: int = 3600
     #: Seconds Beem or Expo keep a scripted ``hang`` request before answering.
     message_hang_s: float = 20.0
+    #: 1: Mixx posts callbacks to ``…/mixx/<token>`` (a registered URL whose query string
+    #: the provider dropped, or that was registered in the path form); 0: ``…/mixx?token=``.
+    mixx_callback_path_token: int = 0
+    #: ClickPesa's collection fee in percent, charged as ceil(amount × percent / 100) and
+    #: deducted from ``collectedAmount`` (an account that nets fees); 0: gross amounts.
+    clickpesa_fee_percent: float = 0.0
+    #: 1: the payment reports carry that fee as ``fee``; 0: only the net amount.
+    clickpesa_report_fee: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +90,8 @@ class SandboxConfig:
     mixx_b2c_msisdn: str
     mixx_b2c_pin: str
     mixx_b2c_brand_id: str
+    #: The transaction query (MTPGGetSODetails): the PIN of the biller MSISDN.
+    mixx_query_pin: str
     clickpesa_client_id: str
     clickpesa_api_key: str
     clickpesa_checksum_key: str
@@ -129,6 +139,7 @@ class SandboxConfig:
             mixx_b2c_msisdn=need("SANDBOX_MIXX_B2C_MSISDN"),
             mixx_b2c_pin=need("SANDBOX_MIXX_B2C_PIN"),
             mixx_b2c_brand_id=need("SANDBOX_MIXX_B2C_BRAND_ID"),
+            mixx_query_pin=need("SANDBOX_MIXX_QUERY_PIN"),
             clickpesa_client_id=need("SANDBOX_CLICKPESA_CLIENT_ID"),
             clickpesa_api_key=need("SANDBOX_CLICKPESA_API_KEY"),
             clickpesa_checksum_key=need("SANDBOX_CLICKPESA_CHECKSUM_KEY"),

@@ -36,7 +36,7 @@ async def index(request: Request) -> Response:
             "providers": {
                 "mpesa": "/mpesa/sandbox/ipg/v2/vodacomTZN/",
                 "airtel": "/airtel/",
-                "mixx": "/mixx/token, /mixx/push-billpay",
+                "mixx": "/mixx/token, /mixx/push-billpay, /mixx/query",
                 "halopesa": "/clickpesa/third-parties/",
             },
             "webhooks": {p: sb.config.webhook_url(p) for p in CALLBACK_PROVIDERS},
@@ -236,7 +236,13 @@ async def idle(request: Request) -> Response:
 
 
 def _manual_payload(
-    sb: Sandbox, txn: Transaction, outcome: str, message: str, forged: bool, fields: dict[str, Any] | None
+    sb: Sandbox,
+    txn: Transaction,
+    outcome: str,
+    message: str,
+    forged: bool,
+    fields: dict[str, Any] | None,
+    clickpesa_form: dict[str, str],
 ) -> tuple[str, dict[str, Any]]:
     key = "forged-" + txn.ref if forged else None
     if txn.provider == "airtel":
@@ -247,7 +253,7 @@ def _manual_payload(
         url = mixx.callback_url(sb, token="forged" + txn.ref if forged else None)
         return url, mixx.callback_payload(txn, outcome=outcome, description=message, fields=fields)
     return sb.config.webhook_url(clickpesa.PROVIDER), clickpesa.webhook_payload(
-        sb, txn, outcome=outcome, message=message, key=key, fields=fields
+        sb, txn, outcome=outcome, message=message, key=key, fields=fields, **clickpesa_form
     )
 
 
@@ -256,7 +262,8 @@ async def send_callback(request: Request) -> Response:
 
     Body (all optional): ``{"outcome": "success"|"failed", "reason": "insufficient_funds",
     "message": "...", "amount": 123, "signature": "valid"|"invalid", "copies": 1,
-    "delay_s": 0, "fields": {...}}``. ``fields`` is merged into the provider's payload
+    "delay_s": 0, "fields": {...}}``; ClickPesa also ``"checksum_method": "canonical"|"legacy"``
+    and ``"event_field": "event"|"eventType"``. ``fields`` is merged into the provider's payload
     before it is signed (Airtel: into ``transaction``), objects recursively, ``null``
     removing a key: a correctly signed callback with malformed values. The sandbox's own
     record of the transaction is not changed.
@@ -290,9 +297,14 @@ async def send_callback(request: Request) -> Response:
     fields = body.get("fields")
     if fields is not None and not isinstance(fields, dict):
         return _json(400, {"error": "fields must be an object"})
+    checksum_method = body.get("checksum_method", "canonical")
+    event_field = body.get("event_field", "event")
+    if checksum_method not in ("canonical", "legacy") or event_field not in ("event", "eventType"):
+        return _json(400, {"error": "checksum_method is canonical or legacy; event_field is event or eventType"})
     forged = body.get("signature", "valid") == "invalid"
     variant = dataclasses.replace(txn, amount=amount)
-    url, payload = _manual_payload(sb, variant, outcome, message, forged, fields)
+    form = {"checksum_method": str(checksum_method), "event_field": str(event_field)}
+    url, payload = _manual_payload(sb, variant, outcome, message, forged, fields, form)
     sent = sb.dispatcher.schedule(
         provider=provider,
         ref=txn.ref,

@@ -66,6 +66,7 @@ def _generate() -> dict[str, str]:
         "mixx_b2c_msisdn": "255650000001",
         "mixx_b2c_pin": f"{secrets.randbelow(10**4):04d}",
         "mixx_b2c_brand_id": str(1000 + secrets.randbelow(9000)),
+        "mixx_query_pin": f"{secrets.randbelow(10**4):04d}",
         "clickpesa_client_id": "ID" + secrets.token_hex(12),
         "clickpesa_api_key": "SK" + secrets.token_urlsafe(30),
         "clickpesa_checksum_key": secrets.token_urlsafe(32),
@@ -75,21 +76,18 @@ def _generate() -> dict[str, str]:
     }
 
 
-#: Secrets added since version 2 without a new version: a file lacking them gets them added
-#: (its own secrets kept), as an older version's file does.
-_ADDED = ("expo_access_token", "beem_api_key", "beem_secret_key")
-
-
 def _load_or_create(home: Path) -> dict[str, str]:
     path = home / CREDENTIALS_FILE
     if path.is_file():
         data = json.loads(path.read_text())
         if isinstance(data, dict) and data.get("version") in _KNOWN_VERSIONS:
             stored = {str(k): str(v) for k, v in data.items()}
-            if stored["version"] == str(_VERSION) and set(_ADDED) <= set(stored):
+            fresh = _generate()
+            if stored["version"] == str(_VERSION) and fresh.keys() <= stored.keys():
                 return stored
-            # an older file: keep its secrets, add the ones it lacks
-            _write(path, {**_generate(), **stored, "version": str(_VERSION)})
+            # an older file, or one without a secret added since: keep its secrets, add the
+            # ones it lacks
+            _write(path, {**fresh, **stored, "version": str(_VERSION)})
             return _load_or_create(home)
     home.mkdir(parents=True, exist_ok=True)
     data = _generate()
@@ -143,6 +141,8 @@ def ensure_credentials(
         "MIXX_B2C_PIN": c["mixx_b2c_pin"],
         "MIXX_B2C_SENDER_NAME": "WATS Marketplace",
         "MIXX_B2C_BRAND_ID": c["mixx_b2c_brand_id"],
+        "MIXX_QUERY_URL": f"{base}/mixx/query",
+        "MIXX_QUERY_PIN": c["mixx_query_pin"],
         "CLICKPESA_BASE_URL": f"{base}/clickpesa/third-parties",
         "CLICKPESA_CLIENT_ID": c["clickpesa_client_id"],
         "CLICKPESA_API_KEY": c["clickpesa_api_key"],
@@ -172,6 +172,7 @@ def ensure_credentials(
         "SANDBOX_MIXX_B2C_MSISDN": c["mixx_b2c_msisdn"],
         "SANDBOX_MIXX_B2C_PIN": c["mixx_b2c_pin"],
         "SANDBOX_MIXX_B2C_BRAND_ID": c["mixx_b2c_brand_id"],
+        "SANDBOX_MIXX_QUERY_PIN": c["mixx_query_pin"],
         "SANDBOX_CLICKPESA_CLIENT_ID": c["clickpesa_client_id"],
         "SANDBOX_CLICKPESA_API_KEY": c["clickpesa_api_key"],
         "SANDBOX_CLICKPESA_CHECKSUM_KEY": c["clickpesa_checksum_key"],
