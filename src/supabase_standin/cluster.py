@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 
+from supabase_standin.hosted.modules import prepare
 from supabase_standin.stack import StackConfig
 
 MIN_MAJOR = 15
@@ -236,18 +237,6 @@ class Cluster:
             raise ClusterError(f"pg_ctl {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
         return proc
 
-    def _has_library(self, name: str) -> bool:
-        pkglibdir = (
-            subprocess.run(
-                [str(self.bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True
-            ).stdout.strip()
-            if (self.bindir / "pg_config").exists()
-            else ""
-        )
-        libdirs = [Path(pkglibdir)] if pkglibdir else []
-        libdirs.append(self.bindir.parent / "lib")
-        return any((d / f"{name}.so").exists() for d in libdirs)
-
     def init(self) -> None:
         """Create the cluster (superuser ``supabase_admin``) and write its configuration."""
         s = self.settings
@@ -278,11 +267,6 @@ class Cluster:
         pwfile.unlink()
         if proc.returncode != 0:
             raise ClusterError(f"initdb failed:\n{proc.stdout}{proc.stderr}")
-        preload = ["pg_stat_statements"]
-        extra = []
-        if self._has_library("pg_cron"):
-            preload.append("pg_cron")
-            extra += ["cron.database_name = 'postgres'", "cron.use_background_workers = on"]
         conf = [
             "# written by the local Supabase stand-in",
             f"port = {s.db_port}",
@@ -293,14 +277,32 @@ class Cluster:
             "shared_buffers = 256MB",
             "work_mem = 16MB",
             "maintenance_work_mem = 256MB",
-            f"shared_preload_libraries = '{','.join(preload)}'",
             "log_min_messages = warning",
             "log_line_prefix = '%m [%p] %q%u@%d '",
             "timezone = 'UTC'",
-            *extra,
         ]
         with (s.pgdata / "postgresql.conf").open("a") as fh:
             fh.write("\n" + "\n".join(conf) + "\n")
+        self.configure_modules()
+
+    def configure_modules(self) -> None:
+        """Write ``standin.conf``: the server modules hosted Supabase loads, as emulated
+        here (:mod:`supabase_standin.hosted.modules`), built or copied afresh; and make
+        ``postgresql.conf`` include it (last, so it wins over older lines)."""
+        modules = prepare(self.bindir, self.settings.cluster_dir, self.run_as.chown)
+        pgdata = self.settings.pgdata
+        extra = pgdata / "standin.conf"
+        extra.write_text(
+            "# written by the local Supabase stand-in at every start: hosted Supabase's modules\n"
+            + "\n".join(modules.settings)
+            + "\n"
+        )
+        self.run_as.chown_one(extra)
+        main = pgdata / "postgresql.conf"
+        include = "include_if_exists = 'standin.conf'"
+        if include not in main.read_text():
+            with main.open("a") as fh:
+                fh.write(f"\n{include}\n")
 
     def is_running(self) -> bool:
         if not self.exists():
@@ -311,6 +313,7 @@ class Cluster:
         self._prepare_dirs()
         if self.is_running():
             return
+        self.configure_modules()
         self._pg_ctl("-l", str(self.logfile), "-w", "-t", "60", "start")
         self.wait_ready()
 

@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--lines", type=int, default=50)
     sub.add_parser("demo", help="walk through sign-in, cart and checkout against the sandbox")
     p = sub.add_parser("bench", help="benchmarks that print ratios against a same-run baseline")
-    p.add_argument("which", choices=["api", "rls", "checkout"])
+    p.add_argument("which", choices=["api", "rls", "checkout", "ledger"])
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--scale", type=int, default=0, help="rls: build the synthetic dataset of this size first")

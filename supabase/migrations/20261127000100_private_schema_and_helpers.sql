@@ -117,8 +117,8 @@ create table private.status_transitions (
 
 comment on table private.status_transitions is
 'Every allowed status change, per state machine (order, payment, shipment, return, vendor, '
-'livestream, bnpl, payout). A status update not listed here raises WT001. Staying in the '
-'same state is always allowed. Initial states are set by column defaults.';
+'livestream, bnpl, instalment, payout). A status update not listed here raises WT001. Staying '
+'in the same state is always allowed. Initial states are set by column defaults.';
 comment on column private.status_transitions.machine is
 'State machine name, passed as the first argument of private.enforce_status_transition().';
 
@@ -131,7 +131,8 @@ values
 -- paid -> processing (a parcel packed) -> partially_shipped -> shipped -> delivered ->
 -- completed (the return window passed). expired -> paid: a late success re-reserved the
 -- stock; cancelled -> paid: a person accepted a payment that came after a failure.
--- paid/processing -> cancelled: cancellation before dispatch (refund follows).
+-- paid/processing -> cancelled: cancellation before dispatch (refund follows);
+-- partially_shipped/shipped -> cancelled: every parcel came back undelivered (refunded).
 -- return_requested -> delivered: every return request on the order was rejected.
 ('order', 'pending_payment', 'paid'),
 ('order', 'pending_payment', 'cancelled'),
@@ -146,8 +147,10 @@ values
 ('order', 'processing', 'shipped'),
 ('order', 'processing', 'cancelled'),
 ('order', 'partially_shipped', 'shipped'),
+('order', 'partially_shipped', 'cancelled'),
 ('order', 'partially_shipped', 'delivered'),
 ('order', 'shipped', 'delivered'),
+('order', 'shipped', 'cancelled'),
 ('order', 'delivered', 'completed'),
 ('order', 'delivered', 'return_requested'),
 ('order', 'return_requested', 'returned'),
@@ -213,18 +216,22 @@ values
 ('livestream', 'scheduled', 'live'),
 ('livestream', 'scheduled', 'cancelled'),
 ('livestream', 'live', 'ended'),
--- buy now, pay later
+-- instalment plan (lipa kidogo kidogo, 20261127001160_instalments.sql): pending until the
+-- first instalment is paid (cancelled if it is not); active -> completed when the last one
+-- is paid, or cancelled when one stays unpaid past the grace period (paid ones refunded).
 ('bnpl', 'pending', 'active'),
 ('bnpl', 'pending', 'cancelled'),
 ('bnpl', 'active', 'completed'),
-('bnpl', 'active', 'defaulted'),
-('bnpl', 'defaulted', 'completed'),
--- vendor payout
+('bnpl', 'active', 'cancelled'),
+-- instalment of a plan: paid by one succeeded payment, or cancelled with its plan
+('instalment', 'scheduled', 'paid'),
+('instalment', 'scheduled', 'cancelled'),
+-- vendor payout. A failed payout is final: its money is back in the vendor's available
+-- balance and the next run pays it in a new payout.
 ('payout', 'pending', 'processing'),
 ('payout', 'pending', 'cancelled'),
 ('payout', 'processing', 'paid'),
-('payout', 'processing', 'failed'),
-('payout', 'failed', 'pending');
+('payout', 'processing', 'failed');
 
 create function private.can_transition(p_machine text, p_from text, p_to text)
 returns boolean

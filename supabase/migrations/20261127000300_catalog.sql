@@ -51,11 +51,15 @@ create index vendors_status_idx on public.vendors (status);
 
 create table public.vendor_accounts (
     vendor_id uuid primary key references public.vendors (id) on delete cascade,
-    commission_bps integer not null default 1000 constraint vendor_accounts_commission_range check (
+    commission_bps integer constraint vendor_accounts_commission_range check (
         commission_bps between 0 and 5000
     ),
     payout_provider public.payment_provider,
     payout_msisdn public.msisdn,
+    payout_verified_at timestamptz,
+    payout_verified_name text constraint vendor_accounts_payout_verified_name_length check (
+        char_length(payout_verified_name) <= 200
+    ),
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
     constraint vendor_accounts_payout_complete check (
@@ -68,10 +72,16 @@ comment on table public.vendor_accounts is
 'Visible to the owner and admins only; the owner sets the wallet, only an admin the '
 'commission.';
 comment on column public.vendor_accounts.commission_bps is
-'Marketplace commission in basis points of the line total (1000 = 10%). Admin only; '
-'snapshotted into order_items.commission_bps at checkout.';
+'This vendor''s own commission deal in basis points of the line total (1000 = 10%), or null '
+'for the category''s rate or the default (private.commission_bps). Admin only; the rate in '
+'force is snapshotted into order_items.commission_bps at checkout.';
 comment on column public.vendor_accounts.payout_msisdn is
 'Mobile-money wallet payouts are sent to (255 + 9 digits), on payout_provider.';
+comment on column public.vendor_accounts.payout_verified_at is
+'When the wallet was confirmed to belong to the vendor (the provider''s name lookup matched, '
+'or an admin confirmed it). Cleared whenever the wallet changes; payouts wait for it.';
+comment on column public.vendor_accounts.payout_verified_name is
+'The wallet holder''s name as the provider reported it (or as the admin confirmed it).';
 
 -- ---------------------------------------------------------------------------------------
 -- Vendor helpers for policies
@@ -298,6 +308,30 @@ for each row
 when (new.status = 'approved')
 execute function private.promote_approved_vendor_owner();
 
+create function private.reset_wallet_verification()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.payout_verified_at := null;
+    new.payout_verified_name := null;
+    return new;
+end;
+$$;
+
+comment on function private.reset_wallet_verification() is
+'BEFORE UPDATE trigger on vendor_accounts: a new payout wallet is not verified yet.';
+
+create trigger vendor_accounts_wallet_changed
+before update of payout_provider, payout_msisdn on public.vendor_accounts
+for each row
+when (
+    (old.payout_provider, old.payout_msisdn)
+    is distinct from (new.payout_provider, new.payout_msisdn)
+)
+execute function private.reset_wallet_verification();
+
 create trigger vendor_accounts_guard_commission
 before update of commission_bps on public.vendor_accounts
 for each row
@@ -403,6 +437,120 @@ create index fulfillment_centers_active_idx on public.fulfillment_centers (activ
 create trigger fulfillment_centers_touch_updated_at
 before update on public.fulfillment_centers
 for each row execute function private.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Commission: the vendor's own deal, else its category's rate (nearest up the tree), else
+-- the default; snapshotted on each order line at checkout
+-- ---------------------------------------------------------------------------------------
+
+insert into private.settings (key, value, description)
+values (
+    'commission.default_bps', '1000',
+    'Marketplace commission in basis points of a line''s total (1000 = 10%) where neither the '
+    'vendor''s deal (vendor_accounts.commission_bps) nor a category rate applies.'
+);
+
+create table private.category_commissions (
+    category_id uuid primary key references public.categories (id) on delete cascade,
+    commission_bps integer not null constraint category_commissions_range check (
+        commission_bps between 0 and 5000
+    ),
+    set_by uuid references public.profiles (id) on delete set null,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now()
+);
+
+comment on table private.category_commissions is
+'Commission rates per category (basis points), for its products and those of its '
+'subcategories without a rate of their own. Set by admins with public.set_category_commission. '
+'Internal.';
+
+create index category_commissions_set_by_idx on private.category_commissions (set_by);
+
+create trigger category_commissions_touch_updated_at
+before update on private.category_commissions
+for each row execute function private.touch_updated_at();
+
+alter table private.category_commissions enable row level security;
+revoke all on table private.category_commissions from anon, authenticated, service_role;
+
+create function private.commission_bps(p_vendor_id uuid, p_category_id uuid)
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+    select coalesce(
+        (select a.commission_bps from public.vendor_accounts as a where a.vendor_id = p_vendor_id),
+        (
+            with recursive up (id, parent_id, depth) as (
+                select c.id, c.parent_id, 0 from public.categories as c where c.id = p_category_id
+                union all
+                select c.id, c.parent_id, up.depth + 1
+                from public.categories as c
+                inner join up on c.id = up.parent_id
+                where up.depth < 20
+            )
+
+            select cc.commission_bps
+            from up
+            inner join private.category_commissions as cc on up.id = cc.category_id
+            order by up.depth
+            limit 1
+        ),
+        private.setting_int('commission.default_bps')::integer
+    );
+$$;
+
+comment on function private.commission_bps(uuid, uuid) is
+'The commission in force for a product of vendor p_vendor_id in category p_category_id, the '
+'most specific rule winning: the vendor''s own deal, else the nearest category up the tree '
+'with a rate, else the setting commission.default_bps.';
+
+create function public.set_category_commission(p_category_id uuid, p_commission_bps integer)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_before integer;
+begin
+    if not private.is_admin() then
+        raise exception 'only an admin sets commission rates' using errcode = '42501';
+    end if;
+    if not exists (select 1 from public.categories as c where c.id = p_category_id) then
+        perform private.refuse(404, 'category_not_found', 'no such category');
+    end if;
+    if p_commission_bps is not null and p_commission_bps not between 0 and 5000 then
+        perform private.refuse(422, 'commission_out_of_range', 'a commission is 0-5000 basis points');
+    end if;
+    select cc.commission_bps into v_before
+    from private.category_commissions as cc where cc.category_id = p_category_id for update;
+    if p_commission_bps is null then
+        delete from private.category_commissions where category_id = p_category_id;
+    else
+        insert into private.category_commissions (category_id, commission_bps, set_by)
+        values (p_category_id, p_commission_bps, (select auth.uid()))
+        on conflict (category_id) do update
+        set commission_bps = excluded.commission_bps, set_by = excluded.set_by;
+    end if;
+    perform private.write_audit(
+        'update', 'category_commissions', p_category_id,
+        jsonb_build_object('commission_bps', v_before), jsonb_build_object('commission_bps', p_commission_bps)
+    );
+    return jsonb_build_object('category_id', p_category_id, 'commission_bps', p_commission_bps);
+end;
+$$;
+
+comment on function public.set_category_commission(uuid, integer) is
+'Admins: the commission rate (basis points, 0-5000) of a category and its subcategories '
+'without their own; null removes it. Audited. Applies to checkouts from now on (order lines '
+'keep the rate they were bought at).';
+
+revoke all on function public.set_category_commission(uuid, integer)
+from public, anon, authenticated, service_role;
+grant execute on function public.set_category_commission(uuid, integer) to authenticated;
 
 -- ---------------------------------------------------------------------------------------
 -- Products and images

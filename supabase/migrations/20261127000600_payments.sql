@@ -2,7 +2,7 @@
 -- written only by SQL functions (checkout, record push outcome, apply provider event,
 -- reconcile/expire: 20261127001100_checkout.sql and the two after it). Internal tables the
 -- payment flow needs live in `private`: provider references, raw webhook events,
--- idempotency records, vendor payouts.
+-- idempotency records (vendor payouts: 20261127001140_payouts.sql).
 
 create domain public.payment_status as text
 constraint payment_status_known check (
@@ -28,7 +28,7 @@ create table public.payments (
     ),
     status public.payment_status not null default 'pending',
     attempt integer not null default 1 constraint payments_attempt_range check (
-        attempt between 1 and 20
+        attempt between 1 and 50
     ),
     provider_request_id text constraint payments_provider_request_id_length check (
         char_length(provider_request_id) <= 128
@@ -60,6 +60,7 @@ create table public.payments (
             'success_after_expiry_no_stock',
             'success_after_failure',
             'duplicate_payment',
+            'plan_cancelled',
             'report_unreadable',
             'other'
         )
@@ -91,7 +92,9 @@ comment on column public.payments.status is
 '(timeout, unclear answer) -> succeeded | failed | expired, resolved only by a status query '
 'or a callback; succeeded -> refunded | partially_refunded; expired -> succeeded (money '
 'arrived late). Review is a flag (needs_review), not a status.';
-comment on column public.payments.attempt is 'Attempt number for the order, from 1.';
+comment on column public.payments.attempt is
+'Attempt number for the order, from 1 (an instalment plan pays with several payments, and '
+'an instalment that failed is tried again with a new one).';
 comment on column public.payments.provider_request_id is
 'Identifier the provider returned when it accepted the push (e.g. a conversation id).';
 comment on column public.payments.provider_txn_id is
@@ -109,7 +112,8 @@ comment on column public.payments.needs_review is
 'True when a person must look at this payment before money or stock moves: the provider '
 'reported a different amount, currency or msisdn, or one we could not read '
 '(report_unreadable, the fields in review_note), or money arrived after the order expired '
-'(no stock left) or after a failure, or the order was paid twice. review_reason says why.';
+'(no stock left) or after a failure, or the order (an instalment) was paid twice, or an '
+'instalment was paid after its plan was cancelled (plan_cancelled). review_reason says why.';
 comment on column public.payments.review_reason is
 'Why needs_review was set; kept after the review is resolved (reviewed_at, reviewed_by).';
 
@@ -273,65 +277,12 @@ create trigger idempotency_records_touch_updated_at
 before update on private.idempotency_records
 for each row execute function private.touch_updated_at();
 
-create table private.vendor_payouts (
-    id uuid primary key default gen_random_uuid(),
-    vendor_id uuid not null references public.vendors (id) on delete restrict,
-    period_start timestamptz not null,
-    period_end timestamptz not null,
-    gross_amount bigint not null constraint vendor_payouts_gross_non_negative check (
-        gross_amount >= 0
-    ),
-    commission_amount bigint not null constraint vendor_payouts_commission_non_negative check (
-        commission_amount >= 0
-    ),
-    net_amount bigint not null,
-    currency text not null default 'TZS' constraint vendor_payouts_currency_tzs check (
-        currency = 'TZS'
-    ),
-    provider public.payment_provider,
-    msisdn public.msisdn,
-    status text not null default 'pending' constraint vendor_payouts_status_allowed check (
-        status in ('pending', 'processing', 'paid', 'failed', 'cancelled')
-    ),
-    provider_ref text unique,
-    provider_txn_id text,
-    failure_reason text,
-    paid_at timestamptz,
-    created_at timestamptz not null default now(),
-    updated_at timestamptz not null default now(),
-    constraint vendor_payouts_period_order check (period_end > period_start),
-    constraint vendor_payouts_net_adds_up check (
-        net_amount = gross_amount - commission_amount and net_amount >= 0
-    ),
-    constraint vendor_payouts_vendor_period_key unique (vendor_id, period_start)
-);
-
-comment on table private.vendor_payouts is
-'What the marketplace owes / paid a vendor for a period: gross sales minus commission, sent '
-'to the vendor''s payout wallet. Internal (status machine payout).';
-comment on column private.vendor_payouts.gross_amount is
-'Sum of the vendor''s line totals of completed orders in the period, minus refunds.';
-comment on column private.vendor_payouts.commission_amount is
-'Sum of line_total * commission_bps / 10000 over the same lines.';
-
-create trigger vendor_payouts_status_transition
-before update of status on private.vendor_payouts
-for each row
-when (old.status is distinct from new.status)
-execute function private.enforce_status_transition('payout', 'paid:paid_at');
-
-create trigger vendor_payouts_touch_updated_at
-before update on private.vendor_payouts
-for each row execute function private.touch_updated_at();
-
 alter table private.payment_references enable row level security;
 alter table private.payment_events enable row level security;
 alter table private.idempotency_records enable row level security;
-alter table private.vendor_payouts enable row level security;
 
 revoke all on table
 private.payment_references,
 private.payment_events,
-private.idempotency_records,
-private.vendor_payouts
+private.idempotency_records
 from anon, authenticated, service_role;

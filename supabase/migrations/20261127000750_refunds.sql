@@ -138,13 +138,52 @@ comment on function private.refund_commitments(uuid) is
 'Whole TZS already promised back from payment p_payment_id: the sum of all its refunds, '
 'whatever their state. A new refund may take at most the amount paid minus this.';
 
+create function private.record_refund_grant(
+    p_payment public.payments,
+    p_amount bigint,
+    p_source text,
+    p_reason text,
+    p_return_id uuid,
+    p_idempotency_key text,
+    p_allocation jsonb
+)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_id uuid;
+begin
+    insert into public.refunds (
+        payment_id, order_id, customer_id, provider, amount, source, reason, return_id,
+        granted_by, idempotency_key
+    )
+    values (
+        p_payment.id, p_payment.order_id, p_payment.customer_id, p_payment.provider, p_amount,
+        p_source, left(p_reason, 500), p_return_id, (select auth.uid()), p_idempotency_key
+    )
+    returning id into v_id;
+    perform private.post_refund_grant(v_id, p_allocation);
+    return v_id;
+end;
+$$;
+
+comment on function private.record_refund_grant(
+    public.payments, bigint, text, text, uuid, text, jsonb
+) is
+'Writes one granted refund of p_amount from payment p_payment (checked and locked by the '
+'caller) and posts its ledger legs p_allocation (private.refund_allocation, or its share of '
+'one: private.split_refund_allocation). Returns the refund id.';
+
 create function private.grant_refund(
     p_payment_id uuid,
     p_amount bigint,
     p_source text,
     p_reason text,
     p_return_id uuid,
-    p_idempotency_key text
+    p_idempotency_key text,
+    p_items jsonb default null,
+    p_shipping bigint default 0
 )
 returns uuid
 language plpgsql
@@ -154,6 +193,8 @@ declare
     v_payment public.payments%rowtype;
     v_existing public.refunds%rowtype;
     v_left bigint;
+    v_allocation jsonb;
+    v_amount bigint;
     v_id uuid;
 begin
     v_payment := private.lock_payment(p_payment_id);  -- THE LOCK ORDER (held already by most callers)
@@ -179,7 +220,7 @@ begin
         );
     end if;
     v_left := v_payment.amount - private.refund_commitments(p_payment_id);
-    if p_amount is null or p_amount <= 0 or p_amount > v_left then
+    if p_items is null and (p_amount is null or p_amount <= 0 or p_amount > v_left) then
         perform private.refuse(
             409,
             'refund_exceeds_payment',
@@ -187,31 +228,38 @@ begin
             jsonb_build_object('refundable', greatest(v_left, 0), 'requested', p_amount)
         );
     end if;
-    insert into public.refunds (
-        payment_id, order_id, customer_id, provider, amount, source, reason, return_id,
-        granted_by, idempotency_key
-    )
-    values (
-        v_payment.id, v_payment.order_id, v_payment.customer_id, v_payment.provider, p_amount,
-        p_source, left(p_reason, 500), p_return_id, (select auth.uid()), p_idempotency_key
-    )
-    returning id into v_id;
+    -- who gives back what (20261127001130_ledger.sql); for named lines, that decides the amount
+    v_allocation := private.refund_allocation(p_payment_id, p_amount, p_items, p_shipping);
+    v_amount := (v_allocation ->> 'amount')::bigint;
+    if v_amount is null or v_amount <= 0 or v_amount > v_left then
+        perform private.refuse(
+            409,
+            'refund_exceeds_payment',
+            format('at most %s TZS of this payment can still be refunded', greatest(v_left, 0)),
+            jsonb_build_object('refundable', greatest(v_left, 0), 'requested', v_amount)
+        );
+    end if;
+    v_id := private.record_refund_grant(
+        v_payment, v_amount, p_source, p_reason, p_return_id, p_idempotency_key, v_allocation
+    );
     perform private.notify(
         v_payment.customer_id,
         'refund_requested',
-        jsonb_build_object('amount', p_amount),
+        jsonb_build_object('amount', v_amount),
         jsonb_build_object('order_id', v_payment.order_id, 'payment_id', v_payment.id, 'refund_id', v_id)
     );
     return v_id;
 end;
 $$;
 
-comment on function private.grant_refund(uuid, bigint, text, text, uuid, text) is
-'Grants a refund of p_amount from payment p_payment_id (locked in THE LOCK ORDER): at most '
-'what was paid less every refund already granted (409 refund_exceeds_payment), only from a '
-'succeeded or partly refunded payment (409 payment_not_refundable). The same '
-'p_idempotency_key for the payment returns the same refund (422 when the request differs). '
-'The customer is told. refund-execute sends it.';
+comment on function private.grant_refund(uuid, bigint, text, text, uuid, text, jsonb, bigint) is
+'Grants a refund from payment p_payment_id (locked in THE LOCK ORDER): of p_amount, or of '
+'named lines p_items [{order_item_id, quantity}] at their price plus p_shipping less their '
+'share of a loyalty discount; at most what was paid less every refund already granted (409 '
+'refund_exceeds_payment), only from a succeeded or partly refunded payment (409 '
+'payment_not_refundable). The same p_idempotency_key for the payment returns the same refund '
+'(422 when the request differs). Posts who gives back what to the ledger; the customer is '
+'told. refund-execute sends it.';
 
 create function public.refund_payment(
     p_payment_id uuid,
@@ -251,6 +299,94 @@ comment on function public.refund_payment(uuid, bigint, text, text, text) is
 'idempotency key (two admins pressing at once with the same key get one refund; '
 'different keys can never together exceed what was paid). Partial and repeated refunds are '
 'allowed up to the amount paid.';
+
+create function private.grant_order_refund(
+    p_order_id uuid,
+    p_amount bigint,
+    p_source text,
+    p_reason text,
+    p_return_id uuid,
+    p_items jsonb default null,
+    p_shipping bigint default 0
+)
+returns uuid[]
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_payments public.payments [];
+    v_payment public.payments%rowtype;
+    v_allocation jsonb;
+    v_parts jsonb;
+    v_left bigint;
+    v_amounts bigint [] := '{}'::bigint [];
+    v_payers public.payments [] := '{}'::public.payments [];
+    v_rest bigint;
+    v_take bigint;
+    v_ids uuid [] := '{}'::uuid [];
+begin
+    -- the payments that paid for the order (one, or each instalment of a plan), newest first
+    select coalesce(array_agg(p order by p.created_at desc, p.id), '{}'::public.payments [])
+    into v_payments
+    from public.payments as p
+    where p.order_id = p_order_id and p.status in ('succeeded', 'partially_refunded')
+        and private.payment_paid_for_order(p.id);
+    if cardinality(v_payments) = 0 then
+        return v_ids;
+    end if;
+    if cardinality(v_payments) = 1 then
+        return array[private.grant_refund(
+            v_payments[1].id, p_amount, p_source, p_reason, p_return_id, null, p_items, p_shipping
+        )];
+    end if;
+    -- several payments (an instalment plan's order): what the order gives back is worked out
+    -- once, then taken from the payments, newest first, each up to what is left of it
+    perform private.lock_order_payments(p_order_id);  -- THE LOCK ORDER (held already by callers)
+    v_allocation := private.refund_allocation(v_payments[1].id, p_amount, p_items, p_shipping);
+    v_rest := (v_allocation ->> 'amount')::bigint;
+    if v_rest is null or v_rest <= 0 then
+        perform private.refuse(409, 'refund_exceeds_payment', 'nothing of this order is left to refund');
+    end if;
+    foreach v_payment in array v_payments loop
+        exit when v_rest = 0;
+        v_left := v_payment.amount - private.refund_commitments(v_payment.id);
+        continue when v_left <= 0;
+        v_take := least(v_left, v_rest);
+        v_amounts := v_amounts || v_take;
+        v_payers := v_payers || v_payment;
+        v_rest := v_rest - v_take;
+    end loop;
+    if v_rest > 0 then
+        perform private.refuse(
+            409,
+            'refund_exceeds_payment',
+            'the order''s payments cannot give back that much',
+            jsonb_build_object('requested', (v_allocation ->> 'amount')::bigint, 'short', v_rest)
+        );
+    end if;
+    v_parts := private.split_refund_allocation(v_allocation, v_amounts);
+    for i in 1 .. cardinality(v_payers) loop
+        v_ids := v_ids || private.record_refund_grant(
+            v_payers[i], v_amounts[i], p_source, p_reason, p_return_id, null, v_parts -> (i - 1)
+        );
+    end loop;
+    perform private.notify(
+        v_payers[1].customer_id,
+        'refund_requested',
+        jsonb_build_object('amount', (v_allocation ->> 'amount')::bigint),
+        jsonb_build_object('order_id', p_order_id, 'refund_id', v_ids[1])
+    );
+    return v_ids;
+end;
+$$;
+
+comment on function private.grant_order_refund(uuid, bigint, text, text, uuid, jsonb, bigint) is
+'Grants what an order gives back (p_amount, or the named lines p_items plus p_shipping, as '
+'private.grant_refund) from the payments that paid for it: one refund from its payment, or, '
+'for an instalment plan''s order, one refund per payment (newest first, each up to what is '
+'left of it) sharing the ledger legs of one allocation (private.split_refund_allocation). '
+'409 refund_exceeds_payment beyond what was paid. Returns the refund ids (none when nothing '
+'was paid). The caller holds the order''s locks.';
 
 -- ---------------------------------------------------------------------------------------
 -- Sending (refund-execute, service role)
@@ -321,7 +457,8 @@ begin
             select pr.reference from private.payment_references as pr where pr.payment_id = v_payment.id
         ),
         'provider_txn_id', v_payment.provider_txn_id,
-        'msisdn', v_payment.msisdn
+        'msisdn', v_payment.msisdn,
+        'whole_payment', v_refund.amount = v_payment.amount
     );
 end;
 $$;
@@ -329,38 +466,8 @@ $$;
 comment on function public.claim_refund(uuid) is
 'Claims a requested refund for sending (processing): claimed = true for exactly one caller, '
 'with what the provider needs (the payment''s provider, reference, transaction id, the '
-'payer''s wallet). Service role only.';
-
-create function private.reverse_points(p_payment public.payments)
-returns void
-language plpgsql
-set search_path = ''
-as $$
-declare
-    v_earned bigint;
-    v_reversed bigint;
-    v_target bigint;
-begin
-    -- points earned on the order, taken back in proportion to what has been refunded
-    select coalesce(sum(lp.points) filter (where lp.reason = 'purchase'), 0),
-        coalesce(-sum(lp.points) filter (where lp.reason = 'refund_reversal'), 0)
-    into v_earned, v_reversed
-    from public.loyalty_points as lp
-    where lp.order_id = p_payment.order_id;
-    v_target := (v_earned * p_payment.refunded_amount) / p_payment.amount;
-    if v_target > v_reversed then
-        insert into public.loyalty_points (customer_id, order_id, points, reason, note)
-        values (
-            p_payment.customer_id, p_payment.order_id, -(v_target - v_reversed)::integer,
-            'refund_reversal', format('refund of %s TZS', p_payment.refunded_amount)
-        );
-    end if;
-end;
-$$;
-
-comment on function private.reverse_points(public.payments) is
-'Takes back the loyalty points an order earned, in proportion to what of its payment has '
-'been refunded (floor), counting what earlier refunds already took back.';
+'payer''s wallet, whether it is the whole payment: Airtel''s refund API takes no amount). '
+'Service role only.';
 
 create function private.settle_refund(p_refund public.refunds, p_status text)
 returns void
@@ -381,10 +488,17 @@ begin
     where p.id = p_refund.payment_id
     returning p.* into v_payment;
     if p_refund.return_id is not null then
+        -- refunded once every refund of the return is (one per payment of an instalment plan)
         update public.returns set status = 'refunded'
-        where id = p_refund.return_id and status in ('approved', 'received');
+        where id = p_refund.return_id and status in ('approved', 'received')
+            and not exists (
+                select 1 from public.refunds as r
+                where r.return_id = p_refund.return_id and r.id <> p_refund.id
+                    and r.status not in ('succeeded', 'manual')
+            );
     end if;
-    perform private.reverse_points(v_payment);
+    perform private.post_refund_paid(p_refund);
+    perform private.return_points(p_refund, v_payment);
     perform private.notify(
         p_refund.customer_id,
         case when p_status = 'manual' then 'refund_manual' else 'refund_succeeded' end,
@@ -396,8 +510,9 @@ $$;
 
 comment on function private.settle_refund(public.refunds, text) is
 'A refund reached the payer (succeeded or manual): the payment''s refunded_amount and status '
-'(partially_refunded, refunded), its return (refunded) and the order''s loyalty points '
-'follow; the customer is told.';
+'(partially_refunded, refunded), its return (refunded), the ledger (the money leaves the '
+'provider) and the order''s loyalty points (earned ones taken back, redeemed ones given back '
+'in proportion) follow; the customer is told.';
 
 create function public.record_refund_outcome(
     p_refund_id uuid,
@@ -430,7 +545,7 @@ begin
     if v_refund.status = 'processing' then
         if p_outcome = 'succeeded' then
             update public.refunds
-            set status = 'succeeded', method = coalesce(p_method, method),
+            set status = 'succeeded', method = coalesce(p_method, method), failure_reason = null,
                 provider_refund_id = coalesce(left(p_provider_refund_id, 128), provider_refund_id)
             where id = p_refund_id
             returning * into v_refund;
@@ -502,9 +617,14 @@ begin
             status = case
                 when v_result ->> 'result' = 'applied' then 'applied'
                 when v_result ->> 'result' = 'duplicate' then 'duplicate'
+                when v_result ->> 'refund_status' in ('succeeded', 'manual') and p_outcome = 'failed' then 'review'
                 else 'ignored'
             end,
-            error = case when v_refund is null then 'no such refund' end,
+            error = case
+                when v_refund is null then 'no such refund'
+                when v_result ->> 'refund_status' in ('succeeded', 'manual') and p_outcome = 'failed'
+                    then 'the provider reversed a refund it had paid: the customer may not have the money'
+            end,
             processed_at = now()
         where id = p_webhook_event_id;
     end if;
@@ -591,6 +711,54 @@ comment on function public.record_manual_refund(uuid, text) is
 -- The review queue: payments a person must decide about
 -- ---------------------------------------------------------------------------------------
 
+create function public.settle_refund_by_hand(
+    p_refund_id uuid, p_outcome text, p_provider_refund_id text, p_note text
+)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_refund public.refunds%rowtype;
+    v_result jsonb;
+begin
+    if not private.is_admin() then
+        raise exception 'only an admin settles a refund by hand' using errcode = '42501';
+    end if;
+    if p_outcome is null or p_outcome not in ('succeeded', 'failed') then
+        perform private.refuse(422, 'unknown_outcome', 'outcome must be succeeded or failed');
+    end if;
+    if coalesce(btrim(p_note), '') = '' then
+        perform private.refuse(422, 'note_required', 'say what the provider''s statement shows');
+    end if;
+    select * into v_refund from public.refunds where id = p_refund_id;
+    if not found then
+        perform private.refuse(404, 'refund_not_found', 'no such refund');
+    end if;
+    if v_refund.status <> 'processing'
+        or coalesce(v_refund.last_checked_at, v_refund.claimed_at) > now() - interval '10 minutes' then
+        perform private.refuse(
+            409, 'refund_not_stuck', 'only a refund processing without an answer for 10 minutes'
+        );
+    end if;
+    perform set_config(
+        'wats.audit_context', jsonb_build_object('settled_by_hand', left(p_note, 500))::text, true
+    );
+    v_result := public.record_refund_outcome(
+        p_refund_id, p_outcome, null, p_provider_refund_id,
+        case when p_outcome = 'failed' then 'settled_by_hand: ' || left(p_note, 400) end
+    );
+    perform set_config('wats.audit_context', '', true);
+    return v_result;
+end;
+$$;
+
+comment on function public.settle_refund_by_hand(uuid, text, text, text) is
+'Admins: a refund stuck in processing for 10 minutes (a provider with no status query: Mixx '
+'B2C, Airtel''s refund API) is settled from the provider''s statement: succeeded or failed, '
+'with a note (audited). 409 refund_not_stuck, 422 unknown_outcome / note_required.';
+
 create function public.resolve_payment_review(
     p_payment_id uuid, p_decision text, p_note text default null
 )
@@ -624,7 +792,17 @@ begin
         jsonb_build_object('review', p_decision, 'note', left(p_note, 500))::text,
         true
     );
-    if p_decision = 'accept' then
+    if p_decision = 'accept' and v_payment.instalment_id is not null then
+        -- an instalment: accepted only while its plan still waits for it
+        if v_order.status <> 'pending_payment'
+            or private.settle_paid(v_payment, null) <> 'applied' then
+            perform private.refuse(
+                409, 'instalment_not_open',
+                'the plan was cancelled or the instalment already paid: refund this payment'
+            );
+        end if;
+        v_result := 'applied';
+    elsif p_decision = 'accept' then
         -- honour the order: its stock, taken again if it was released, then paid as usual
         if v_order.status = 'pending_payment' then
             v_result := private.settle_paid(v_payment, null);
@@ -635,12 +813,7 @@ begin
                 );
             end if;
             update public.payments set status = 'succeeded' where id = v_payment.id and status <> 'succeeded';
-            update public.orders set status = 'paid' where id = v_order.id;
-            perform private.create_shipments(v_order.id);
-            perform private.notify(
-                v_order.customer_id, 'order_paid', jsonb_build_object('amount', v_payment.amount),
-                jsonb_build_object('order_id', v_order.id, 'payment_id', v_payment.id)
-            );
+            perform private.honour_payment(v_payment.id);
             v_result := 'applied';
         else
             perform private.refuse(409, 'order_not_open', format('a %s order needs no acceptance', v_order.status));
@@ -673,7 +846,9 @@ comment on function public.resolve_payment_review(uuid, text, text) is
 'Admins decide a payment that needs review: accept (the order can still be honoured: stock '
 'taken again if it was released, order paid, parcels created) or refund (the money goes '
 'back in full). Writes reviewed_by and reviewed_at (nothing else does) and audits the '
-'decision. 409 not_in_review / stock_unavailable / order_not_open.';
+'decision. An instalment''s payment is accepted only while its plan waits for that '
+'instalment (409 instalment_not_open). 409 not_in_review / stock_unavailable / '
+'order_not_open.';
 
 -- ---------------------------------------------------------------------------------------
 -- Privileges and policies
@@ -697,12 +872,14 @@ public.record_refund_outcome(uuid, text, text, text, text),
 public.apply_refund_event(text, text, text, text, text, uuid),
 public.retry_refund(uuid),
 public.record_manual_refund(uuid, text),
+public.settle_refund_by_hand(uuid, text, text, text),
 public.resolve_payment_review(uuid, text, text)
 from public, anon, authenticated, service_role;
 
 grant execute on function
 public.refund_payment(uuid, bigint, text, text, text),
 public.record_manual_refund(uuid, text),
+public.settle_refund_by_hand(uuid, text, text, text),
 public.resolve_payment_review(uuid, text, text)
 to authenticated;
 grant execute on function public.retry_refund(uuid) to authenticated, service_role;

@@ -42,7 +42,7 @@ def market(target, db, service, sandbox_timing) -> Iterator[Market]:  # type: ig
 def violations(db: psycopg.Connection) -> list[tuple[str, str, str]]:
     return [
         (str(a), str(b), str(c))
-        for a, b, c in db.execute("select * from private.payment_invariant_violations()").fetchall()
+        for a, b, c in db.execute("select * from private.money_invariant_violations()").fetchall()
     ]
 
 

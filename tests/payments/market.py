@@ -46,6 +46,7 @@ class Market:
         self.db = db
         self.service = service
         self.http = httpx.Client(timeout=60)
+        self._refund_admin: Customer | None = None
 
     # -- arranging -------------------------------------------------------------------------
     def new_user(self, suffix: str = "00") -> tuple[str, str]:
@@ -284,6 +285,146 @@ class Market:
         )
         assert r.status_code == 200, r.text
         return r.json()
+
+    # -- refunds (docs/payments.md, "Refunds") -----------------------------------------------
+    def refund_admin(self) -> Customer:
+        """One admin of this Market for granting, retrying and recording refunds."""
+        if self._refund_admin is None:
+            self._refund_admin = self.admin()
+        return self._refund_admin
+
+    def paid(self, provider: str, suffix: str = "00", **product: Any) -> dict[str, Any]:
+        """A new customer whose phone ends in ``suffix`` buys one product and pays; the
+        bought answer plus ``customer``, ``msisdn`` and the payment's ``amount``."""
+        customer = self.customer(suffix)
+        bought = self.buy(customer, provider, **product)
+        self.sandbox("GET", "/_sandbox/idle", params={"timeout": 20})
+        state = self.wait_payment(bought["payment_id"], until=("succeeded", "failed"), timeout=20)
+        assert state["status"] == "succeeded", state
+        return bought | {"customer": customer, "msisdn": customer.phone}
+
+    def grant_refund(self, payment_id: str, amount: int, *, key: str | None = None) -> httpx.Response:
+        """An admin grants a refund through the Data API (``rpc/refund_payment``)."""
+        return self.rpc(
+            self.refund_admin(),
+            "refund_payment",
+            {
+                "p_payment_id": payment_id,
+                "p_amount": amount,
+                "p_reason": "test refund",
+                "p_idempotency_key": key or f"refund-{uuid.uuid4()}",
+                "p_source": "review",
+            },
+        )
+
+    def granted(self, payment_id: str, amount: int) -> str:
+        """A refund of ``amount`` granted (asserted); its id."""
+        r = self.grant_refund(payment_id, amount)
+        assert r.status_code == 200, r.text
+        return str(r.json()["id"])
+
+    def admin_rpc(self, fn: str, args: dict[str, Any]) -> httpx.Response:
+        return self.rpc(self.refund_admin(), fn, args)
+
+    def refund_execute(self, client: httpx.Client | None = None, **options: Any) -> dict[str, Any]:
+        """One run of refund-execute, as the scheduler calls it (service role)."""
+        r = (client or self.http).post(
+            f"{self.target.url}/functions/v1/refund-execute",
+            json={"limit": 500, **options},
+            headers={"Authorization": f"Bearer {self.target.service_role_key}"},
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    @staticmethod
+    def result_for(run: dict[str, Any], refund_id: str) -> dict[str, Any] | None:
+        found = [r for r in run["results"] if r["refund_id"] == refund_id]
+        assert len(found) <= 1, found
+        return found[0] if found else None
+
+    def refund(self, refund_id: str) -> dict[str, Any]:
+        row = self.db.execute(
+            "select status, method, provider_refund_id, failure_reason, attempts, reference, amount, "
+            "manual_reference from public.refunds where id = %s",
+            [refund_id],
+        ).fetchone()
+        assert row is not None
+        names = [
+            "status",
+            "method",
+            "provider_refund_id",
+            "failure_reason",
+            "attempts",
+            "reference",
+            "amount",
+            "manual_reference",
+        ]
+        return dict(zip(names, row, strict=True))
+
+    def money(self, payment_id: str) -> tuple[str, int, int]:
+        """(payment status, refunded_amount, amount)."""
+        row = self.db.execute(
+            "select status, refunded_amount, amount from public.payments where id = %s", [payment_id]
+        ).fetchone()
+        assert row is not None
+        return str(row[0]), int(row[1]), int(row[2])
+
+    def payouts(self, **filters: str) -> list[dict[str, Any]]:
+        """What the sandbox recorded of money sent back (status paid = paid out)."""
+        return list(self.sandbox("GET", "/_sandbox/payouts", params=filters))
+
+    def age_refund(self, refund_id: str) -> None:
+        """Time travel: the refund's last answer an hour ago, so the next run asks about it."""
+        self.db.execute(
+            "update public.refunds set claimed_at = now() - interval '1 hour', "
+            "last_checked_at = now() - interval '1 hour' where id = %s",
+            [refund_id],
+        )
+
+    def claim_says_whole_payment(self) -> bool:
+        """Whether claim_refund tells the sender that a refund is the whole payment (then
+        Airtel gives it back through its refund API; otherwise by disbursement)."""
+        row = self.db.execute("select pg_get_functiondef('public.claim_refund(uuid)'::regprocedure)").fetchone()
+        return row is not None and "whole_payment" in str(row[0])
+
+    # -- money out (docs/money.md) -------------------------------------------------------------
+    def deliver(self, order_id: str, staff: Customer | None = None) -> None:
+        """Fulfilment staff pack, dispatch and deliver every parcel of the order."""
+        staff = staff or self.refund_admin()
+        rows = self.db.execute("select id::text from public.shipments where order_id = %s", [order_id]).fetchall()
+        for (shipment,) in rows:
+            for fn, extra in (
+                ("pack_shipment", {}),
+                ("dispatch_shipment", {"p_carrier": "Boda", "p_tracking_number": "T1"}),
+                ("confirm_delivery", {}),
+            ):
+                r = self.rpc(staff, fn, {"p_shipment_id": shipment, **extra})
+                assert r.status_code == 200, r.text
+
+    def complete(self, order_id: str) -> None:
+        """The return window passes (delivery moved a week back) and the hourly job runs."""
+        self.db.execute(
+            "update public.shipments set delivered_at = now() - interval '8 days' where order_id = %s", [order_id]
+        )
+        self.db.execute("update public.orders set delivered_at = now() - interval '8 days' where id = %s", [order_id])
+        r = self.rpc(self.target.service_role_key, "complete_orders", {})
+        assert r.status_code == 200, r.text
+        status = self.db.execute("select status from public.orders where id = %s", [order_id]).fetchone()
+        assert status == ("completed",), status
+
+    def balances(self, owner: Customer, shop: str | None = None) -> dict[str, int]:
+        """A vendor's balances as they read them (rpc/vendor_balance)."""
+        r = self.rpc(owner, "vendor_balance", {"p_vendor_id": shop} if shop else {})
+        assert r.status_code == 200, r.text
+        return {k: int(v) for k, v in r.json().items() if k != "vendor_id"}
+
+    def service_rpc(self, fn: str, args: dict[str, Any]) -> httpx.Response:
+        return self.rpc(self.target.service_role_key, fn, args)
+
+    def points(self, customer: Customer) -> int:
+        r = self.rpc(customer, "loyalty_balance", {})
+        assert r.status_code == 200, r.text
+        return int(r.json())
 
     def webhook(self, provider: str, body: bytes | str, **headers: str) -> httpx.Response:
         return self.http.post(

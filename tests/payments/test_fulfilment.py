@@ -150,6 +150,7 @@ def test_a_failed_delivery_is_tried_again_or_comes_back_to_its_center(market: Ma
     ).fetchone()
     assert refund == (lost["amount"], "cancellation", "requested")  # goods and delivery fee
     assert "shipment_returned" in market.notifications(customer.id)
+    assert order_status(market, lost["order_id"]) == "cancelled"  # nothing of it arrived
 
 
 def test_the_customer_cancels_before_packing_and_gets_the_money_back(market: Market):

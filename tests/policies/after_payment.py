@@ -72,6 +72,13 @@ def refund(world: World, *, claim: bool = False, fail: bool = False) -> dict[str
     return target
 
 
+def stuck_refund(world: World) -> dict[str, Any]:
+    """A refund sent with no answer for 20 minutes (a provider that cannot be asked)."""
+    target = refund(world, claim=True)
+    world.q("update public.refunds set claimed_at = now() - interval '20 minutes' where id = %s", [target["refund"]])
+    return target
+
+
 def in_review(world: World) -> dict[str, Any]:
     """A payment whose provider reported the wrong amount: waiting for a person."""
     pending = world.checkout("customer", [(world.products[("vendor", "spare")], 1)])
@@ -199,6 +206,16 @@ ACTS: dict[str, Acts] = {
     ),
     "record_manual_refund": Acts(
         lambda w: refund(w), lambda t: {"p_refund_id": t["refund"], "p_reference": "CASH-1"}, refund_becomes("manual")
+    ),
+    "settle_refund_by_hand": Acts(
+        lambda w: stuck_refund(w),
+        lambda t: {
+            "p_refund_id": t["refund"],
+            "p_outcome": "succeeded",
+            "p_provider_refund_id": "STMT-1",
+            "p_note": "on the provider's statement",
+        },
+        refund_becomes("succeeded"),
     ),
     "resolve_payment_review": Acts(
         in_review,

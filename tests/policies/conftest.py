@@ -33,6 +33,8 @@ def cell_of(item: pytest.Item) -> tuple[str, str, str] | None:
         return (f"fn:{params['name']}", params["role"], "execute")
     if name == "test_storage_cell":
         return ("storage.objects", params["role"], params["op"])
+    if name == "test_realtime_cell":
+        return ("realtime.messages", params["role"], params["op"])
     return None
 
 
@@ -45,9 +47,14 @@ def world(target) -> Iterator[World]:  # type: ignore[no-untyped-def]
         STATE["arranged_in"] = time.monotonic() - began
         try:
             yield w
+            try:
+                w.db.execute("select 1")
+            except psycopg.OperationalError:
+                # the stack suite restarts the database while this session-wide world lives
+                w.db = psycopg.connect(target.db_url, autocommit=True)
             # whatever ran, the money of the suite's own orders must still add up
             found = w.q(
-                "select invariant, entity_id::text, detail from private.payment_invariant_violations() "
+                "select invariant, entity_id::text, detail from private.money_invariant_violations() "
                 "where entity_id in (select o.id from public.orders o where o.customer_id = any(%(users)s)) "
                 "or entity_id in (select p.id from public.payments p where p.customer_id = any(%(users)s)) "
                 "or entity_id in (select i.id from public.inventory i join public.vendors v on v.id = i.vendor_id "
@@ -57,6 +64,8 @@ def world(target) -> Iterator[World]:  # type: ignore[no-untyped-def]
             assert found == [], f"money invariants broken by the policy suite: {found}"
         finally:
             w.close()
+            if w.db is not conn:
+                w.db.close()
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:  # type: ignore[no-untyped-def]

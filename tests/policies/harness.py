@@ -292,8 +292,13 @@ def check_update(world: World, spec: TableSpec, role: str) -> None:
                     if out.ok and after != before:
                         world.restore_column(spec, key, column.name, before)
                     continue
+                # null, or (for a column that is null already) a real change: a no-op would pass
+                current = json.loads(before).get(column.name)
+                denied_value = None if current is not None or column.generated else mutate(spec, column, {})
                 out = actor.run(
-                    lambda c, n=column.name: table(c, spec).update({n: None}).match(key_filter(spec, key)).execute()
+                    lambda c, n=column.name, v=denied_value: (
+                        table(c, spec).update({n: v}).match(key_filter(spec, key)).execute()
+                    )
                 )
                 if column.generated:
                     assert not out.ok and out.code in ("42501", "428C9"), f"{label}: {out}"

@@ -146,9 +146,10 @@ def test_nobody_inserts_payments_points_or_notifications(world: World) -> None:
             "order_id": world.orders[("customer", "delivered")]["order_id"],
             "customer_id": c.uid,
             "plan": "pay_in_2",
-            "principal": 2,
+            "instalment_count": 2,
+            "provider": "mpesa",
             "total": 2,
-            "schedule": [{"due_on": "2030-01-01", "amount": 1}, {"due_on": "2030-02-01", "amount": 1}],
+            "interval_days": 14,
         },
     }
     for name, payload in rows.items():
@@ -286,6 +287,9 @@ def test_internal_functions_are_not_reachable(world: World, role: str) -> None:
         ("write_audit", {"p_action": "x", "p_entity_type": "y", "p_entity_id": None}),
         ("mask_phone", {"p_phone": "255712345678"}),
         ("payment_invariant_violations", {}),
+        ("money_invariant_violations", {}),
+        ("post_transfer", {"p_cause_type": "order", "p_cause_id": str(uuid.uuid4()), "p_kind": "x", "p_legs": []}),
+        ("create_payout", {"p_vendor_id": str(uuid.uuid4()), "p_source": "request"}),
         ("settle_paid", {"p_payment_id": str(uuid.uuid4()), "p_txn_id": "x"}),
     ):
         out = attempt(actor, lambda cl, n=name, a=args: cl.schema("private").rpc(n, a).execute())

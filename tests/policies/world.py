@@ -10,10 +10,12 @@ Arranging (``World.arrange``):
   approval) and ``bystander`` (no shop, no cart, a notification).
 - Shops are opened through the Data API by their owners and approved by the admin through
   the Data API (which promotes the owner to role vendor); the pending one stays pending.
-- Catalog rows (categories, centers, products, images, stock, livestreams), shipments,
-  returns, BNPL plans and a payout go straight to the database as
-  ``postgres`` (the migration role), as trusted SQL would write them; a small refund of each
-  shopper's paid order is granted by the admin (rpc refund_payment).
+- Catalog rows (categories, centers, products, images, stock, livestreams and reminders),
+  shipments, returns and a payout go straight to the database as ``postgres`` (the
+  migration role), as trusted SQL would write them; a small refund of each shopper's paid
+  order is granted by the admin (rpc refund_payment).
+- Each shopper checks out one cart on an instalment plan (``rpc checkout`` with
+  ``p_plan``) and pays its first instalment: the plan is under way, its stock held.
 - Orders go through the real money path: each shopper fills their cart and calls
   ``rpc checkout`` as themself, the service role applies the provider's success with
   ``rpc apply_payment_event`` (stock committed, order paid, loyalty points, notifications),
@@ -82,6 +84,8 @@ UNIVERSE = {
     "returns": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "loyalty_points": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "bnpl_orders": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "instalments": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "livestream_reminders": "user_id = any(%(users)s)",
     "notifications": "user_id = any(%(users)s) and created_at >= %(started)s",
     "audit_logs": (
         "created_at >= %(started)s and (actor_id = any(%(users)s) or entity_id = any(%(users)s) "
@@ -91,9 +95,22 @@ UNIVERSE = {
     "private.payment_events": f"payment_id in {MY_PAYMENTS}",
     "private.notification_texts": "true",
     "private.payment_references": f"payment_id in {MY_PAYMENTS}",
+    "private.scheduled_jobs": "true",
     "private.settings": "true",
     "private.status_transitions": "true",
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
+    "private.ledger_accounts": f"vendor_id in {MY_VENDORS} or customer_id = any(%(users)s)",
+    "private.ledger_transfers": "created_at >= %(started)s",
+    "private.ledger_entries": (
+        "created_at >= %(started)s and account_id in (select a.id from private.ledger_accounts as a "
+        f"where a.vendor_id in {MY_VENDORS} or a.customer_id = any(%(users)s))"
+    ),
+    "private.category_commissions": "category_id = any(%(categories)s)",
+    "private.loyalty_expiry_notices": "customer_id = any(%(users)s)",
+    "push_devices": "user_id = any(%(users)s)",
+    "marketing_consents": "user_id = any(%(users)s)",
+    "private.notification_rules": "true",
+    "private.notification_deliveries": "user_id = any(%(users)s)",
     "storage.objects": (
         "(bucket_id = 'product-images' and (storage.foldername(name))[1] = any(%(folders)s)) "
         "or bucket_id = %(other_bucket)s "
@@ -125,15 +142,27 @@ PROBE_COLUMN = {
     "private.notification_texts": "body",
     "returns": "resolution_note",
     "loyalty_points": "note",
-    "bnpl_orders": "fee",
+    "bnpl_orders": "cancel_reason",
+    "instalments": "reminded_at",
+    "livestream_reminders": "notified_at",
     "notifications": "read_at",
     "audit_logs": "action",
     "private.idempotency_records": "request_fingerprint",
     "private.payment_events": "error",
     "private.payment_references": "reference",
+    "private.scheduled_jobs": "description",
     "private.settings": "description",
     "private.status_transitions": "to_state",
     "private.vendor_payouts": "failure_reason",
+    "private.ledger_accounts": "last_entry_at",
+    "private.ledger_transfers": "memo",
+    "private.ledger_entries": "kind",
+    "private.category_commissions": "commission_bps",
+    "private.loyalty_expiry_notices": "notified_at",
+    "push_devices": "platform",
+    "marketing_consents": "granted",
+    "private.notification_rules": "sms",
+    "private.notification_deliveries": "last_error",
 }
 
 #: How an allowed delete is tried without losing arranged rows: on a fresh copy (victim) of
@@ -148,6 +177,8 @@ DELETE_RESTORE = {
     "shipments",
     "vendor_accounts",
     "carts",
+    "livestream_reminders",
+    "push_devices",
 }
 
 
@@ -319,6 +350,7 @@ class World:
         self._arrange_catalog()
         self._arrange_orders()
         self._arrange_after_orders()
+        self._arrange_notifications()
         self._arrange_storage()
 
     def _arrange_admin(self) -> None:
@@ -374,6 +406,12 @@ class World:
             "insert into public.categories (slug, name, parent_id) values (%s, 'Policy child', %s) returning id::text",
             [f"policy-{run}-child", self.categories["root"]],
         )
+        out = self.admin.run(
+            lambda c: c.rpc(
+                "set_category_commission", {"p_category_id": self.categories["root"], "p_commission_bps": 1000}
+            ).execute()
+        )
+        assert out.ok, f"admin could not set a category's commission: {out}"
         for kind, active in (("active", True), ("inactive", False)):
             self.centers[kind] = self.one(
                 "insert into public.fulfillment_centers (code, name, region, active) values (%s, %s, 'Dodoma', %s) "
@@ -440,14 +478,15 @@ class World:
         self.carts[shopper] = rows[0]["id"]
         return rows[0]["id"]
 
-    def checkout(self, shopper: str, items: list[tuple[str, int]]) -> dict[str, Any]:
-        """Fill the shopper's cart through the Data API and check out as them; what the cart
-        held before (arranged rows other tests read) is put back afterwards."""
+    def checkout(self, shopper: str, items: list[tuple[str, int]], plan: str | None = None) -> dict[str, Any]:
+        """Fill the shopper's cart through the Data API and check out as them (on an
+        instalment plan with ``plan``); what the cart held before (arranged rows other tests
+        read) is put back afterwards."""
         actor = self.actors[shopper]
         cart = self.ensure_cart(shopper)
         held = self.q("select product_id, quantity, created_at from public.cart_items where cart_id = %s", [cart])
         try:
-            return self._checkout(shopper, actor, cart, items)
+            return self._checkout(shopper, actor, cart, items, plan)
         finally:
             for product_id, quantity, created_at in held:
                 self.q(
@@ -456,7 +495,9 @@ class World:
                     [cart, self.users[shopper], product_id, quantity, created_at],
                 )
 
-    def _checkout(self, shopper: str, actor: Actor, cart: str, items: list[tuple[str, int]]) -> dict[str, Any]:
+    def _checkout(
+        self, shopper: str, actor: Actor, cart: str, items: list[tuple[str, int]], plan: str | None = None
+    ) -> dict[str, Any]:
         assert actor.run(lambda c: c.table("cart_items").delete().eq("cart_id", cart).execute()).ok
         for product_id, quantity in items:
             out = actor.run(
@@ -465,12 +506,14 @@ class World:
                 )
             )
             assert out.ok, f"{shopper} could not fill the cart: {out}"
-        out = actor.run(
-            lambda c: c.rpc(
-                "checkout",
-                {"p_idempotency_key": f"policy-{uuid.uuid4()}", "p_provider": "mpesa", "p_shipping_address": ADDRESS},
-            ).execute()
-        )
+        args: dict[str, Any] = {
+            "p_idempotency_key": f"policy-{uuid.uuid4()}",
+            "p_provider": "mpesa",
+            "p_shipping_address": ADDRESS,
+        }
+        if plan is not None:
+            args["p_plan"] = plan
+        out = actor.run(lambda c: c.rpc("checkout", args).execute())
         assert out.ok, f"{shopper} checkout failed: {out}"
         result = dict(out.data)
         result["shopper"] = shopper
@@ -582,16 +625,10 @@ class World:
                 ).execute()
             )
             assert out.ok, f"admin could not grant a refund: {out}"
-            total = int(paid["amount"])
-            first = total // 2
-            schedule = [
-                {"due_on": "2030-01-01", "amount": first, "paid_at": None},
-                {"due_on": "2030-02-01", "amount": total - first, "paid_at": None},
-            ]
+            self.plan_under_way(shopper)
             self.q(
-                "insert into public.bnpl_orders (order_id, customer_id, plan, principal, total, schedule) "
-                "values (%s, %s, 'pay_in_2', %s, %s, %s)",
-                [paid["order_id"], self.users[shopper], total, total, Jsonb(schedule)],
+                "insert into public.livestream_reminders (session_id, user_id) values (%s, %s)",
+                [self.sessions[("other_vendor", "live")], self.users[shopper]],
             )
             product = self.products[
                 ("vendor" if shopper in ("customer", "other_vendor", "admin") else "other_vendor", "active")
@@ -607,11 +644,68 @@ class World:
                 "insert into public.notifications (user_id, type, title) values (%s, 'system', 'Policy suite')",
                 [self.users[persona]],
             )
+        self._arrange_money_out()
+
+    def plan_under_way(self, shopper: str) -> dict[str, Any]:
+        """The shopper buys 10 spare units (23,000 TZS) on a pay_in_2 plan and pays the first
+        instalment: the plan is active, its order awaits the second with its stock held."""
+        result = self.checkout(shopper, [(self.products[("vendor", "spare")], 10)], "pay_in_2")
+        self.pay(result)
+        self.orders[(shopper, "plan")] = result
+        return result
+
+    def complete(self, order_id: str) -> None:
+        """The order's return window passes: it completes and its vendors' earnings become
+        available (the ledger posts it from the status change, as complete_orders does)."""
+        self.q("update public.shipments set delivered_at = now() - interval '30 days' where order_id = %s", [order_id])
         self.q(
-            "insert into private.vendor_payouts (vendor_id, period_start, period_end, gross_amount, "
-            "commission_amount, net_amount) values (%s, now() - interval '7 days', now(), 10000, 1000, 9000)",
-            [self.vendors["vendor"]],
+            "update public.orders set delivered_at = now() - interval '30 days', status = 'completed' where id = %s",
+            [order_id],
         )
+
+    def _arrange_money_out(self) -> None:
+        """Each shop earns on a completed order and asks for its payout through the Data API;
+        the vendor's is cancelled by the admin, the other vendor's paid by the service role."""
+        for shop, shopper in (("vendor", "customer"), ("other_vendor", "other_customer")):
+            done = self.buy(shopper, [(self.products[(shop, "active")], 3)], "completed", deliver=True)
+            self.complete(done["order_id"])
+            out = self.actors[shop].run(lambda c: c.rpc("request_payout", {}).execute())
+            assert out.ok and out.data["created"], f"{shop} could not ask for a payout: {out}"
+            payout = out.data["payout_id"]
+            if shop == "vendor":
+                out = self.admin.run(lambda c, p=payout: c.rpc("cancel_payout", {"p_payout_id": p}).execute())
+                assert out.ok, f"admin could not cancel a payout: {out}"
+            else:
+                for fn, args in (
+                    ("claim_payout", {}),
+                    ("record_payout_outcome", {"p_outcome": "succeeded", "p_method": "b2c"}),
+                ):
+                    out = self.service.run(
+                        lambda c, f=fn, a=args, p=payout: c.rpc(f, {"p_payout_id": p, **a}).execute()
+                    )
+                    assert out.ok, f"the service role could not {fn}: {out}"
+        self.q(
+            "insert into private.loyalty_expiry_notices (customer_id, last_activity_at) values (%s, now()) "
+            "on conflict (customer_id) do nothing",
+            [self.users["customer"]],
+        )
+
+    def _arrange_notifications(self) -> None:
+        """Every persona registers a device and consents to marketing through the Data API
+        (rpc register_push_device, set_marketing_consent); a notification each then queues
+        their push sends."""
+        for persona in ("customer", "other_customer", "vendor", "other_vendor", "admin", "bystander"):
+            token = f"ExponentPushToken[policy-{self.run}-{persona}]"
+            out = self.actors[persona].run(
+                lambda c, t=token: c.rpc("register_push_device", {"p_token": t, "p_platform": "android"}).execute()
+            )
+            assert out.ok, f"{persona} could not register a device: {out}"
+            out = self.actors[persona].run(lambda c: c.rpc("set_marketing_consent", {"p_granted": True}).execute())
+            assert out.ok, f"{persona} could not give consent: {out}"
+            self.q(
+                "select private.notify(%s, 'system', %s::jsonb, '{}'::jsonb)",
+                [self.users[persona], json.dumps({"title": "Policy suite", "body": self.run})],
+            )
 
     def _arrange_storage(self) -> None:
         self.misc_folder = f"policy-{self.run}-misc"
@@ -766,9 +860,10 @@ class World:
             return [
                 {
                     "session_id": self.sessions[(s, first[s])],
-                    "product_id": self.products[(s, "draft")],
+                    "product_id": self.products[(s, "spare")],  # only active products are featured
                     "vendor_id": self.vendors[s],
                     "position": 2,
+                    "live_price": 1500,
                 }
                 for s in shops
             ]
@@ -888,17 +983,37 @@ class World:
                 for p in SHOPPERS
             ]
         if label == "bnpl_orders":
-            schedule = [{"due_on": "2030-01-01", "amount": 1000}, {"due_on": "2030-02-01", "amount": 1000}]
             return [
                 {
                     "order_id": self.orders[(p, "delivered")]["order_id"],
                     "customer_id": u[p],
                     "plan": "pay_in_2",
-                    "principal": 2000,
+                    "instalment_count": 2,
+                    "provider": "mpesa",
                     "total": 2000,
-                    "schedule": schedule,
+                    "interval_days": 14,
                 }
                 for p in SHOPPERS
+            ]
+        if label == "instalments":
+            plans = {p: self.one("select id::text from public.bnpl_orders where order_id = %s",
+                                 [self.orders[(p, "plan")]["order_id"]]) for p in SHOPPERS}  # fmt: skip
+            return [
+                {
+                    "plan_id": plans[p],
+                    "order_id": self.orders[(p, "plan")]["order_id"],
+                    "customer_id": u[p],
+                    "number": 3,
+                    "amount": 1,
+                    "due_at": (now + dt.timedelta(days=40)).isoformat(),
+                }
+                for p in SHOPPERS
+            ]
+        if label == "livestream_reminders":
+            return [
+                {"session_id": self.sessions[session], "user_id": u[p]}
+                for p in SHOPPERS
+                for session in (("vendor", "scheduled"), ("other_vendor", "cancelled"), ("pending", "scheduled"))
             ]
         if label == "notifications":
             return [{"user_id": u[p], "type": "system", "title": f"Candidate {rand()}"} for p in SHOPPERS]
@@ -910,6 +1025,9 @@ class World:
             return [{"provider": "mpesa", "body": f"cand-{rand()}"}]
         if label == "private.payment_references":
             return [{"payment_id": paid[p]["payment_id"], "provider": "mpesa"} for p in SHOPPERS]
+        if label == "private.scheduled_jobs":
+            job = {"schedule": "59 23 31 12 *", "sql_command": "select 1", "description": "candidate"}
+            return [{"name": f"cand-{rand(8)}", **job}]
         if label == "private.settings":
             return [{"key": f"candidate.x{rand(8)}", "value": 1, "description": "candidate"}]
         if label == "private.status_transitions":
@@ -918,13 +1036,37 @@ class World:
             return [
                 {
                     "vendor_id": self.vendors["other_vendor"],
-                    "period_start": "2030-01-01T00:00:00+00:00",
-                    "period_end": "2030-02-01T00:00:00+00:00",
-                    "gross_amount": 1,
-                    "commission_amount": 0,
-                    "net_amount": 1,
+                    "amount": 1,
+                    "provider": "mpesa",
+                    "msisdn": self.phones["other_vendor"],
+                    "source": "request",
                 }
             ]
+        if label == "private.ledger_accounts":
+            return [{"code": f"cand:{rand(10)}", "kind": "commission", "unit": "TZS", "normal_side": "credit",
+                     "tracks_balance": False}]  # fmt: skip
+        if label == "private.ledger_transfers":
+            return [{"cause_type": "order", "cause_id": str(uuid.uuid4()), "kind": "candidate"}]
+        if label == "private.ledger_entries":
+            transfer = self.one("select max(id) from private.ledger_transfers")
+            account = self.one("select private.ledger_account('commission')")
+            return [{"transfer_id": transfer, "account_id": account, "unit": "TZS", "amount": 1, "kind": "sale"}]
+        if label == "private.category_commissions":
+            return [{"category_id": self.categories["child"], "commission_bps": 5}]
+        if label == "private.loyalty_expiry_notices":
+            return [{"customer_id": u["other_customer"], "last_activity_at": now.isoformat()}]
+        if label == "push_devices":
+            return [{"user_id": u[p], "token": f"ExponentPushToken[cand-{rand(10)}]"} for p in SHOPPERS]
+        if label == "marketing_consents":
+            return [{"user_id": u[p], "granted": False} for p in SHOPPERS]
+        if label == "private.notification_rules":
+            return [{"type": f"cand_{rand(6)}", "purpose": "service"}]
+        if label == "private.notification_deliveries":
+            notification = self.one(
+                "select id::text from public.notifications where user_id = %s order by created_at limit 1",
+                [u["customer"]],
+            )
+            return [{"notification_id": notification, "user_id": u["customer"], "channel": "sms", "purpose": "service"}]
         raise AssertionError(f"no insert candidates for {label}")
 
     @contextlib.contextmanager

@@ -85,9 +85,21 @@ create table auth.sessions (
     refreshed_at timestamp,
     user_agent text,
     ip inet,
-    tag text
+    tag text,
+    -- GoTrue 2025: OAuth server sessions, HMAC-signed refresh tokens, OAuth scopes. (On
+    -- hosted, oauth_client_id references auth.oauth_clients, which the stand-in lacks.)
+    oauth_client_id uuid,
+    refresh_token_hmac_key text,
+    refresh_token_counter bigint,
+    scopes text,
+    constraint sessions_scopes_length check (char_length(scopes) <= 4096)
 );
 create index sessions_user_id_idx on auth.sessions (user_id);
+create index sessions_oauth_client_id_idx on auth.sessions (oauth_client_id);
+comment on column auth.sessions.refresh_token_hmac_key is
+'Holds a HMAC-SHA256 key used to sign refresh tokens for this session.';
+comment on column auth.sessions.refresh_token_counter is
+'Holds the ID (counter) of the last issued refresh token.';
 comment on table auth.sessions is 'Auth: Stores session data associated to a user.';
 
 create table auth.refresh_tokens (

@@ -87,6 +87,10 @@ def from_database(exc: Any, authenticated: bool) -> ApiError:
     primary = diag.message_primary or ""
     if sqlstate == "22023" and primary.startswith("role") and primary.endswith("does not exist"):
         status = 401  # the JWT's role does not exist (PostgREST answers 401 too)
+    if sqlstate == "21000":
+        # pg-safeupdate's refusal of an unfiltered UPDATE/DELETE is the client's fault;
+        # any other cardinality violation (a subquery returning two rows …) is the server's.
+        status = 400 if primary.endswith("requires a WHERE clause") else 500
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     return ApiError(
         status,

@@ -5,12 +5,20 @@ ClickPesa's, as on the Deno side (``_shared/payments/clickpesa.ts``).
 
 Paths under ``/clickpesa/third-parties``: ``POST /generate-token`` (``client-id`` and
 ``api-key`` headers), ``POST /payments/initiate-ussd-push-request`` (checksum required),
-``GET /payments/{orderReference}``. Webhooks go to ``{webhook_base}/halopesa``, signed with
-the checksum key over the canonical JSON of the payload.
+``GET /payments/{orderReference}`` (with the setting ``clickpesa_fee_percent`` the reports
+carry ``collectedAmount`` net of ClickPesa's fee, and ``fee`` when ``clickpesa_report_fee``
+is 1), and for money going back ``POST
+/payouts/preview-mobile-money-payout``, ``POST /payouts/create-mobile-money-payout`` (both
+checksummed) and ``GET /payouts/{orderReference}``. Webhooks (``PAYMENT …`` and ``PAYOUT
+…``) go to ``{webhook_base}/halopesa``, signed with the checksum key over the canonical
+JSON of the payload. Payouts play out the refund scenario of the payee's phone; the
+preview's ``receiver.accountName`` is the wallet holder's name (Store.holder_name), and a
+wallet that does not exist is refused by the preview.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import Any
@@ -21,9 +29,25 @@ from starlette.routing import BaseRoute, Route
 
 from wats.sandbox.callbacks import with_fields
 from wats.sandbox.context import BadJson, Sandbox, json_object, reply, sandbox_of
-from wats.sandbox.scenarios import Scenario
-from wats.sandbox.signing import clickpesa_checksum, constant_time_equal
-from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, iso
+from wats.sandbox.scenarios import RefundScenario, Scenario
+from wats.sandbox.signing import clickpesa_checksum, clickpesa_legacy_checksum, constant_time_equal
+from wats.sandbox.store import (
+    DUPLICATE,
+    EXPIRED,
+    FAILED,
+    LOST,
+    PAID,
+    PAY_ANSWER_LOST,
+    PAYOUT_PENDING,
+    PENDING,
+    REFUSE_BALANCE,
+    REFUSE_PAYEE,
+    REFUSED,
+    SUCCESS,
+    Payout,
+    Transaction,
+    iso,
+)
 
 #: The provider this protocol carries.
 PROVIDER = "halopesa"
@@ -71,6 +95,18 @@ async def generate_token(request: Request) -> Response:
     return reply(200, {"success": True, "token": f"Bearer {token}"})
 
 
+def collected(sb: Sandbox, amount: int) -> dict[str, str]:
+    """``collectedAmount`` as the account's fee setting reports it (and ``fee`` when shown)."""
+    percent = sb.store.settings.clickpesa_fee_percent
+    if percent <= 0 or amount <= 0:
+        return {"collectedAmount": str(amount)}
+    fee = math.ceil(amount * round(percent * 100) / 10_000)
+    shown = {"collectedAmount": str(max(0, amount - fee))}
+    if sb.store.settings.clickpesa_report_fee:
+        shown["fee"] = f"{fee}.00"
+    return shown
+
+
 def _payment_view(sb: Sandbox, txn: Transaction) -> dict[str, Any]:
     status = txn.status()
     word = {SUCCESS: "SUCCESS", PENDING: "PROCESSING", FAILED: "FAILED", EXPIRED: "FAILED"}[status]
@@ -85,6 +121,8 @@ def _payment_view(sb: Sandbox, txn: Transaction) -> dict[str, Any]:
         "paymentPhoneNumber": txn.msisdn,
         "orderReference": txn.ref,
         "collectedAmount": txn.amount,
+        # a number here, as the status query answers it, unless the account nets fees
+        **(collected(sb, txn.amount) if status == SUCCESS and sb.store.settings.clickpesa_fee_percent > 0 else {}),
         "collectedCurrency": txn.currency,
         "message": message,
         "updatedAt": iso(updated),
@@ -102,16 +140,20 @@ def webhook_payload(
     message: str,
     key: str | None = None,
     fields: dict[str, Any] | None = None,
+    checksum_method: str = "canonical",
+    event_field: str = "event",
 ) -> dict[str, Any]:
+    """A payment webhook, signed with the ``canonical`` checksum (or the ``legacy`` one);
+    ``event_field`` is ``event`` or ``eventType`` (a documented failure sample's name)."""
     success = outcome == SUCCESS
     payload: dict[str, Any] = {
-        "event": "PAYMENT RECEIVED" if success else "PAYMENT FAILED",
+        event_field: "PAYMENT RECEIVED" if success else "PAYMENT FAILED",
         "data": {
             "id": txn.txn_id,
             "status": "SUCCESS" if success else "FAILED",
             "paymentReference": txn.extra.get("payment_reference", ""),
             "orderReference": txn.ref,
-            "collectedAmount": str(txn.amount),
+            **(collected(sb, txn.amount) if success else {"collectedAmount": str(txn.amount)}),
             "collectedCurrency": txn.currency,
             "message": message,
             "channel": txn.extra.get("channel", "HALOPESA"),
@@ -125,8 +167,9 @@ def webhook_payload(
         },
     }
     payload = with_fields(payload, fields)
-    payload["checksum"] = clickpesa_checksum(key or sb.config.clickpesa_checksum_key, payload)
-    payload["checksumMethod"] = "canonical"
+    sign = clickpesa_legacy_checksum if checksum_method == "legacy" else clickpesa_checksum
+    payload["checksum"] = sign(key or sb.config.clickpesa_checksum_key, payload)
+    payload["checksumMethod"] = checksum_method
     return payload
 
 
@@ -223,8 +266,184 @@ async def query_payment(request: Request) -> Response:
     return reply(200, [_payment_view(sb, txn)])
 
 
+# -- payouts (money going back) ------------------------------------------------------------
+
+_PAYOUT_WORD = {PAID: "SUCCESS", PAYOUT_PENDING: "PROCESSING", REFUSED: "FAILED"}
+
+
+def payout_view(payout: Payout) -> dict[str, Any]:
+    status = payout.status()
+    updated = payout.settle_at if status == PAID and payout.settle_at else payout.created_at
+    return {
+        "id": payout.provider_id,
+        "orderReference": payout.reference,
+        "amount": f"{payout.amount}.00",
+        "currency": "TZS",
+        "fee": "0.00",
+        "status": _PAYOUT_WORD.get(status, "FAILED"),
+        "channel": "MOBILE MONEY",
+        "channelProvider": _channel(payout.msisdn),
+        "notes": payout.message,
+        "createdAt": iso(payout.created_at),
+        "updatedAt": iso(updated),
+        "beneficiary": {
+            "accountNumber": payout.msisdn,
+            "accountName": "Sandbox Customer",
+            "beneficiaryMobileNumber": payout.msisdn,
+        },
+    }
+
+
+def payout_webhook_payload(
+    sb: Sandbox, payout: Payout, *, event: str, status: str | None = None, key: str | None = None
+) -> dict[str, Any]:
+    data = payout_view(payout)
+    data["updatedAt"] = iso(time.time())
+    if status is not None:
+        data["status"] = status
+    payload: dict[str, Any] = {"event": event, "data": data}
+    payload["checksum"] = clickpesa_checksum(key or sb.config.clickpesa_checksum_key, payload)
+    payload["checksumMethod"] = "canonical"
+    return payload
+
+
+async def _payout_request(request: Request, sb: Sandbox) -> tuple[dict[str, Any], int, str, str] | Response:
+    """The checked body of a preview or create: (body, amount, reference, phone), or the refusal."""
+    if not _authorized(request, sb):
+        return _nest_error(401, "Unauthorized", "Unauthorized")
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return _nest_error(400, ["Invalid JSON body"], "Bad Request")
+    problems: list[str] = []
+    amount = body.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0 or amount != int(amount):
+        problems.append("amount must be a positive whole number")
+    if body.get("currency") != "TZS":
+        problems.append("currency must be one of the following values: TZS, USD")
+    reference = body.get("orderReference")
+    if not isinstance(reference, str) or not _REFERENCE.match(reference):
+        problems.append("orderReference must contain only letters and numbers")
+    phone = body.get("phoneNumber")
+    if not isinstance(phone, str) or not _MSISDN.match(phone):
+        problems.append("phoneNumber must be a valid phone number, e.g. 255712345678")
+    if problems:
+        return _nest_error(400, problems, "Bad Request")
+    checksum = body.get("checksum")
+    if not isinstance(checksum, str) or not checksum:
+        return _nest_error(400, ["checksum is required"], "Bad Request")
+    if not constant_time_equal(checksum.lower(), clickpesa_checksum(sb.config.clickpesa_checksum_key, body)):
+        return _nest_error(400, ["Invalid checksum"], "Bad Request")
+    assert isinstance(amount, int | float) and isinstance(reference, str) and isinstance(phone, str)
+    return body, int(amount), reference, phone
+
+
+async def preview_payout(request: Request) -> Response:
+    """Checks the payout (phone, balance, fee); moves nothing."""
+    sb = sandbox_of(request)
+    checked = await _payout_request(request, sb)
+    if isinstance(checked, Response):
+        return checked
+    body, amount, reference, phone = checked
+    holder = sb.store.holder_name(phone)
+    if holder is None:
+        return _nest_error(400, ["phoneNumber is not registered for mobile money"], "Bad Request")
+    decision = sb.store.decide_payout(PROVIDER, reference, phone)
+    if decision == DUPLICATE:
+        return _nest_error(409, f"Order reference {reference} already used", "Conflict")
+    if decision in (REFUSE_BALANCE, REFUSE_PAYEE):
+        message = (
+            "Insufficient balance: available balance is 0 TZS"
+            if decision == REFUSE_BALANCE
+            else "Receiver account cannot receive payouts"
+        )
+        reason = "insufficient_balance" if decision == REFUSE_BALANCE else "payee_refused"
+        sb.store.record_payout(
+            PROVIDER, "payout", reference, phone, amount, REFUSED, reason=reason, message=message, request=body
+        )
+        return _nest_error(400, message, "Bad Request")
+    return reply(
+        200,
+        {
+            "amount": amount,
+            "balance": 10_000_000,
+            "channelProvider": _channel(phone),
+            "fee": 0,
+            "exchanged": False,
+            "order": {"amount": amount, "currency": "TZS", "id": reference},
+            "payoutFeeBearer": "merchant",
+            "receiver": {
+                "accountName": holder,
+                "accountNumber": phone,
+                "accountCurrency": "TZS",
+                "amount": amount,
+            },
+        },
+    )
+
+
+async def create_payout(request: Request) -> Response:
+    sb = sandbox_of(request)
+    checked = await _payout_request(request, sb)
+    if isinstance(checked, Response):
+        return checked
+    body, amount, reference, phone = checked
+    decision = sb.store.decide_payout(PROVIDER, reference, phone)
+    if decision == DUPLICATE:
+        return _nest_error(409, f"Order reference {reference} already used", "Conflict")
+    if decision == LOST:
+        sb.store.record_payout(PROVIDER, "payout", reference, phone, amount, LOST, request=body)
+        return _nest_error(504, "Gateway Timeout", "Gateway Timeout")
+    if decision in (REFUSE_BALANCE, REFUSE_PAYEE):
+        message = "Insufficient balance" if decision == REFUSE_BALANCE else "Receiver account cannot receive payouts"
+        sb.store.record_payout(PROVIDER, "payout", reference, phone, amount, REFUSED, message=message, request=body)
+        return _nest_error(400, message, "Bad Request")
+    s = sb.store.settings
+    if decision == PAY_ANSWER_LOST:
+        # the payout went through at once; our answer and the webhook are lost
+        sb.store.record_payout(PROVIDER, "payout", reference, phone, amount, PAID, request=body, id_prefix="PO")
+        return _nest_error(502, "Bad Gateway", "Bad Gateway")
+    payout = sb.store.record_payout(
+        PROVIDER,
+        "payout",
+        reference,
+        phone,
+        amount,
+        PAYOUT_PENDING,
+        request=body,
+        settle_after_s=s.answer_delay_s,
+        id_prefix="PO",
+    )
+    duplicate = payout.scenario is RefundScenario.DUPLICATE_CALLBACKS
+    sb.dispatcher.schedule(
+        provider=PROVIDER,
+        ref=reference,
+        url=sb.config.webhook_url(PROVIDER),
+        payload=payout_webhook_payload(sb, payout, event="PAYOUT INITIATED", status="SUCCESS"),
+        delay_s=s.answer_delay_s,
+        copies=s.duplicate_count if duplicate else 1,
+        interval_s=s.duplicate_interval_s,
+        kind="payout-duplicate" if duplicate else "payout",
+    )
+    return reply(200, payout_view(payout) | {"status": "AUTHORIZED", "clientId": sb.config.clickpesa_client_id})
+
+
+async def query_payout(request: Request) -> Response:
+    sb = sandbox_of(request)
+    if not _authorized(request, sb):
+        return _nest_error(401, "Unauthorized", "Unauthorized")
+    reference = request.path_params["reference"]
+    payout = sb.store.found_payout(PROVIDER, reference)
+    if payout is None:
+        return reply(404, {"message": f"Invalid or missing payout: {reference}"})
+    return reply(200, [payout_view(payout)])
+
+
 routes: list[BaseRoute] = [
     Route(f"{PREFIX}/generate-token", generate_token, methods=["POST"]),
     Route(f"{PREFIX}/payments/initiate-ussd-push-request", initiate_ussd_push, methods=["POST"]),
     Route(f"{PREFIX}/payments/{{reference}}", query_payment, methods=["GET"]),
+    Route(f"{PREFIX}/payouts/preview-mobile-money-payout", preview_payout, methods=["POST"]),
+    Route(f"{PREFIX}/payouts/create-mobile-money-payout", create_payout, methods=["POST"]),
+    Route(f"{PREFIX}/payouts/{{reference}}", query_payout, methods=["GET"]),
 ]

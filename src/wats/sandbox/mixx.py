@@ -1,9 +1,16 @@
 """Mixx by Yas (formerly Tigo Pesa) Push BillPay, as the sandbox imitates it.
 
 Paths under ``/mixx`` (the real URLs are issued per partner): ``POST /token``
-(form-encoded password grant) and ``POST /push-billpay`` (Bearer + ``Username`` /
-``Password`` headers). There is no status query. Callbacks go, unsigned, to the one
-callback URL registered for the biller: ``{webhook_base}/mixx?token=<callback token>``.
+(form-encoded password grant), ``POST /push-billpay`` (Bearer + ``Username`` /
+``Password`` headers), ``POST /query`` (the transaction query: XML ``MTPGGetSODetails``
+authenticated by the biller MSISDN and its PIN in the body; ``RESULTCODE`` 0 with
+``TXNSTATUS`` Posted once paid, Pending before, Failed after a refusal or expiry,
+``GetSOError001`` for an unknown reference) and ``POST /b2c`` (B2C "Account to Wallet": XML ``REQMFCI``,
+authenticated by the disbursement account's MSISDN and PIN in the body; synchronous XML
+reply ``TXNID``/``TXNSTATUS``/``MESSAGE``; it plays out the refund scenario of the payee's
+phone). There is no status query for payouts. Callbacks go, unsigned, to the one callback
+URL registered for the biller: ``{webhook_base}/mixx?token=<callback token>``, or
+``{webhook_base}/mixx/<callback token>`` when the setting ``mixx_callback_path_token`` is 1.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ import re
 import time
 from typing import Any
 from urllib.parse import parse_qs
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +30,20 @@ from wats.sandbox.callbacks import with_fields
 from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, reply, sandbox_of
 from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import constant_time_equal
-from wats.sandbox.store import SUCCESS, Transaction
+from wats.sandbox.store import (
+    DUPLICATE,
+    EXPIRED,
+    FAILED,
+    LOST,
+    PAID,
+    PAY_ANSWER_LOST,
+    PENDING,
+    REFUSE_BALANCE,
+    REFUSE_PAYEE,
+    REFUSED,
+    SUCCESS,
+    Transaction,
+)
 
 PROVIDER = "mixx"
 #: Results are posted to our webhook.
@@ -33,7 +55,10 @@ _INVALID = {"Message": "The request is invalid."}
 
 
 def callback_url(sb: Sandbox, token: str | None = None) -> str:
-    return f"{sb.config.webhook_url(PROVIDER)}?token={token or sb.config.mixx_callback_token}"
+    secret = token or sb.config.mixx_callback_token
+    if sb.store.settings.mixx_callback_path_token:
+        return f"{sb.config.webhook_url(PROVIDER)}/{secret}"
+    return f"{sb.config.webhook_url(PROVIDER)}?token={secret}"
 
 
 async def token(request: Request) -> Response:
@@ -155,7 +180,113 @@ async def push_billpay(request: Request) -> Response:
     )
 
 
+def _xml(status: int, fields: dict[str, str]) -> Response:
+    body = "".join(f"<{tag}>{escape(value)}</{tag}>" for tag, value in fields.items())
+    return Response(
+        f'<?xml version="1.0" encoding="UTF-8"?><COMMAND>{body}</COMMAND>',
+        status_code=status,
+        media_type="application/xml",
+    )
+
+
+def _command(raw: bytes) -> dict[str, str] | None:
+    """The flat fields of a ``<COMMAND>`` document; None when it is not one (DTDs refused)."""
+    if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
+        return None
+    try:
+        root = ElementTree.fromstring(raw)
+    except (ElementTree.ParseError, ValueError):
+        return None
+    if root.tag != "COMMAND":
+        return None
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+async def b2c(request: Request) -> Response:
+    """Account to Wallet: pays AMOUNT from our disbursement account to MSISDN1."""
+    sb = sandbox_of(request)
+    fields = _command(await request.body())
+    if fields is None or fields.get("TYPE") != "REQMFCI":
+        return _xml(400, {"MESSAGE": "Invalid request"})
+    reference = fields.get("REFERENCEID", "")
+    payee = fields.get("MSISDN1", "")
+    amount_text = fields.get("AMOUNT", "")
+    if not (
+        constant_time_equal(fields.get("MSISDN", ""), sb.config.mixx_b2c_msisdn)
+        and constant_time_equal(fields.get("PIN", ""), sb.config.mixx_b2c_pin)
+        and constant_time_equal(fields.get("BRAND_ID", ""), sb.config.mixx_b2c_brand_id)
+    ):
+        return _xml(401, {"MESSAGE": "Authentication failed"})
+    echo = {"TYPE": "RESMFCI", "REFERENCEID": reference}
+    if not reference or not _MSISDN.match(payee):
+        return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error010", "MESSAGE": "Invalid customer"})
+    if not amount_text.isdigit() or int(amount_text) <= 0:
+        return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error012", "MESSAGE": "Invalid amount"})
+    amount = int(amount_text)
+    decision = sb.store.decide_payout(PROVIDER, reference, payee)
+    shown: dict[str, Any] = {**fields, "PIN": "[hidden]"}
+    if decision == DUPLICATE:
+        return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error016", "MESSAGE": "Duplicate REFERENCEID"})
+    if decision == LOST:
+        sb.store.record_payout(PROVIDER, "b2c", reference, payee, amount, LOST, request=shown)
+        return Response("", status_code=504)
+    if decision == REFUSE_BALANCE:
+        sb.store.record_payout(
+            PROVIDER, "b2c", reference, payee, amount, REFUSED, reason="insufficient_balance", request=shown
+        )
+        return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error013", "MESSAGE": "Insufficient funds"})
+    if decision == REFUSE_PAYEE:
+        sb.store.record_payout(
+            PROVIDER, "b2c", reference, payee, amount, REFUSED, reason="payee_refused", request=shown
+        )
+        return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error010", "MESSAGE": "Invalid customer: wallet barred"})
+    payout = sb.store.record_payout(PROVIDER, "b2c", reference, payee, amount, PAID, id_prefix="MP", request=shown)
+    if decision == PAY_ANSWER_LOST:
+        return _xml(200, {**echo, "TXNID": "", "TXNSTATUS": "error111", "MESSAGE": "No response from the wallet"})
+    return _xml(200, {**echo, "TXNID": payout.provider_id, "TXNSTATUS": "error000", "MESSAGE": "Success"})
+
+
+_QUERY_WORD = {SUCCESS: "Posted", PENDING: "Pending", FAILED: "Failed", EXPIRED: "Failed"}
+
+
+async def query(request: Request) -> Response:
+    """The transaction query (MTPGGetSODetails) by the ReferenceID pushed with."""
+    sb = sandbox_of(request)
+    fields = _command(await request.body())
+    if fields is None or fields.get("TYPE") != "MTPGGetSODetails":
+        return _xml(400, {"RESULTCODE": "GetSOError100", "RESULTDESC": "Invalid request"})
+    if not (
+        constant_time_equal(fields.get("MSISDN", ""), sb.config.mixx_biller_msisdn)
+        and constant_time_equal(fields.get("PIN", ""), sb.config.mixx_query_pin)
+    ):
+        return _xml(
+            200, {"TYPE": "MTPGGetSODetails", "RESULTCODE": "GetSOError002", "RESULTDESC": "Authentication failed"}
+        )
+    reference = fields.get("EXTERNALREFID") or fields.get("REFERENCEID", "")
+    txn = sb.store.get(PROVIDER, reference)
+    if txn is None:
+        return _xml(
+            200, {"TYPE": "MTPGGetSODetails", "RESULTCODE": "GetSOError001", "RESULTDESC": "Sales order not found"}
+        )
+    status = txn.status()
+    return _xml(
+        200,
+        {
+            "TYPE": "MTPGGetSODetails",
+            "RESULTCODE": "0",
+            "RESULTDESC": "Sales order details retrieved successfully",
+            "TXNID": txn.txn_id if status == SUCCESS else "",
+            "TXNSTATUS": _QUERY_WORD[status],
+            "EXTERNALREFID": txn.ref,
+            "MSISDN": txn.msisdn,
+            "AMOUNT": str(txn.amount),
+        },
+    )
+
+
 routes: list[BaseRoute] = [
     Route("/mixx/token", token, methods=["POST"]),
+    Route("/mixx/query", query, methods=["POST"]),
     Route("/mixx/push-billpay", push_billpay, methods=["POST"]),
+    Route("/mixx/b2c", b2c, methods=["POST"]),
 ]

@@ -1,8 +1,16 @@
 """Vodacom M-Pesa Tanzania OpenAPI (market vodacomTZN), as the sandbox imitates it.
 
 Paths: ``/mpesa/{sandbox|openapi}/ipg/v2/vodacomTZN/{getSession,c2bPayment/singleStage,
-queryTransactionStatus,reversal}/``. The single-stage C2B is synchronous: the reply is held
+queryTransactionStatus,reversal}/``. The status query answers the mobile-money id as
+``output_OriginalTransactionID`` (the OpenAPI's published response). The single-stage C2B
+is synchronous: the reply is held
 until the simulated customer answers and carries the outcome. There is no callback.
+Reversals (partial amounts allowed, at most what is left of the payment) are synchronous
+too; they play out the refund scenario of the payer's phone and are found by the status
+query under our ``input_ThirdPartyConversationID``. Vendor payouts are B2C payments
+(``POST b2cPayment/singleStage/``, also ``b2cPayment/``), synchronous, playing out the
+refund scenario of the payee's phone and found by the status query like reversals; Query
+Beneficiary Name (``GET queryBeneficiaryName/``) answers a wallet's holder.
 """
 
 from __future__ import annotations
@@ -20,7 +28,21 @@ from starlette.routing import BaseRoute, Route
 from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, positive_whole, reply, sandbox_of
 from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import constant_time_equal, rsa_decrypt_bearer
-from wats.sandbox.store import EXPIRED, FAILED, PENDING, SUCCESS, Transaction, provider_txn_id
+from wats.sandbox.store import (
+    DUPLICATE,
+    EXPIRED,
+    FAILED,
+    LOST,
+    PAID,
+    PAY_ANSWER_LOST,
+    PENDING,
+    REFUSE_BALANCE,
+    REFUSE_PAYEE,
+    REFUSED,
+    SUCCESS,
+    Payout,
+    Transaction,
+)
 
 PROVIDER = "mpesa"
 #: The synchronous reply is the outcome: no callbacks.
@@ -183,17 +205,37 @@ async def query_transaction_status(request: Request) -> Response:
     reference = params["input_QueryReference"]
     txn = sb.store.get(PROVIDER, reference) or sb.store.get_by_txn_id(PROVIDER, reference)
     if txn is None:
-        return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
+        reversed_ = sb.store.found_payout(PROVIDER, reference)
+        if reversed_ is None:
+            return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
+        return reply(
+            200,
+            {
+                "output_ResponseCode": "INS-0",
+                "output_ResponseDesc": "Request processed successfully",
+                "output_ResponseTransactionStatus": _reversal_word(reversed_),
+                "output_OriginalTransactionID": reversed_.provider_id,
+                "output_Reversed": "False",
+                **echo,
+            },
+        )
     return reply(
         200,
         {
             "output_ResponseCode": "INS-0",
             "output_ResponseDesc": "Request processed successfully",
             "output_ResponseTransactionStatus": _status_word(txn),
-            "output_TransactionID": txn.txn_id,
+            # the OpenAPI's published answer names the mobile-money id this way, and says
+            # whether the payment was reversed
+            "output_OriginalTransactionID": txn.txn_id if txn.status() == SUCCESS else "",
+            "output_Reversed": "True" if txn.refunded_amount >= txn.amount > 0 else "False",
             **echo,
         },
     )
+
+
+def _reversal_word(payout: Payout) -> str:
+    return {PAID: "Completed", REFUSED: "Failed"}.get(payout.status(), "Pending")
 
 
 async def reversal(request: Request) -> Response:
@@ -214,32 +256,193 @@ async def reversal(request: Request) -> Response:
     )
     if any(str(body.get(name) or "").strip() == "" for name in required):
         return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
-    echo = {
-        "output_ConversationID": secrets.token_hex(16),
-        "output_ThirdPartyConversationID": str(body["input_ThirdPartyConversationID"]),
-    }
+    reference = str(body["input_ThirdPartyConversationID"])
+    echo = {"output_ConversationID": secrets.token_hex(16), "output_ThirdPartyConversationID": reference}
     if str(body["input_ServiceProviderCode"]) != sb.config.mpesa_service_provider_code:
         return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    if not 1 <= len(reference) <= 20:
+        return _error(400, "INS-19", "Invalid Third Party Reference", **echo)
     txn = sb.store.get_by_txn_id(PROVIDER, str(body["input_TransactionID"]))
     if txn is None:
         return _error(400, "INS-18", "Invalid TransactionID Used", **echo)
     if txn.status() != SUCCESS:
         return _error(422, "INS-6", "Transaction Failed", **echo)
+    decision = sb.store.decide_payout(PROVIDER, reference, txn.msisdn)
+    if decision == DUPLICATE:
+        return _error(409, "INS-10", "Duplicate Transaction", **echo)
     remaining = txn.amount - txn.refunded_amount
     raw_amount = body.get("input_ReversalAmount")
     amount = remaining if raw_amount in (None, "") else positive_whole(raw_amount, allow_string=True)
     if amount is None or amount > remaining or amount <= 0:
         return _error(400, "INS-15", "Invalid Amount Used", **echo)
-    reversal_id = provider_txn_id()
-    txn.refunds.append(
-        {"id": reversal_id, "amount": amount, "reference": echo["output_ThirdPartyConversationID"], "at": time.time()}
+    original = txn.txn_id
+    if decision == LOST:
+        sb.store.record_payout(
+            PROVIDER, "reversal", reference, txn.msisdn, amount, LOST, request=body, original=original
+        )
+        return _error(503, "INS-16", "Unable to handle the request due to a temporary overloading", **echo)
+    if decision == REFUSE_BALANCE:
+        sb.store.record_payout(
+            PROVIDER,
+            "reversal",
+            reference,
+            txn.msisdn,
+            amount,
+            REFUSED,
+            reason="insufficient_balance",
+            request=body,
+            original=original,
+        )
+        return _error(422, "INS-2006", "Insufficient balance", **echo)
+    if decision == REFUSE_PAYEE:
+        sb.store.record_payout(
+            PROVIDER,
+            "reversal",
+            reference,
+            txn.msisdn,
+            amount,
+            REFUSED,
+            reason="payee_refused",
+            request=body,
+            original=original,
+        )
+        return _error(422, "INS-6", "Transaction Failed", **echo)
+    payout = sb.store.record_payout(
+        PROVIDER, "reversal", reference, txn.msisdn, amount, PAID, request=body, original=original
     )
+    txn.refunds.append({"id": payout.provider_id, "amount": amount, "reference": reference, "at": time.time()})
+    if decision == PAY_ANSWER_LOST:
+        return _error(500, "INS-1", "Internal Error", **echo)
+    return reply(
+        201,
+        {
+            "output_ResponseCode": "INS-0",
+            "output_ResponseDesc": "Request processed successfully",
+            "output_TransactionID": payout.provider_id,
+            **echo,
+        },
+    )
+
+
+_B2C_FIELDS = (
+    "input_Amount",
+    "input_Country",
+    "input_Currency",
+    "input_CustomerMSISDN",
+    "input_ServiceProviderCode",
+    "input_ThirdPartyConversationID",
+    "input_TransactionReference",
+    "input_PaymentItemsDesc",
+)
+
+
+async def b2c_payment(request: Request) -> Response:
+    """A B2C payment from our short code to a customer's wallet (vendor payouts)."""
+    sb = sandbox_of(request)
+    if (problem := _precheck(request)) is not None:
+        return problem
+    if not _session_ok(request, sb):
+        return _error(401, "INS-2", "Invalid API Key")
+    try:
+        body = await json_object(request)
+    except BadJson:
+        return _error(400, "INS-21", "Parameter validations failed. Please try again.")
+    if any(str(body.get(name) or "").strip() == "" for name in _B2C_FIELDS):
+        return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
+    reference = str(body["input_ThirdPartyConversationID"])
+    echo = {
+        "output_ConversationID": secrets.token_hex(16),
+        "output_ThirdPartyConversationID": reference,
+        "output_TransactionID": "",
+    }
+    amount = positive_whole(body["input_Amount"], allow_string=True)
+    if amount is None:
+        return _error(400, "INS-15", "Invalid Amount Used", **echo)
+    if body["input_Country"] != "TZN":
+        return _error(400, "INS-998", "Invalid Market", **echo)
+    if body["input_Currency"] != "TZS":
+        return _error(400, "INS-21", "Parameter validations failed. Please try again.", **echo)
+    if str(body["input_ServiceProviderCode"]) != sb.config.mpesa_service_provider_code:
+        return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    if not 1 <= len(reference) <= 20:
+        return _error(400, "INS-19", "Invalid Third Party Reference", **echo)
+    if not 1 <= len(str(body["input_TransactionReference"])) <= 20:
+        return _error(400, "INS-17", "Invalid Transaction Reference. Length Should Be Between 1 and 20.", **echo)
+    msisdn = str(body["input_CustomerMSISDN"])
+    if not _MSISDN.match(msisdn):
+        return _error(400, "INS-2051", "MSISDN invalid.", **echo)
+    decision = sb.store.decide_payout(PROVIDER, reference, msisdn)
+    if decision == DUPLICATE:
+        return _error(409, "INS-10", "Duplicate Transaction", **echo)
+    if decision == LOST:
+        sb.store.record_payout(PROVIDER, "b2c", reference, msisdn, amount, LOST, request=body)
+        return _error(503, "INS-16", "Unable to handle the request due to a temporary overloading", **echo)
+    if decision in (REFUSE_BALANCE, REFUSE_PAYEE):
+        balance = decision == REFUSE_BALANCE
+        sb.store.record_payout(
+            PROVIDER,
+            "b2c",
+            reference,
+            msisdn,
+            amount,
+            REFUSED,
+            reason="insufficient_balance" if balance else "payee_refused",
+            request=body,
+        )
+        if balance:
+            return _error(422, "INS-2006", "Insufficient balance", **echo)
+        return _error(400, "INS-2002", "Receiver invalid", **echo)
+    payout = sb.store.record_payout(PROVIDER, "b2c", reference, msisdn, amount, PAID, request=body)
+    if decision == PAY_ANSWER_LOST:
+        return _error(500, "INS-1", "Internal Error", **echo)
+    return reply(
+        201,
+        {
+            "output_ResponseCode": "INS-0",
+            "output_ResponseDesc": "Request processed successfully",
+            **echo,
+            "output_TransactionID": payout.provider_id,
+        },
+    )
+
+
+async def query_beneficiary_name(request: Request) -> Response:
+    """The wallet holder's first and last names (KYC query type ``Name``)."""
+    sb = sandbox_of(request)
+    if (problem := _precheck(request)) is not None:
+        return problem
+    if not _session_ok(request, sb):
+        return _error(401, "INS-2", "Invalid API Key")
+    params = request.query_params
+    required = (
+        "input_CustomerMSISDN",
+        "input_Country",
+        "input_ServiceProviderCode",
+        "input_ThirdPartyConversationID",
+        "input_KycQueryType",
+    )
+    if any(not params.get(name) for name in required):
+        return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
+    echo = {
+        "output_ConversationID": secrets.token_hex(16),
+        "output_ThirdPartyConversationID": params["input_ThirdPartyConversationID"],
+    }
+    if params["input_ServiceProviderCode"] != sb.config.mpesa_service_provider_code:
+        return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    if params["input_KycQueryType"] != "Name":
+        return _error(400, "INS-21", "Parameter validations failed. Please try again.", **echo)
+    msisdn = params["input_CustomerMSISDN"]
+    name = sb.store.holder_name(msisdn) if _MSISDN.match(msisdn) else None
+    if name is None:
+        return _error(400, "INS-2051", "MSISDN invalid.", **echo)
+    first, _, last = name.partition(" ")
     return reply(
         200,
         {
             "output_ResponseCode": "INS-0",
             "output_ResponseDesc": "Request processed successfully",
-            "output_TransactionID": reversal_id,
+            "output_CustomerFirstName": first,
+            "output_CustomerLastName": last,
             **echo,
         },
     )
@@ -257,4 +460,7 @@ routes: list[BaseRoute] = [
     *_both("c2bPayment/singleStage", c2b_single_stage, "POST"),
     *_both("queryTransactionStatus", query_transaction_status, "GET"),
     *_both("reversal", reversal, "PUT"),
+    *_both("b2cPayment/singleStage", b2c_payment, "POST"),
+    *_both("b2cPayment", b2c_payment, "POST"),
+    *_both("queryBeneficiaryName", query_beneficiary_name, "GET"),
 ]

@@ -10,7 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wats.sandbox.config import Settings
-from wats.sandbox.scenarios import FAILURE_TEXT, Scenario, scenario_for
+from wats.sandbox.scenarios import (
+    DEFAULT_HOLDER,
+    FAILURE_TEXT,
+    MISMATCH_HOLDER,
+    RefundScenario,
+    Scenario,
+    WalletScenario,
+    refund_scenario_for,
+    scenario_for,
+    wallet_scenario_for,
+)
 
 PENDING = "pending"
 SUCCESS = "success"
@@ -127,6 +137,75 @@ class Delivery:
         }
 
 
+#: What one attempt to send money back does (decided by the payer's phone, refund_scenario_for).
+PAY = "pay"  # the money goes out, the answer says so
+PAY_ANSWER_LOST = "pay_answer_lost"  # the money goes out, the answer is lost or unclear
+REFUSE_BALANCE = "refuse_balance"  # refused: our float is short
+REFUSE_PAYEE = "refuse_payee"  # refused: the payee's wallet cannot receive
+LOST = "lost"  # never reaches the provider: nothing recorded but the attempt
+DUPLICATE = "duplicate"  # the reference was already paid (or is being paid)
+
+#: Payout statuses.
+PAID = "paid"
+PAYOUT_PENDING = "pending"
+REFUSED = "refused"
+
+
+@dataclass
+class Payout:
+    """One attempt to send money back to a payer: a reversal, a refund or a B2C payout.
+
+    ``/_sandbox/payouts`` lists them: what was paid out is the ``paid`` ones.
+    """
+
+    provider: str
+    #: reversal (M-Pesa), refund (Airtel refund API), disbursement (Airtel B2C), b2c (Mixx),
+    #: payout (ClickPesa).
+    method: str
+    #: The merchant's reference (M-Pesa ThirdPartyConversationID, Airtel transaction.id,
+    #: Mixx REFERENCEID, ClickPesa orderReference; the payment's airtel_money_id for the
+    #: Airtel refund API, which carries no reference of ours).
+    reference: str
+    msisdn: str
+    amount: int
+    scenario: RefundScenario
+    #: paid | pending | refused (``lost`` attempts are recorded too, never found by queries).
+    outcome: str
+    provider_id: str = ""
+    reason: str | None = None
+    message: str = ""
+    #: The payment it gives back money of (reversals and refunds).
+    original: str | None = None
+    created_at: float = field(default_factory=time.time)
+    #: When a pending payout completes (ClickPesa).
+    settle_at: float | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+
+    def status(self, now: float | None = None) -> str:
+        """paid, pending, refused or lost at ``now``."""
+        now = time.time() if now is None else now
+        if self.outcome == PAYOUT_PENDING and self.settle_at is not None and now >= self.settle_at:
+            return PAID
+        return self.outcome
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "method": self.method,
+            "reference": self.reference,
+            "provider_id": self.provider_id,
+            "msisdn": self.msisdn,
+            "amount": self.amount,
+            "scenario": self.scenario.value,
+            "status": self.status(),
+            "reason": self.reason,
+            "message": self.message,
+            "original": self.original,
+            "created_at": iso(self.created_at),
+            "request": self.request,
+        }
+
+
 @dataclass
 class IssuedToken:
     provider: str
@@ -142,7 +221,10 @@ class Store:
         self.transactions: dict[tuple[str, str], Transaction] = {}
         self.by_txn_id: dict[tuple[str, str], Transaction] = {}
         self.deliveries: list[Delivery] = []
+        self.payouts: list[Payout] = []
         self.tokens: dict[str, IssuedToken] = {}
+        #: Wallet holders' names as the providers' KYC records hold them (/_sandbox/wallets).
+        self.wallet_names: dict[str, str] = {}
         self._next_delivery = 1
 
     # -- tokens -------------------------------------------------------------------------
@@ -218,6 +300,71 @@ class Store:
         self.by_txn_id[(provider, txn.txn_id)] = txn
         return txn
 
+    # -- money going back ---------------------------------------------------------------
+    def payout_attempts(self, provider: str, reference: str) -> list[Payout]:
+        return [p for p in self.payouts if p.provider == provider and p.reference == reference]
+
+    def found_payout(self, provider: str, reference: str) -> Payout | None:
+        """What a status query finds for ``reference``: the accepted payout, else the last
+        refused one; never a lost attempt."""
+        attempts = [p for p in self.payout_attempts(provider, reference) if p.outcome != LOST]
+        accepted = [p for p in attempts if p.outcome != REFUSED]
+        if accepted:
+            return accepted[-1]
+        return attempts[-1] if attempts else None
+
+    def decide_payout(self, provider: str, reference: str, msisdn: str) -> str:
+        """What this attempt to send money back to ``msisdn`` does (PAY, PAY_ANSWER_LOST,
+        REFUSE_BALANCE, REFUSE_PAYEE, LOST or DUPLICATE), from the payer's phone and the
+        earlier attempts with the same reference."""
+        earlier = self.payout_attempts(provider, reference)
+        if any(p.outcome in (PAID, PAYOUT_PENDING) for p in earlier):
+            return DUPLICATE
+        scenario = refund_scenario_for(msisdn)
+        if scenario is RefundScenario.FAILS_ONCE:
+            return PAY if any(p.outcome == REFUSED for p in earlier) else REFUSE_BALANCE
+        if scenario is RefundScenario.REFUSED:
+            return REFUSE_PAYEE
+        if scenario is RefundScenario.ANSWER_LOST:
+            return PAY_ANSWER_LOST
+        if scenario is RefundScenario.NOT_RECEIVED:
+            return PAY if any(p.outcome == LOST for p in earlier) else LOST
+        return PAY
+
+    def record_payout(
+        self,
+        provider: str,
+        method: str,
+        reference: str,
+        msisdn: str,
+        amount: int,
+        outcome: str,
+        *,
+        request: dict[str, Any],
+        reason: str | None = None,
+        message: str = "",
+        original: str | None = None,
+        settle_after_s: float | None = None,
+        id_prefix: str = "",
+    ) -> Payout:
+        payout = Payout(
+            provider=provider,
+            method=method,
+            reference=reference,
+            msisdn=msisdn,
+            amount=amount,
+            scenario=refund_scenario_for(msisdn),
+            outcome=outcome,
+            provider_id=provider_txn_id(id_prefix) if outcome in (PAID, PAYOUT_PENDING) else "",
+            reason=reason,
+            message=message,
+            original=original,
+            settle_at=None if settle_after_s is None else time.time() + settle_after_s,
+            request=request,
+        )
+        self.payouts.append(payout)
+        return payout
+
     # -- deliveries ---------------------------------------------------------------------
     def new_delivery(
         self,
@@ -234,8 +381,22 @@ class Store:
         self.deliveries.append(delivery)
         return delivery
 
+    # -- wallet holders (name lookups before a vendor's first payout) ------------------
+    def holder_name(self, msisdn: str) -> str | None:
+        """The name a provider's lookup answers for ``msisdn``: the registered one (else
+        DEFAULT_HOLDER); another person's in the name-mismatch scenario; None when the
+        wallet does not exist (wallet_scenario_for)."""
+        scenario = wallet_scenario_for(msisdn)
+        if scenario is WalletScenario.NOT_REGISTERED:
+            return None
+        if scenario is WalletScenario.NAME_MISMATCH:
+            return MISMATCH_HOLDER
+        return self.wallet_names.get(msisdn, DEFAULT_HOLDER)
+
     def reset(self) -> None:
         self.transactions.clear()
         self.by_txn_id.clear()
         self.deliveries.clear()
+        self.payouts.clear()
+        self.wallet_names.clear()
         self.settings = self.initial_settings

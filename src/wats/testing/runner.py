@@ -25,12 +25,28 @@ def test_functions(settings: Settings) -> dict[str, str]:
     return {TEST_FUNCTIONS_ENV: str(settings.root / "tests" / "standin" / "functions" / "fixtures")}
 
 
+#: Scheduled jobs the suites run by hand and assert on; the test instance pauses them so a
+#: run of the clock cannot take a refund or payout from under a test.
+PAUSED_JOBS = (
+    "instalment-push",
+    "refund-execute",
+    "payout-execute",
+    "complete-orders",
+    "run-payouts",
+    "expire-points",
+)
+
+
+def test_services_env(settings: Settings) -> dict[str, str]:
+    return {**test_functions(settings), "WATS_PAUSED_JOBS": ",".join(PAUSED_JOBS)}
+
+
 def prepare(settings: Settings) -> None:
     began = time.monotonic()
     control.stop_services(settings)
-    control.check_ports(settings, "test", extra_env=test_functions(settings))
+    control.check_ports(settings, "test", extra_env=test_services_env(settings))
     control.reset_database(settings)
-    control.start_services(settings, extra_env=test_functions(settings))
+    control.start_services(settings, extra_env=test_services_env(settings))
     run_seed(settings)
     print(f"[wats test] test instance ready in {time.monotonic() - began:.1f}s", flush=True)
 

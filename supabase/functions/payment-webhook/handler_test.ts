@@ -35,6 +35,10 @@ function setup(parsed: ParsedCallback, applyFails = false) {
       if (applyFails) throw new Error("database down");
       return { result: "applied" };
     },
+    apply_refund_event: () => {
+      if (applyFails) throw new Error("database down");
+      return { refund_status: "succeeded", result: "applied" };
+    },
   });
   return { calls, adapter, deps: { serviceRpc, adapterFor: () => adapter } };
 }
@@ -60,6 +64,14 @@ Deno.test("the provider is the last path segment, locally and on Supabase", () =
   assertEquals(providerFromPath("/functions/v1/payment-webhook/mixx"), "mixx");
   assertEquals(providerFromPath("/payment-webhook"), null);
   assertEquals(providerFromPath("/payment-webhook/airtel/extra"), null);
+  // Mixx's secret may be the last path segment (the form Mixx keeps, if it drops queries)
+  assertEquals(providerFromPath("/payment-webhook/mixx/s3cret"), "mixx");
+  assertEquals(
+    providerFromPath("/functions/v1/payment-webhook/mixx/s3cret"),
+    "mixx",
+  );
+  assertEquals(providerFromPath("/payment-webhook/mixx/a/b"), null);
+  assertEquals(providerFromPath("/payment-webhook/halopesa/s3cret"), null);
 });
 
 Deno.test("an unknown provider is 404 and nothing is stored", async () => {
@@ -197,4 +209,121 @@ Deno.test("the stored path keeps Mixx's URL token out", () => {
     redactedPath(new URL("http://x/payment-webhook/airtel")),
     "/payment-webhook/airtel",
   );
+  for (
+    const path of [
+      "/payment-webhook/mixx/s3cret-Token_value",
+      "/functions/v1/payment-webhook/mixx/s3cret-Token_value/",
+    ]
+  ) {
+    const stored = redactedPath(new URL(`http://x${path}`));
+    assertEquals(stored.includes("s3cret"), false, stored);
+    assertEquals(stored.endsWith("/mixx/[redacted]"), true, stored);
+  }
+  assertEquals(
+    redactedPath(new URL("http://x/payment-webhook/mixx/s3cret?token=s3cret")),
+    "/payment-webhook/mixx/[redacted]?token=%5Bredacted%5D",
+  );
+});
+
+const payoutOk: ParsedCallback = {
+  ...parsedOk,
+  subject: "refund",
+  providerRef: "WR0123456789ABCDEF01",
+  providerTxnId: "PO1",
+  rawCode: "PAYOUT INITIATED SUCCESS",
+};
+
+Deno.test("a refund callback (a payout's outcome) is stored first, then applied as a refund", async () => {
+  const { calls, deps } = setup(payoutOk);
+  const res = await handleWebhook(post("/payment-webhook/halopesa"), deps);
+  assertEquals(res.status, 200);
+  assertEquals(calls.map((c) => c.fn), [
+    "record_webhook_event",
+    "apply_refund_event",
+    "finish_webhook_event",
+  ]);
+  assertEquals(calls[1].args, {
+    p_provider: "halopesa",
+    p_reference: "WR0123456789ABCDEF01",
+    p_outcome: "succeeded",
+    p_provider_refund_id: "PO1",
+    p_failure_reason: null,
+    p_webhook_event_id: "e0e00000-0000-4000-8000-000000000001",
+  });
+  assertEquals(calls.some((c) => c.fn === "apply_payment_event"), false);
+});
+
+Deno.test("a failed or unfinished payout reaches apply_refund_event with its reason", async () => {
+  const failed = setup({
+    ...payoutOk,
+    state: "failed",
+    refundFailure: "payee_refused",
+    message: "wallet barred",
+  });
+  await handleWebhook(post("/payment-webhook/halopesa"), failed.deps);
+  const applied = failed.calls.find((c) => c.fn === "apply_refund_event")!;
+  assertEquals([applied.args.p_outcome, applied.args.p_failure_reason], [
+    "failed",
+    "payee_refused: wallet barred",
+  ]);
+  const pending = setup({ ...payoutOk, state: "ambiguous" });
+  await handleWebhook(post("/payment-webhook/halopesa"), pending.deps);
+  assertEquals(
+    pending.calls.find((c) => c.fn === "apply_refund_event")!.args.p_outcome,
+    "ambiguous",
+  );
+});
+
+Deno.test("a forged refund callback changes nothing; a database failure asks for a retry", async () => {
+  const forged = setup({
+    ...payoutOk,
+    authentic: false,
+    rejection: "bad_signature",
+  });
+  const res = await handleWebhook(
+    post("/payment-webhook/halopesa"),
+    forged.deps,
+  );
+  assertEquals(res.status, 401);
+  assertEquals(forged.calls.map((c) => c.fn), [
+    "record_webhook_event",
+    "finish_webhook_event",
+  ]);
+  const down = setup(payoutOk, true);
+  const retry = await handleWebhook(
+    post("/payment-webhook/halopesa"),
+    down.deps,
+  );
+  assertEquals(retry.status, 503);
+});
+
+Deno.test("a Mixx callback to /payment-webhook/mixx/<token> reaches the adapter whole; the stored path hides the token", async () => {
+  const calls: RpcCall[] = [];
+  let seenUrl = "";
+  const adapter = new ScriptedAdapter("mixx", ASYNC_HMAC, {
+    callback: (input) => {
+      seenUrl = input.url;
+      return parsedOk;
+    },
+  });
+  const serviceRpc = recordingRpc("service", calls, {
+    record_webhook_event: () => "e0e00000-0000-4000-8000-000000000002",
+    finish_webhook_event: () => null,
+    apply_payment_event: () => ({ result: "applied" }),
+  });
+  const res = await handleWebhook(
+    post("/payment-webhook/mixx/zzSecretTokenValue0123456789"),
+    { serviceRpc, adapterFor: () => adapter },
+  );
+  assertEquals(res.status, 200);
+  assertEquals(seenUrl.endsWith("/mixx/zzSecretTokenValue0123456789"), true);
+  assertEquals(calls[0].args.p_path, "/payment-webhook/mixx/[redacted]");
+  assertEquals(JSON.stringify(calls).includes("zzSecretTokenValue"), false);
+  // another provider with an extra segment is no route: 404, nothing stored
+  const other = await handleWebhook(
+    post("/payment-webhook/airtel/zzSecretTokenValue0123456789"),
+    { serviceRpc, adapterFor: () => adapter },
+  );
+  assertEquals(other.status, 404);
+  assertEquals(calls.length, 3);
 });

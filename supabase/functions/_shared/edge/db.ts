@@ -13,6 +13,14 @@ export type Rpc = (
   args: Record<string, unknown>,
 ) => Promise<unknown>;
 
+/** Reads rows of one table (`columns`, where each `match` column equals its value) as the
+ * client's role: for the few reads an Edge Function needs besides its RPCs. */
+export type Select = (
+  table: string,
+  columns: string,
+  match: Record<string, string>,
+) => Promise<Record<string, unknown>[]>;
+
 function env(name: string): string {
   const value = Deno.env.get(name);
   if (!value) throw new Error(`${name} is not set`);
@@ -127,5 +135,22 @@ export function rpcWith(client: SupabaseClient): Rpc {
         setTimeout(resolve, 20 * attempt + Math.random() * 50)
       );
     }
+  };
+}
+
+/** Wraps a client into `select(table, columns, match)` that returns rows or throws
+ * HttpError (503 for anything but a refusal, never PostgreSQL's text). */
+export function selectWith(client: SupabaseClient): Select {
+  return async (table, columns, match) => {
+    let query = client.from(table).select(columns);
+    for (const [column, value] of Object.entries(match)) {
+      query = query.eq(column, value);
+    }
+    const { data, error, status } = await query;
+    if (error) {
+      console.error(`select ${table} failed (${error.code ?? status})`);
+      throw toHttpError(error, status);
+    }
+    return (data ?? []) as unknown as Record<string, unknown>[];
   };
 }

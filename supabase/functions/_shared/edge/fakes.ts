@@ -11,10 +11,13 @@ import type {
   PaymentAdapter,
   PaymentRequest,
   ProviderName,
+  RefundRequest,
   RefundResult,
+  RefundStatusRequest,
+  RefundStatusResult,
   StatusResult,
 } from "../payments/mod.ts";
-import type { Rpc } from "./db.ts";
+import type { Rpc, Select } from "./db.ts";
 import type { RpcName } from "./rpc.ts";
 
 /** One call the handler made: as whom, which SQL function, the arguments as sent. */
@@ -48,9 +51,30 @@ export function recordingRpc(
   };
 }
 
+/** A table read, faked: records each read and answers from `rows` (by table). */
+export function recordingSelect(
+  calls: RpcCall[],
+  rows: Record<string, (match: Record<string, string>) => unknown[]>,
+): Select {
+  return (table, columns, match) => {
+    calls.push({
+      as: "service",
+      fn: `select ${table}`,
+      args: { columns, ...match },
+    });
+    const answer = rows[table];
+    if (!answer) {
+      return Promise.reject(new Error(`unexpected read of ${table}`));
+    }
+    return Promise.resolve(answer(match) as Record<string, unknown>[]);
+  };
+}
+
 export class ScriptedAdapter implements PaymentAdapter {
   readonly initiated: PaymentRequest[] = [];
   readonly queried: string[] = [];
+  readonly refunds: RefundRequest[] = [];
+  readonly refundQueries: RefundStatusRequest[] = [];
   constructor(
     readonly provider: ProviderName,
     readonly capabilities: Capabilities,
@@ -58,6 +82,8 @@ export class ScriptedAdapter implements PaymentAdapter {
       initiate?: (p: PaymentRequest) => InitiateResult;
       callback?: (input: CallbackInput) => ParsedCallback;
       status?: (ref: string) => StatusResult;
+      refund?: (r: RefundRequest) => RefundResult | Promise<RefundResult>;
+      refundStatus?: (r: RefundStatusRequest) => RefundStatusResult;
     },
   ) {}
 
@@ -84,8 +110,16 @@ export class ScriptedAdapter implements PaymentAdapter {
     return Promise.resolve(this.script.status?.(ref) ?? { supported: false });
   }
 
-  refund(): Promise<RefundResult> {
-    return Promise.resolve({ supported: false });
+  async refund(request: RefundRequest): Promise<RefundResult> {
+    this.refunds.push(request);
+    return await (this.script.refund?.(request) ?? { supported: false });
+  }
+
+  refundStatus(request: RefundStatusRequest): Promise<RefundStatusResult> {
+    this.refundQueries.push(request);
+    return Promise.resolve(
+      this.script.refundStatus?.(request) ?? { supported: false },
+    );
   }
 }
 
@@ -93,14 +127,24 @@ export const ASYNC_HMAC: Capabilities = {
   mode: "async",
   callbackAuth: "hmac",
   statusQuery: true,
-  refund: false,
+  refund: {
+    whole: "payout",
+    partial: "payout",
+    statusQuery: ["payout"],
+    callbacks: true,
+  },
 };
 
 export const SYNC_NO_CALLBACK: Capabilities = {
   mode: "sync",
   callbackAuth: "none",
   statusQuery: true,
-  refund: true,
+  refund: {
+    whole: "reversal",
+    partial: "reversal",
+    statusQuery: ["reversal"],
+    callbacks: false,
+  },
 };
 
 /** An unsigned JWT with the given claims (handlers only read claims; the gateway verifies). */

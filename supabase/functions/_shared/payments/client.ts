@@ -9,6 +9,8 @@
  *   rest);
  * - retries only where they cannot double-charge: a status query is retried once on a
  *   timeout or a 5xx, a push or a refund never is;
+ * - calls of products authenticated by what the body carries (Mixx's B2C PIN) need no
+ *   credential at all (`credential` left out);
  * - a 401 drops the credential and sends once more with a fresh one, whatever the call: a
  *   401 is refused before processing, so nothing moved;
  * - failures mapped into results: no credential → the push `failed` (it was never sent),
@@ -39,7 +41,9 @@ import type {
   AdapterDeps,
   InitiateResult,
   PaymentRequest,
+  RefundMethod,
   RefundResult,
+  RefundStatusResult,
   StatusResult,
 } from "./types.ts";
 
@@ -79,19 +83,27 @@ export interface CredentialSpec {
 export interface ProviderClientOptions {
   /** Prepended to relative request paths. */
   baseUrl?: string;
-  credential: CredentialSpec;
+  /** How to get a token or session; left out when calls carry their own proof (a PIN in
+   * the body): they are then sent without one, and a 401 is an answer like any other. */
+  credential?: CredentialSpec;
   /** The headers of an authenticated call carrying `credential`. */
-  authorize(credential: string): Record<string, string>;
+  authorize?(credential: string): Record<string, string>;
   /** Credential, status-query and refund calls. */
   httpTimeoutMs: number;
   /** Push calls. */
   pushTimeoutMs: number;
 }
 
-/** What a call does decides its timeout and whether it may be repeated. */
+/** What a call does decides its timeout and whether it may be repeated: a `status` call
+ * (a status query, a payout preview: nothing moves) may be; a push or a refund never. */
 export type CallKind = "push" | "status" | "refund";
 
 type Reader<T> = (reply: HttpResult) => T | Promise<T>;
+
+/** A call's reply, or why there is none: no credential (nothing was sent) or no answer. */
+export type Attempt =
+  | { reply: HttpResult }
+  | { error: AuthError | TransportError };
 
 export class ProviderClient {
   constructor(
@@ -102,6 +114,7 @@ export class ProviderClient {
   /** The cached credential, fetched when missing or about to expire. Throws AuthError. */
   credential(): Promise<string> {
     const spec = this.options.credential;
+    if (!spec) return Promise.reject(new AuthError("no credential configured"));
     return tokenCache.get(spec.cacheKey, this.deps.now, async () => {
       let reply: HttpResult;
       try {
@@ -132,22 +145,38 @@ export class ProviderClient {
     const timeoutMs = kind === "push"
       ? this.options.pushTimeoutMs
       : this.options.httpTimeoutMs;
-    const send = (credential: string) => {
+    const send = (credential: string | null) => {
       const once = () =>
         this.exchange({
           ...request,
           headers: {
-            ...this.options.authorize(credential),
+            ...(credential === null
+              ? {}
+              : this.options.authorize?.(credential) ?? {}),
             ...request.headers,
           },
         }, timeoutMs);
       return kind === "status" ? withRetry(once) : once();
     };
+    const spec = this.options.credential;
+    if (!spec) return await send(null);
     const credential = await this.credential();
     const first = await send(credential);
     if (first.status !== 401) return first;
-    tokenCache.invalidate(this.options.credential.cacheKey, credential);
+    tokenCache.invalidate(spec.cacheKey, credential);
     return await send(await this.credential());
+  }
+
+  /** `call`, with the reasons for having no reply returned rather than thrown. */
+  async attempt(kind: CallKind, request: ProviderRequest): Promise<Attempt> {
+    try {
+      return { reply: await this.call(kind, request) };
+    } catch (error) {
+      if (error instanceof AuthError || error instanceof TransportError) {
+        return { error };
+      }
+      throw error;
+    }
   }
 
   /**
@@ -223,36 +252,73 @@ export class ProviderClient {
     return await read(reply);
   }
 
-  /** Sends a refund; `read` interprets the reply. No credential → failed (nothing
-   * moved); no reply → ambiguous (unknown: check by hand). */
+  /**
+   * Sends a refund by `method`; `read` interprets the reply. No credential → failed
+   * (nothing was sent); no reply → ambiguous (it may have been received: ask later by our
+   * reference, never resend).
+   */
   async refund(
-    request: ProviderRequest,
+    method: RefundMethod,
+    request:
+      | ProviderRequest
+      | (() => ProviderRequest | Promise<ProviderRequest>),
     read: Reader<RefundResult>,
   ): Promise<RefundResult> {
-    let reply: HttpResult;
-    try {
-      reply = await this.call("refund", request);
-    } catch (error) {
-      if (error instanceof AuthError) {
+    const built = typeof request === "function" ? await request() : request;
+    const sent = await this.attempt("refund", built);
+    if ("reply" in sent) {
+      try {
+        return await read(sent.reply);
+      } catch (error) {
+        // an answer arrived that we could not read: the money may have moved
         return {
           supported: true,
-          state: "failed",
-          message: error.message,
-          raw: null,
-        };
-      }
-      if (error instanceof TransportError) {
-        return {
-          supported: true,
+          method,
           state: "ambiguous",
-          transportError: error.kind,
-          message: error.message,
-          raw: null,
+          rawCode: `HTTP ${sent.reply.status}`,
+          message: `unreadable reply: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          raw: sent.reply.raw,
         };
       }
-      throw error;
     }
-    return await read(reply);
+    return sent.error instanceof AuthError
+      ? {
+        supported: true,
+        method,
+        state: "failed",
+        failureReason: "no_credentials",
+        message: sent.error.message + "; the refund was not sent",
+        raw: null,
+      }
+      : {
+        supported: true,
+        method,
+        state: "ambiguous",
+        transportError: sent.error.kind,
+        message: sent.error.message,
+        raw: null,
+      };
+  }
+
+  /** Asks about a refund sent earlier; `read` interprets the reply. No credential or no
+   * reply: nothing was learned (ambiguous with `transportError`). */
+  async refundStatus(
+    request: ProviderRequest,
+    read: Reader<RefundStatusResult>,
+  ): Promise<RefundStatusResult> {
+    const asked = await this.attempt("status", request);
+    if ("reply" in asked) return await read(asked.reply);
+    return {
+      supported: true,
+      state: "ambiguous",
+      transportError: asked.error instanceof TransportError
+        ? asked.error.kind
+        : "provider_unavailable",
+      message: asked.error.message,
+      raw: null,
+    };
   }
 
   private exchange(

@@ -81,7 +81,7 @@ Deno.test("client: a timeout is ambiguous for a push, retried once for a status 
     2,
   ]);
   const refund = setup({ data: () => "hang" });
-  const refunded = await refund.client.refund(request, () => {
+  const refunded = await refund.client.refund("payout", request, () => {
     throw new Error("no reply to read");
   });
   assert(refunded.supported);

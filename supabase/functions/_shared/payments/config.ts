@@ -20,6 +20,15 @@ export class ConfigError extends Error {
 /** The default getter: the process environment (Supabase injects secrets there). */
 export const denoEnv: EnvGetter = (name) => Deno.env.get(name);
 
+function isHttpUrl(value: string): boolean {
+  try {
+    const parsed = new URL(value);
+    return parsed.protocol === "https:" || parsed.protocol === "http:";
+  } catch {
+    return false;
+  }
+}
+
 /** Reads one adapter's variables, collecting every missing or invalid one (`done` throws
  * ConfigError naming them all). */
 export class Reader {
@@ -43,12 +52,7 @@ export class Reader {
   url(name: string): string {
     const value = this.required(name);
     if (!value) return "";
-    try {
-      const parsed = new URL(value);
-      if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-        throw new Error("not http(s)");
-      }
-    } catch {
+    if (!isHttpUrl(value)) {
       this.missing.push(name);
       return "";
     }
@@ -64,6 +68,23 @@ export class Reader {
       return fallback;
     }
     return value;
+  }
+
+  /**
+   * A group of variables that is optional as a whole: all set → their values; none set →
+   * null (the feature is off); some set → the missing ones are reported.
+   */
+  group<K extends string>(names: Record<K, string>): Record<K, string> | null {
+    const values = {} as Record<K, string>;
+    const missing: string[] = [];
+    for (const [key, name] of Object.entries(names) as Array<[K, string]>) {
+      const value = this.env(name)?.trim();
+      if (value) values[key] = value;
+      else missing.push(name);
+    }
+    if (missing.length === Object.keys(names).length) return null;
+    this.missing.push(...missing);
+    return missing.length ? null : values;
   }
 
   list(name: string): string[] {
@@ -107,6 +128,15 @@ export interface MpesaConfig extends CommonTimeouts {
   syncPushTimeoutMs: number;
   /** How long a session id is reused before a new one is fetched. */
   sessionTtlMs: number;
+  /** Vendor payouts (B2C): the short code money is paid out from (Vodacom usually issues
+   * a separate B2C short code; default: serviceProviderCode). */
+  b2cServiceProviderCode: string;
+  /** The B2C operation under the market path (the SDKs differ: `/b2cPayment/singleStage/`
+   * or `/b2cPayment/`; the portal says which). */
+  b2cPath: string;
+  /** Whether to ask Query Beneficiary Name before a wallet's first payout (the OpenAPI
+   * lists it; off when the market does not offer it: admins confirm wallets by hand). */
+  nameLookup: boolean;
 }
 
 export function mpesaConfig(env: EnvGetter): MpesaConfig {
@@ -124,7 +154,20 @@ export function mpesaConfig(env: EnvGetter): MpesaConfig {
     origin: r.optional("MPESA_ORIGIN", "*"),
     syncPushTimeoutMs: r.millis("MPESA_PUSH_TIMEOUT_MS", 90_000),
     sessionTtlMs: r.millis("MPESA_SESSION_TTL_S", 3_000) * 1000,
+    b2cServiceProviderCode: "",
+    b2cPath: "/" +
+      r.optional("MPESA_B2C_PATH", "/b2cPayment/singleStage/").replace(
+        /^\/+/,
+        "",
+      ),
+    nameLookup: !/^(off|false|no|0)$/i.test(
+      r.optional("MPESA_NAME_LOOKUP", "on"),
+    ),
   };
+  cfg.b2cServiceProviderCode = r.optional(
+    "MPESA_B2C_SERVICE_PROVIDER_CODE",
+    cfg.serviceProviderCode,
+  );
   r.done("mpesa");
   return cfg;
 }
@@ -139,10 +182,33 @@ export interface AirtelConfig extends CommonTimeouts {
   country: string;
   currency: string;
   callbackAllowedIps: string[];
+  /**
+   * Disbursement (B2C, `POST /standard/v2/disbursements/`): how a part of a payment goes
+   * back (the refund API only returns the whole payment). Null when not configured: a
+   * partial Airtel refund is then paid by hand.
+   */
+  disbursement: {
+    /** The disbursement PIN of our Airtel Money business wallet. */
+    pin: string;
+    /** The portal's RSA public key the PIN is encrypted with (PEM or base64 DER). */
+    publicKey: string;
+  } | null;
+  /**
+   * Signed requests (`AIRTEL_COLLECTION_API=v2`): the push goes to `/merchant/v2/payments/`
+   * with `x-signature`/`x-key`, the AES key wrapped with the portal's RSA public key
+   * (`AIRTEL_ENCRYPTION_PUBLIC_KEY`, the same key the disbursement PIN uses). Null: v1,
+   * unsigned.
+   */
+  signing: { publicKey: string } | null;
 }
 
 export function airtelConfig(env: EnvGetter): AirtelConfig {
   const r = new Reader(env);
+  const api = r.optional("AIRTEL_COLLECTION_API", "v1").toLowerCase();
+  if (api !== "v1" && api !== "v2") {
+    r.missing.push("AIRTEL_COLLECTION_API (v1 or v2)");
+  }
+  const signed = api === "v2";
   const cfg: AirtelConfig = {
     ...commonTimeouts(r),
     baseUrl: r.url("AIRTEL_BASE_URL"),
@@ -152,7 +218,23 @@ export function airtelConfig(env: EnvGetter): AirtelConfig {
     country: r.optional("AIRTEL_COUNTRY", "TZ"),
     currency: r.optional("AIRTEL_CURRENCY", "TZS"),
     callbackAllowedIps: r.list("AIRTEL_CALLBACK_ALLOWED_IPS"),
+    disbursement: null,
+    signing: signed
+      ? { publicKey: r.required("AIRTEL_ENCRYPTION_PUBLIC_KEY") }
+      : null,
   };
+  if (signed) {
+    // the public key serves signing; the PIN alone decides whether disbursements are on
+    const pin = r.optional("AIRTEL_DISBURSEMENT_PIN", "");
+    cfg.disbursement = pin && cfg.signing?.publicKey
+      ? { pin, publicKey: cfg.signing.publicKey }
+      : null;
+  } else {
+    cfg.disbursement = r.group({
+      pin: "AIRTEL_DISBURSEMENT_PIN",
+      publicKey: "AIRTEL_ENCRYPTION_PUBLIC_KEY",
+    });
+  }
   r.done("airtel");
   return cfg;
 }
@@ -167,9 +249,38 @@ export interface MixxConfig extends CommonTimeouts {
   billerMsisdn: string;
   /** Prefix of every ReferenceID (Mixx routes by it). */
   billerCode: string;
-  /** Secret carried as `?token=` in the callback URL registered with Mixx. */
+  /** Secret carried in the callback URL registered with Mixx: as `?token=` or as the last
+   * path segment (`…/payment-webhook/mixx/<token>`), whichever form Mixx keeps. */
   callbackToken: string;
   callbackAllowedIps: string[];
+  /**
+   * B2C "Account to Wallet" (XML `REQMFCI` to a URL issued per partner): how refunds go
+   * back, Mixx having no refund API. Null when not configured: refunds are paid by hand.
+   */
+  b2c: {
+    url: string;
+    /** Our disbursement account's MSISDN (`MSISDN`). */
+    accountMsisdn: string;
+    /** That account's PIN (`PIN`). */
+    pin: string;
+    /** `SENDERNAME` shown to the payer. */
+    senderName: string;
+    /** `BRAND_ID` issued at onboarding. */
+    brandId: string;
+    /** `LANGUAGE1` of the payer's SMS (EN or SW). */
+    language: string;
+  } | null;
+  /**
+   * The transaction query (XML `MTPGGetSODetails` to its own URL, authenticated by the
+   * biller MSISDN and a PIN in the body): how reconciliation settles a payment whose
+   * callback was lost. Null when not configured: such a payment expires (docs/payments.md).
+   */
+  query: {
+    url: string;
+    /** `MSISDN` of the query: the biller MSISDN unless Mixx issues another. */
+    msisdn: string;
+    pin: string;
+  } | null;
 }
 
 export function mixxConfig(env: EnvGetter): MixxConfig {
@@ -184,7 +295,28 @@ export function mixxConfig(env: EnvGetter): MixxConfig {
     billerCode: r.required("MIXX_BILLER_CODE"),
     callbackToken: r.required("MIXX_CALLBACK_TOKEN"),
     callbackAllowedIps: r.list("MIXX_CALLBACK_ALLOWED_IPS"),
+    b2c: null,
+    query: null,
   };
+  const query = r.group({ url: "MIXX_QUERY_URL", pin: "MIXX_QUERY_PIN" });
+  if (query) {
+    cfg.query = {
+      ...query,
+      msisdn: r.optional("MIXX_QUERY_MSISDN", cfg.billerMsisdn),
+    };
+    if (!isHttpUrl(query.url)) r.missing.push("MIXX_QUERY_URL");
+  }
+  const b2c = r.group({
+    url: "MIXX_B2C_URL",
+    accountMsisdn: "MIXX_B2C_MSISDN",
+    pin: "MIXX_B2C_PIN",
+    senderName: "MIXX_B2C_SENDER_NAME",
+    brandId: "MIXX_B2C_BRAND_ID",
+  });
+  if (b2c) {
+    cfg.b2c = { ...b2c, language: r.optional("MIXX_B2C_LANGUAGE", "EN") };
+    if (!isHttpUrl(b2c.url)) r.missing.push("MIXX_B2C_URL");
+  }
   if (cfg.callbackToken && cfg.callbackToken.length < 24) {
     r.missing.push("MIXX_CALLBACK_TOKEN (at least 24 characters)");
   }
@@ -200,6 +332,23 @@ export interface ClickPesaConfig extends CommonTimeouts {
   /** Checksum key: signs our requests and verifies ClickPesa's webhooks. */
   checksumKey: string;
   callbackAllowedIps: string[];
+  /**
+   * What `collectedAmount` is: `gross` (what the customer paid, the default) or `net` (less
+   * ClickPesa's collection fee, when the account deducts fees from collections). In `net`
+   * the fee comes from the report's `fee` field, else from `feeBasisPoints`.
+   */
+  collectedAmount: "gross" | "net";
+  /** CLICKPESA_COLLECTION_FEE_PERCENT in basis points (1.5 % → 150), or null. */
+  feeBasisPoints: number | null;
+}
+
+/** A percentage with at most two decimals ("1.5", "2", "0.75") in basis points; null for
+ * anything else (0 < percent < 100). */
+export function percentToBasisPoints(text: string): number | null {
+  if (!/^[0-9]{1,2}(\.[0-9]{1,2})?$/.test(text)) return null;
+  const [whole, fraction = ""] = text.split(".");
+  const bp = Number(whole) * 100 + Number(fraction.padEnd(2, "0"));
+  return bp > 0 && bp < 10_000 ? bp : null;
 }
 
 export function clickPesaConfig(env: EnvGetter): ClickPesaConfig {
@@ -211,7 +360,25 @@ export function clickPesaConfig(env: EnvGetter): ClickPesaConfig {
     apiKey: r.required("CLICKPESA_API_KEY"),
     checksumKey: r.required("CLICKPESA_CHECKSUM_KEY"),
     callbackAllowedIps: r.list("CLICKPESA_CALLBACK_ALLOWED_IPS"),
+    collectedAmount: "gross",
+    feeBasisPoints: null,
   };
+  const collected = r.optional("CLICKPESA_COLLECTED_AMOUNT", "gross")
+    .toLowerCase();
+  if (collected === "gross" || collected === "net") {
+    cfg.collectedAmount = collected;
+  } else {
+    r.missing.push("CLICKPESA_COLLECTED_AMOUNT (gross or net)");
+  }
+  const percent = r.optional("CLICKPESA_COLLECTION_FEE_PERCENT", "");
+  if (percent) {
+    cfg.feeBasisPoints = percentToBasisPoints(percent);
+    if (cfg.feeBasisPoints === null) {
+      r.missing.push(
+        "CLICKPESA_COLLECTION_FEE_PERCENT (a percentage like 1.5)",
+      );
+    }
+  }
   r.done("halopesa");
   return cfg;
 }

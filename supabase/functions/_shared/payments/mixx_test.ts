@@ -264,13 +264,14 @@ Deno.test("mixx: the JSON acknowledgement Mixx expects", async () => {
   assertEquals(adapter.acknowledge(null, "error").status, 503);
 });
 
-Deno.test("mixx: no status query, no refund", async () => {
+Deno.test("mixx: no status query; no refund without B2C", async () => {
   const { adapter } = setup();
   assertEquals(await adapter.queryStatus("x"), { supported: false });
   assertEquals(
     await adapter.refund({ providerRef: "x", amount: 1, reference: "R" }),
     { supported: false },
   );
+  assertEquals(adapter.capabilities.refund, null);
   assertEquals([
     mixxBool("TRUE"),
     mixxBool("false"),
@@ -286,4 +287,239 @@ Deno.test("mixx: no status query, no refund", async () => {
     mixxCallbackUrl("http://h/functions/v1/payment-webhook/mixx", "a+b/c"),
     "http://h/functions/v1/payment-webhook/mixx?token=a%2Bb%2Fc",
   );
+});
+
+const B2C = {
+  MIXX_B2C_URL: "http://mixx.test/mixx/b2c",
+  MIXX_B2C_MSISDN: "255650000001",
+  MIXX_B2C_PIN: "9876",
+  MIXX_B2C_SENDER_NAME: "WATS & Co <Refunds>",
+  MIXX_B2C_BRAND_ID: "1234",
+};
+
+function xmlReply(fields: Record<string, string>, status = 200): Response {
+  const body = Object.entries(fields).map(([k, v]) => `<${k}>${v}</${k}>`)
+    .join("");
+  return new Response(`<?xml version="1.0"?><COMMAND>${body}</COMMAND>`, {
+    status,
+    headers: { "content-type": "application/xml" },
+  });
+}
+
+Deno.test("mixx: a refund is a B2C payout (Account to Wallet, XML, PIN in the body)", async () => {
+  const { mock, adapter } = setup(B2C);
+  mock.on("POST", "/mixx/b2c", () =>
+    xmlReply({
+      TYPE: "RESMFCI",
+      TXNID: "B2C001",
+      TXNSTATUS: "error000",
+      MESSAGE: "Success",
+    }));
+  const request = {
+    providerRef: "WP0",
+    amount: 7000,
+    reference: "WR0000000000000000X1",
+    msisdn: "255654000001",
+  };
+  const paid = await adapter.refund(request);
+  assert(paid.supported);
+  assertEquals([paid.method, paid.state, paid.providerRefundId], [
+    "payout",
+    "refunded",
+    "B2C001",
+  ]);
+  const call = mock.callsTo("/mixx/b2c")[0];
+  assertEquals(call.headers.get("content-type"), "application/xml");
+  assertEquals(call.headers.get("authorization"), null); // no BillPay token
+  assertEquals(mock.callsTo("/mixx/token").length, 0);
+  const fields = Object.fromEntries(
+    [...call.body.matchAll(/<([A-Z_0-9]+)>([^<]*)<\/\1>/g)].map((
+      m,
+    ) => [m[1], m[2]]),
+  );
+  assertEquals(fields, {
+    TYPE: "REQMFCI",
+    REFERENCEID: request.reference,
+    MSISDN: "255650000001",
+    PIN: "9876",
+    MSISDN1: "255654000001",
+    AMOUNT: "7000",
+    SENDERNAME: "WATS &amp; Co &lt;Refunds&gt;",
+    LANGUAGE1: "EN",
+    BRAND_ID: "1234",
+  });
+  for (
+    const [reply, state, reason] of [
+      [
+        xmlReply({ TXNSTATUS: "error013", MESSAGE: "Insufficient funds" }),
+        "failed",
+        "insufficient_balance",
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error010", MESSAGE: "Invalid customer" }),
+        "failed",
+        "payee_refused",
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error111", MESSAGE: "No response" }),
+        "ambiguous",
+        undefined,
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error100", MESSAGE: "General error" }),
+        "ambiguous",
+        undefined,
+      ],
+      [
+        xmlReply({ TXNSTATUS: "error016", MESSAGE: "Duplicate REFERENCEID" }),
+        "ambiguous",
+        undefined,
+      ],
+      [xmlReply({}, 504), "ambiguous", undefined],
+      [
+        new Response("Unauthorized", { status: 401 }),
+        "failed",
+        "provider_error",
+      ],
+      [
+        new Response("<html>ok</html>", { status: 200 }),
+        "ambiguous",
+        undefined,
+      ],
+    ] as Array<[Response, string, string | undefined]>
+  ) {
+    mock.on("POST", "/mixx/b2c", () => reply.clone());
+    const r = await adapter.refund(request);
+    assert(r.supported);
+    assertEquals([r.state, r.failureReason], [state, reason]);
+  }
+  const bad = await adapter.refund({ ...request, msisdn: null });
+  assert(bad.supported);
+  assertEquals(bad.failureReason, "invalid_msisdn");
+  // no query is known: an operator settles a lost answer
+  assertEquals(
+    await adapter.refundStatus({
+      reference: request.reference,
+      method: "payout",
+    }),
+    { supported: false },
+  );
+});
+
+Deno.test("mixx: the callback token may be the last path segment; query and path forms both checked", async () => {
+  const { adapter } = setup();
+  const body = {
+    Status: "true",
+    Description: "ok",
+    MFSTransactionID: "1",
+    ReferenceID: "WATSR",
+    Amount: "1",
+  };
+  const pathUrl = mixxCallbackUrl(WEBHOOK, TOKEN, "path");
+  assertEquals(pathUrl, `${WEBHOOK}/${TOKEN}`);
+  const byPath = await adapter.verifyAndParseCallback(
+    callbackInput(body, pathUrl),
+  );
+  assert(byPath.authentic);
+  // hosted Supabase hands the function its path from the function name on
+  const hosted = await adapter.verifyAndParseCallback(
+    callbackInput(body, `http://edge/payment-webhook/mixx/${TOKEN}`),
+  );
+  assert(hosted.authentic);
+  const wrongPath = await adapter.verifyAndParseCallback(
+    callbackInput(body, `${WEBHOOK}/${TOKEN.slice(0, -1)}X`),
+  );
+  assertEquals([wrongPath.authentic, wrongPath.rejection], [
+    false,
+    "bad_token",
+  ]);
+  // both forms present: both must be ours
+  const mixed = await adapter.verifyAndParseCallback(
+    callbackInput(body, `${WEBHOOK}/${TOKEN}?token=guess`),
+  );
+  assertEquals(mixed.rejection, "bad_token");
+  const both = await adapter.verifyAndParseCallback(
+    callbackInput(body, `${WEBHOOK}/${TOKEN}?token=${TOKEN}`),
+  );
+  assert(both.authentic);
+});
+
+const QUERY = {
+  MIXX_QUERY_URL: "http://mixx.test/mixx/query",
+  MIXX_QUERY_PIN: "5555",
+};
+
+/*
+ * The transaction query as a Tanzanian gateway's Mixx integration sends it (a Camel route
+ * posting `COMMAND{TYPE=MTPGGetSODetails, REFERENCEID, MSISDN=biller MSISDN, PIN,
+ * EXTERNALREFID}` to the TQS URL with text/xml, and a parser reading RESULTCODE,
+ * RESULTDESC, TXNID, TXNSTATUS, EXTERNALREFID: RESULTCODE 0 with TXNSTATUS "Posted" is
+ * collected, "GetSOError…" codes are errors). The answer below has that shape.
+ */
+Deno.test("mixx: the transaction query (MTPGGetSODetails) settles a lost callback", async () => {
+  const { mock, adapter } = setup(QUERY);
+  assertEquals(adapter.capabilities.statusQuery, true);
+  let answer: Record<string, string> = {
+    TYPE: "MTPGGetSODetails",
+    RESULTCODE: "0",
+    RESULTDESC: "Sales order details retrieved successfully",
+    TXNID: "26638644052",
+    TXNSTATUS: "Posted",
+    EXTERNALREFID: "WATS" + payment.reference,
+    AMOUNT: "7000",
+  };
+  mock.on("POST", "/mixx/query", () => xmlReply(answer));
+  const paid = await adapter.queryStatus(payment.reference);
+  assert(paid.supported);
+  assertEquals(
+    [paid.state, paid.providerTxnId, paid.amount, paid.unreadable],
+    ["succeeded", "26638644052", 7000, []],
+  );
+  const call = mock.callsTo("/mixx/query")[0];
+  assertEquals(call.headers.get("content-type"), "text/xml");
+  assertEquals(call.headers.get("authorization"), null);
+  for (
+    const tag of [
+      "<TYPE>MTPGGetSODetails</TYPE>",
+      `<REFERENCEID>WATS${payment.reference}</REFERENCEID>`,
+      "<MSISDN>255650000000</MSISDN>",
+      "<PIN>5555</PIN>",
+      `<EXTERNALREFID>WATS${payment.reference}</EXTERNALREFID>`,
+    ]
+  ) assert(call.body.includes(tag), tag);
+  for (
+    const [status, state] of [
+      ["Pending", "initiated"],
+      ["Failed", "failed"],
+      ["Something new", "ambiguous"],
+    ]
+  ) {
+    answer = { RESULTCODE: "0", TXNSTATUS: status };
+    const r = await adapter.queryStatus(payment.reference);
+    assert(r.supported);
+    assertEquals(r.state, state, status);
+  }
+  answer = { RESULTCODE: "0", TXNSTATUS: "Posted", AMOUNT: "7,000" };
+  const odd = await adapter.queryStatus(payment.reference);
+  assert(odd.supported);
+  assertEquals(odd.unreadable, ["amount"]);
+  answer = { RESULTCODE: "GetSOError001", RESULTDESC: "No sales order" };
+  const unknown = await adapter.queryStatus(payment.reference);
+  assert(unknown.supported);
+  assertEquals([unknown.state, unknown.notFound], ["ambiguous", true]);
+  mock.on("POST", "/mixx/query", () => new Response("oops", { status: 500 }));
+  const down = await adapter.queryStatus(payment.reference);
+  assert(down.supported);
+  assertEquals(down.transportError, "provider_unavailable");
+});
+
+Deno.test("mixx: the query needs URL and PIN together; MSISDN defaults to the biller's", () => {
+  let error: unknown = null;
+  try {
+    setup({ MIXX_QUERY_URL: QUERY.MIXX_QUERY_URL });
+  } catch (e) {
+    error = e;
+  }
+  assert(String(error).includes("MIXX_QUERY_PIN"));
+  assertEquals(setup().adapter.capabilities.statusQuery, false);
 });

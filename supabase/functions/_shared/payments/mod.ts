@@ -19,6 +19,7 @@ import type {
   EnvGetter,
   FetchLike,
   PaymentAdapter,
+  PayoutAdapter,
   Protocol,
 } from "./types.ts";
 
@@ -75,4 +76,30 @@ export function createPaymentAdapter(
 /** Forgets every cached token and session (tests; credential rotation). */
 export function clearCredentialCache(): void {
   tokenCache.clear();
+}
+
+/** Whether an adapter can pay vendors (implements PayoutAdapter). */
+export function isPayoutAdapter(
+  adapter: PaymentAdapter,
+): adapter is PaymentAdapter & PayoutAdapter {
+  const a = adapter as Partial<PayoutAdapter>;
+  return typeof a.payout === "function" &&
+    typeof a.payoutStatus === "function" &&
+    typeof a.walletHolder === "function" && "payoutCapability" in adapter;
+}
+
+/**
+ * The adapter that pays vendors whose wallet is on `provider` (payout-execute). Throws
+ * ConfigError when the provider is not configured; its `payoutCapability` is null when the
+ * provider is configured for payments but not for payouts.
+ */
+export function createPayoutAdapter(
+  provider: ProviderName,
+  options: AdapterOptions = {},
+): PayoutAdapter {
+  const adapter = createPaymentAdapter(provider, options);
+  if (!isPayoutAdapter(adapter)) {
+    throw new RangeError(`the ${provider} adapter cannot pay vendors`);
+  }
+  return adapter;
 }

@@ -7,6 +7,17 @@
  * - Single-stage C2B is synchronous: the POST blocks until the customer enters the PIN
  *   (or the prompt times out) and its reply is the final outcome. There is no callback.
  *   A timeout on our side is `ambiguous`; `queryStatus` resolves it.
+ * - Status: `queryTransactionStatus` answers `output_ResponseTransactionStatus` and the
+ *   mobile-money transaction id as `output_OriginalTransactionID` (the OpenAPI's published
+ *   response; `output_TransactionID` is not part of this answer).
+ * - Refunds are reversals of the payment (`PUT …/reversal/`, synchronous, partial amounts
+ *   allowed), sent with our refund reference as `input_ThirdPartyConversationID`; a lost
+ *   answer is asked for by that reference (`queryTransactionStatus`), and a resend with it
+ *   is refused as a duplicate (409 `INS-10`).
+ * - Vendor payouts are B2C payments (`POST …/b2cPayment/singleStage/`, synchronous, from
+ *   the B2C short code), sent with our payout reference as `input_ThirdPartyConversationID`
+ *   and asked about like reversals; before a wallet's first payout, Query Beneficiary Name
+ *   (`GET …/queryBeneficiaryName/`, `input_KycQueryType=Name`) tells whose it is.
  */
 import { noCallbacks, statusNotFound, statusUnavailable } from "./common.ts";
 import { ProviderClient } from "./client.ts";
@@ -14,6 +25,13 @@ import { type MpesaConfig, mpesaConfig } from "./config.ts";
 import type { PaymentState } from "./contract.ts";
 import { randomHex, rsaPkcs1EncryptBase64 } from "./crypto.ts";
 import { type HttpResult, jsonResponse, obj, str } from "./http.ts";
+import {
+  assertPayoutRequest,
+  holderName,
+  lookupNotAsked,
+  payoutFromRefund,
+  payoutStatusFromRefund,
+} from "./payouts.ts";
 import type {
   AckOutcome,
   AdapterDeps,
@@ -25,10 +43,22 @@ import type {
   ParsedCallback,
   PaymentAdapter,
   PaymentRequest,
+  PayoutAdapter,
+  PayoutCapability,
+  PayoutRequest,
+  PayoutResult,
+  PayoutStatusRequest,
+  PayoutStatusResult,
   Protocol,
+  RefundFailureReason,
   RefundRequest,
   RefundResult,
+  RefundState,
+  RefundStatusRequest,
+  RefundStatusResult,
   StatusResult,
+  WalletHolderResult,
+  WalletLookupRequest,
 } from "./types.ts";
 
 /** M-Pesa's limit of our references on the wire (`input_ThirdPartyConversationID`). */
@@ -131,13 +161,18 @@ export const mpesa: Protocol = {
   create: (env, deps) => new MpesaAdapter(mpesaConfig(env), deps),
 };
 
-export class MpesaAdapter implements PaymentAdapter {
+export class MpesaAdapter implements PaymentAdapter, PayoutAdapter {
   readonly provider = "mpesa" as const;
   readonly capabilities: Capabilities = {
     mode: "sync",
     callbackAuth: "none",
     statusQuery: true,
-    refund: true,
+    refund: {
+      whole: "reversal",
+      partial: "reversal",
+      statusQuery: ["reversal"],
+      callbacks: false,
+    },
   };
   private readonly client: ProviderClient;
 
@@ -254,12 +289,14 @@ export class MpesaAdapter implements PaymentAdapter {
     if (!request.providerTxnId) {
       return {
         supported: true,
+        method: "reversal",
         state: "failed",
+        failureReason: "missing_payment_details",
         message: "M-Pesa reversal needs the payment's transaction id",
         raw: null,
       };
     }
-    return await this.client.refund({
+    return await this.client.refund("reversal", {
       method: "PUT",
       path: "/reversal/",
       json: {
@@ -269,24 +306,235 @@ export class MpesaAdapter implements PaymentAdapter {
         input_ServiceProviderCode: this.cfg.serviceProviderCode,
         input_ThirdPartyConversationID: request.reference,
       },
-    }, (reply) => {
-      const json = obj(reply.json);
-      const code = str(json.output_ResponseCode);
-      const mapped = mapMpesaReply(reply.status, code);
-      return {
-        supported: true,
-        state: mapped.state === "succeeded"
-          ? "refunded"
-          : mapped.state === "failed"
-          ? "failed"
-          : "ambiguous",
-        providerRefundId: str(json.output_TransactionID) || undefined,
-        rawCode: code ?? `HTTP ${reply.status}`,
-        message: str(json.output_ResponseDesc),
-        raw: reply.raw,
-      };
-    });
+    }, reversalResult);
   }
+
+  refundStatus(request: RefundStatusRequest): Promise<RefundStatusResult> {
+    // a reversal is the only way M-Pesa refunds, and it is known by our reference
+    const params = new URLSearchParams({
+      input_QueryReference: request.reference,
+      input_ServiceProviderCode: this.cfg.serviceProviderCode,
+      input_ThirdPartyConversationID: randomHex(16),
+      input_Country: "TZN",
+    });
+    return this.client.refundStatus({
+      method: "GET",
+      path: `/queryTransactionStatus/?${params}`,
+    }, reversalStatusResult);
+  }
+
+  // -- vendor payouts (PayoutAdapter) ------------------------------------------------------
+
+  get payoutCapability(): PayoutCapability {
+    return {
+      method: "b2c",
+      statusQuery: true,
+      callbacks: false,
+      nameLookup: this.cfg.nameLookup,
+    };
+  }
+
+  /** Query Beneficiary Name: the wallet's registered first and last names. */
+  async walletHolder(
+    request: WalletLookupRequest,
+  ): Promise<WalletHolderResult> {
+    if (!this.cfg.nameLookup) return { supported: false };
+    const params = new URLSearchParams({
+      input_CustomerMSISDN: request.msisdn,
+      input_Country: "TZN",
+      input_ServiceProviderCode: this.cfg.b2cServiceProviderCode,
+      input_ThirdPartyConversationID: randomHex(16),
+      input_KycQueryType: "Name",
+    });
+    const asked = await this.client.attempt("status", {
+      method: "GET",
+      path: `/queryBeneficiaryName/?${params}`,
+    });
+    return "error" in asked
+      ? lookupNotAsked(asked.error)
+      : beneficiaryNameResult(asked.reply);
+  }
+
+  /** A B2C payment of the payout to the vendor's wallet: synchronous, like a reversal. */
+  async payout(request: PayoutRequest): Promise<PayoutResult> {
+    assertPayoutRequest(request);
+    if (!WIRE_REFERENCE.test(request.reference)) {
+      throw new RangeError("payout reference must be 1-20 letters/digits");
+    }
+    const sent = await this.client.refund("payout", {
+      method: "POST",
+      path: this.cfg.b2cPath,
+      json: {
+        input_Amount: String(request.amount),
+        input_Country: "TZN",
+        input_Currency: "TZS",
+        input_CustomerMSISDN: request.msisdn,
+        input_ServiceProviderCode: this.cfg.b2cServiceProviderCode,
+        input_ThirdPartyConversationID: request.reference,
+        input_TransactionReference: request.reference,
+        input_PaymentItemsDesc: (request.description || request.reference)
+          .slice(0, 100),
+      },
+    }, b2cResult);
+    return payoutFromRefund(sent, "b2c");
+  }
+
+  /** A B2C payment is found by our reference the way a reversal is. */
+  async payoutStatus(
+    request: PayoutStatusRequest,
+  ): Promise<PayoutStatusResult> {
+    return payoutStatusFromRefund(
+      await this.refundStatus({ reference: request.reference, method: null }),
+    );
+  }
+}
+
+/** Query Beneficiary Name codes meaning "no such M-Pesa customer". */
+const NO_SUCH_CUSTOMER = new Set([
+  "INS-2051",
+  "INS-2002",
+  "INS-995",
+  "INS-996",
+]);
+
+function beneficiaryNameResult(reply: HttpResult): WalletHolderResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const answer = {
+    supported: true as const,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message: str(json.output_ResponseDesc),
+    raw: reply.raw,
+  };
+  if (code === "INS-0" && reply.status < 300) {
+    const name = holderName(
+      json.output_CustomerFirstName,
+      json.output_CustomerLastName,
+    );
+    return name
+      ? { ...answer, outcome: "found", name }
+      : { ...answer, outcome: "unavailable", message: "no name in the answer" };
+  }
+  if (code && NO_SUCH_CUSTOMER.has(code)) {
+    return { ...answer, outcome: "not_found" };
+  }
+  return {
+    ...answer,
+    outcome: "unavailable",
+    ...(reply.status >= 500 ? { transportError: "provider_unavailable" } : {}),
+  };
+}
+
+/** A B2C payment's reply (refund-shaped: payoutFromRefund reads it as the payout's). */
+function b2cResult(reply: HttpResult): RefundResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const mapped = mapMpesaReply(reply.status, code);
+  const state: RefundState = mapped.state === "succeeded"
+    ? "refunded"
+    : mapped.state === "failed"
+    ? "failed"
+    : "ambiguous";
+  const reason: RefundFailureReason = mapped.reason === "insufficient_funds"
+    ? "insufficient_balance" // our B2C float
+    : mapped.reason === "invalid_msisdn"
+    ? "payee_refused"
+    : "provider_error";
+  return {
+    supported: true,
+    method: "payout",
+    state,
+    providerRefundId: str(json.output_TransactionID) || undefined,
+    failureReason: state === "failed" ? reason : undefined,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message: str(json.output_ResponseDesc),
+    raw: reply.raw,
+  };
+}
+
+/** A refused reversal's reason, from the reply's result code. */
+function reversalFailure(code: string | undefined): RefundFailureReason {
+  switch (code ? FAILED_CODES[code] : undefined) {
+    case "insufficient_funds":
+      return "insufficient_balance";
+    case "invalid_msisdn":
+      return "payee_refused";
+    default:
+      return code === "INS-6" ? "not_eligible" : "provider_error";
+  }
+}
+
+function reversalResult(reply: HttpResult): RefundResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const mapped = mapMpesaReply(reply.status, code);
+  const state: RefundState = mapped.state === "succeeded"
+    ? "refunded"
+    : mapped.state === "failed"
+    ? "failed"
+    : "ambiguous";
+  return {
+    supported: true,
+    method: "reversal",
+    state,
+    providerRefundId: str(json.output_TransactionID) || undefined,
+    failureReason: state === "failed" ? reversalFailure(code) : undefined,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message: str(json.output_ResponseDesc),
+    raw: reply.raw,
+  };
+}
+
+function reversalStatusResult(reply: HttpResult): RefundStatusResult {
+  const json = obj(reply.json);
+  const code = str(json.output_ResponseCode);
+  const message = str(json.output_ResponseDesc);
+  if (code === "INS-0" && reply.status < 300) {
+    const txStatus = str(json.output_ResponseTransactionStatus);
+    const mapped = mapMpesaTransactionStatus(txStatus);
+    // the reversal's own transaction: "Completed" means the money went back
+    const state: RefundState = mapped.state === "succeeded"
+      ? "refunded"
+      : mapped.state === "failed"
+      ? "failed"
+      : mapped.state === "initiated"
+      ? "pending"
+      : "ambiguous";
+    return {
+      supported: true,
+      state,
+      notFound: mapped.notFound,
+      providerRefundId: mpesaQueriedTransactionId(json),
+      failureReason: state === "failed" ? "provider_error" : undefined,
+      rawCode: txStatus,
+      message,
+      raw: reply.raw,
+    };
+  }
+  const answer = {
+    supported: true as const,
+    state: "ambiguous" as const,
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message,
+    raw: reply.raw,
+  };
+  return code === "INS-18" || reply.status === 404
+    ? { ...answer, notFound: true }
+    : { ...answer, transportError: "provider_unavailable" };
+}
+
+/**
+ * The mobile-money transaction id in a `queryTransactionStatus` answer: the OpenAPI
+ * documents it as `output_OriginalTransactionID` ("the Transaction ID to identify the
+ * original transaction on the Mobile Money platform"), which a reversal needs. An answer
+ * carrying only `output_TransactionID` (seen in no source; our earlier reading) is still
+ * read rather than lost.
+ */
+export function mpesaQueriedTransactionId(
+  json: Record<string, unknown>,
+): string | undefined {
+  return str(json.output_OriginalTransactionID) ||
+    str(json.output_TransactionID) || undefined;
 }
 
 function statusResult(reply: HttpResult): StatusResult {
@@ -301,7 +549,7 @@ function statusResult(reply: HttpResult): StatusResult {
       state: mapped.state,
       notFound: mapped.notFound,
       failureReason: mapped.reason,
-      providerTxnId: str(json.output_TransactionID) || undefined,
+      providerTxnId: mpesaQueriedTransactionId(json),
       rawCode: txStatus,
       message,
       raw: reply.raw,

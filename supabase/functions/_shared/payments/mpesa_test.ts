@@ -275,6 +275,50 @@ Deno.test("mpesa: status query parameters and mapping", async () => {
   );
 });
 
+/*
+ * The OpenAPI's published "Query Transaction Status" synchronous response (M-Pesa OpenAPI
+ * developer portal, API documentation, Query Transaction Status, response parameters and
+ * sample values): output_ResponseCode INS-0, output_ResponseDesc "Request processed
+ * successfully", output_ResponseTransactionStatus "Completed", output_ConversationID
+ * fd1e9143d22544459f7c66e1860ef276, output_ThirdPartyConversationID
+ * 1e9b774d1da34af78412a498cbc28f5e, output_OriginalTransactionID 4C123GE3, output_Reversed
+ * False. The public SDKs read the same field (Go QueryTxStatusResponse structs:
+ * `json:"output_OriginalTransactionID"`). No output_TransactionID in it.
+ */
+Deno.test("mpesa: the published status answer gives the transaction id (output_OriginalTransactionID)", async () => {
+  const { mock, adapter } = setup();
+  mock.on("GET", `${MARKET}/queryTransactionStatus/`, () =>
+    json(200, {
+      output_ResponseCode: "INS-0",
+      output_ResponseDesc: "Request processed successfully",
+      output_ResponseTransactionStatus: "Completed",
+      output_ConversationID: "fd1e9143d22544459f7c66e1860ef276",
+      output_ThirdPartyConversationID: "1e9b774d1da34af78412a498cbc28f5e",
+      output_OriginalTransactionID: "4C123GE3",
+      output_Reversed: "False",
+    }));
+  const done = await adapter.queryStatus(payment.reference);
+  assert(done.supported);
+  assertEquals([done.state, done.providerTxnId], ["succeeded", "4C123GE3"]);
+  // the id is what a reversal needs: the confirmed payment can be refunded automatically
+  mock.on("PUT", `${MARKET}/reversal/`, () =>
+    json(201, {
+      output_ResponseCode: "INS-0",
+      output_ResponseDesc: "Request processed successfully",
+      output_TransactionID: "REV9",
+    }));
+  const reversed = await adapter.refund({
+    providerRef: payment.reference,
+    providerTxnId: done.providerTxnId,
+    amount: 100,
+    reference: "WR0000000000000000M9",
+  });
+  assert(reversed.supported);
+  assertEquals(reversed.state, "refunded");
+  const sent = JSON.parse(mock.callsTo(`${MARKET}/reversal/`)[0].body);
+  assertEquals(sent.input_TransactionID, "4C123GE3");
+});
+
 Deno.test("mpesa: transaction status words", () => {
   assertEquals(mapMpesaTransactionStatus("Completed").state, "succeeded");
   assertEquals(mapMpesaTransactionStatus("Cancelled").reason, "cancelled");
@@ -325,4 +369,74 @@ Deno.test("mpesa: reversal request and result; no callbacks", async () => {
   assertFalse(cb.authentic);
   assertEquals(cb.rejection, "unsupported");
   assertEquals(adapter.acknowledge(cb, "accepted").status, 404);
+});
+
+Deno.test("mpesa: reversal answers; a lost one is asked about by our reference", async () => {
+  const { mock, adapter } = setup();
+  const reversal = {
+    providerRef: payment.reference,
+    providerTxnId: "5C1400CVRO",
+    amount: 4000,
+    reference: "WR0000000000000000M1",
+  };
+  for (
+    const [http, code, state, reason] of [
+      [201, "INS-0", "refunded", undefined],
+      [422, "INS-2006", "failed", "insufficient_balance"],
+      [422, "INS-6", "failed", "not_eligible"],
+      [409, "INS-10", "ambiguous", undefined], // a reversal with this reference exists
+      [500, "INS-1", "ambiguous", undefined],
+      [503, undefined, "ambiguous", undefined],
+    ] as Array<[number, string | undefined, string, string | undefined]>
+  ) {
+    mock.on("PUT", `${MARKET}/reversal/`, () =>
+      json(http, {
+        output_ResponseCode: code,
+        output_ResponseDesc: "x",
+        output_TransactionID: code === "INS-0" ? "REV2" : "",
+      }));
+    const r = await adapter.refund(reversal);
+    assert(r.supported);
+    assertEquals([r.method, r.state, r.failureReason], [
+      "reversal",
+      state,
+      reason,
+    ], code);
+  }
+  const path = `${MARKET}/queryTransactionStatus/`;
+  for (
+    const [word, state] of [
+      ["Completed", "refunded"],
+      ["Pending", "pending"],
+      ["Failed", "failed"],
+    ]
+  ) {
+    mock.on("GET", path, () =>
+      json(200, {
+        output_ResponseCode: "INS-0",
+        output_ResponseTransactionStatus: word,
+        output_OriginalTransactionID: "REV2",
+      }));
+    const r = await adapter.refundStatus({
+      reference: reversal.reference,
+      method: "reversal",
+    });
+    assert(r.supported);
+    assertEquals(r.state, state, word);
+  }
+  assertEquals(
+    mock.callsTo(path).at(-1)!.url.searchParams.get("input_QueryReference"),
+    reversal.reference,
+  );
+  mock.on("GET", path, () =>
+    json(400, {
+      output_ResponseCode: "INS-18",
+      output_ResponseDesc: "Invalid TransactionID Used",
+    }));
+  const missing = await adapter.refundStatus({
+    reference: reversal.reference,
+    method: null,
+  });
+  assert(missing.supported);
+  assertEquals([missing.state, missing.notFound], ["ambiguous", true]);
 });

@@ -240,27 +240,82 @@ Deno.test("config: every missing variable is named; factory builds each provider
       mode: "sync",
       callbackAuth: "none",
       statusQuery: true,
-      refund: true,
+      refund: {
+        whole: "reversal",
+        partial: "reversal",
+        statusQuery: ["reversal"],
+        callbacks: false,
+      },
     },
     airtel: {
       mode: "async",
       callbackAuth: "hmac",
       statusQuery: true,
-      refund: true,
+      // no disbursement configured: only a whole payment goes back by itself
+      refund: {
+        whole: "refund",
+        partial: null,
+        statusQuery: [],
+        callbacks: false,
+      },
     },
     mixx: {
       mode: "async",
       callbackAuth: "url_token",
       statusQuery: false,
-      refund: false,
+      refund: null, // no B2C configured: refunds are paid by hand
     },
     halopesa: {
       mode: "async",
       callbackAuth: "hmac",
       statusQuery: true,
-      refund: false,
+      refund: {
+        whole: "payout",
+        partial: "payout",
+        statusQuery: ["payout"],
+        callbacks: true,
+      },
     },
   });
+  const payouts = envOf({
+    AIRTEL_DISBURSEMENT_PIN: "1234",
+    AIRTEL_ENCRYPTION_PUBLIC_KEY: "k",
+    MIXX_B2C_URL: "http://127.0.0.1:1/mixx/b2c",
+    MIXX_B2C_MSISDN: "255650000001",
+    MIXX_B2C_PIN: "1234",
+    MIXX_B2C_SENDER_NAME: "WATS",
+    MIXX_B2C_BRAND_ID: "1",
+  });
+  const withPayouts = (n: string) => payouts(n) ?? env(n);
+  assertEquals(
+    createPaymentAdapter("airtel", { env: withPayouts }).capabilities.refund,
+    {
+      whole: "refund",
+      partial: "payout",
+      statusQuery: ["payout"],
+      callbacks: false,
+    },
+  );
+  assertEquals(
+    createPaymentAdapter("mixx", { env: withPayouts }).capabilities.refund,
+    { whole: "payout", partial: "payout", statusQuery: [], callbacks: false },
+  );
+  // a group of optional variables is all or nothing: a half-configured B2C is an error
+  let half: unknown;
+  try {
+    createPaymentAdapter("mixx", {
+      env: (n) => n === "MIXX_B2C_PIN" ? "1234" : env(n),
+    });
+  } catch (e) {
+    half = e;
+  }
+  assert(half instanceof ConfigError);
+  assertEquals(half.missing, [
+    "MIXX_B2C_URL",
+    "MIXX_B2C_MSISDN",
+    "MIXX_B2C_SENDER_NAME",
+    "MIXX_B2C_BRAND_ID",
+  ]);
   assert(isProviderName("mixx"));
   assertFalse(isProviderName("tigo"));
   assertFalse(isProviderName("clickpesa")); // a protocol, not a provider

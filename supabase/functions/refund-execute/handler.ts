@@ -1,0 +1,335 @@
+/**
+ * refund-execute: sends the refunds SQL granted, and settles the ones whose answer was
+ * lost. Called by the scheduler (Supabase Cron) or an operator, with the service role key.
+ *
+ * 1. `refunds_to_execute` lists requested refunds (to send) and processing ones without an
+ *    answer for `stale_seconds` (to ask about);
+ * 2. a requested refund is claimed (`claim_refund`: claimed is true for exactly one
+ *    caller, so a retried or concurrent run never sends it twice), sent through the
+ *    payment's provider (M-Pesa reversal, Airtel refund, a B2C payout where the provider
+ *    has no refund API), and the answer recorded (`record_refund_outcome`): succeeded,
+ *    failed (nothing moved), or ambiguous (it stays processing; never resent);
+ * 3. a stale processing refund is asked about by our reference (`refundStatus`): a final
+ *    answer is recorded; a provider that has no record of it (it never arrived) fails it,
+ *    so an operator can retry it with the same reference or pay it by hand.
+ *
+ * What a refund is, how much and to whom, and every state change, are SQL's: this function
+ * only carries the claim to the provider and the answer back. Each RPC is a typed function
+ * of _shared/edge/rpc.ts.
+ */
+import type {
+  PaymentAdapter,
+  ProviderName,
+  RefundMethod,
+  RefundResult,
+  RefundState,
+} from "../_shared/payments/mod.ts";
+import { isProviderName } from "../_shared/payments/mod.ts";
+import {
+  errorResponse,
+  HttpError,
+  json,
+  readBody,
+  unavailable,
+} from "../_shared/edge/http.ts";
+import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
+import type { Rpc, Select } from "../_shared/edge/db.ts";
+import * as sql from "../_shared/edge/rpc.ts";
+
+export interface RefundDeps {
+  serviceRpc: Rpc;
+  serviceSelect: Select;
+  adapterFor(provider: ProviderName): PaymentAdapter;
+  now(): number;
+}
+
+interface Options {
+  limit: number;
+  staleSeconds: number;
+  budgetMs: number;
+}
+
+/** A processing refund is asked about only after this long without an answer: a send in
+ * flight (a claim, then up to two provider calls) must have finished by then, or "the
+ * provider does not know it" could fail a refund that is being sent. */
+export const MIN_STALE_SECONDS = 60;
+
+function options(raw: string): Options {
+  const defaults: Options = { limit: 50, staleSeconds: 120, budgetMs: 50_000 };
+  if (!raw.trim()) return defaults;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
+  }
+  const whole = (
+    value: unknown,
+    fallback: number,
+    min: number,
+    max: number,
+  ) => {
+    if (value === undefined) return fallback;
+    if (
+      typeof value !== "number" || !Number.isInteger(value) || value < min ||
+      value > max
+    ) {
+      throw new HttpError(
+        422,
+        "invalid_option",
+        "limit must be a whole number from 1 to 500, stale_seconds from " +
+          `${MIN_STALE_SECONDS} to 86400`,
+      );
+    }
+    return value;
+  };
+  return {
+    limit: whole(body.limit, defaults.limit, 1, 500),
+    staleSeconds: whole(
+      body.stale_seconds,
+      defaults.staleSeconds,
+      MIN_STALE_SECONDS,
+      86_400,
+    ),
+    budgetMs: defaults.budgetMs,
+  };
+}
+
+/** The provider's answer as record_refund_outcome's outcome. */
+function outcomeOf(state: RefundState): "succeeded" | "failed" | "ambiguous" {
+  return state === "refunded"
+    ? "succeeded"
+    : state === "failed"
+    ? "failed"
+    : "ambiguous";
+}
+
+/** `reason: provider message`, for the operator (SQL keeps 500 characters). */
+function failureText(reason: string, message?: string): string {
+  return message ? `${reason}: ${message.slice(0, 300)}` : reason;
+}
+
+type Row = Record<string, unknown>;
+
+/** Records a refund that was claimed but could not be sent: nothing moved. */
+async function notSent(
+  deps: RefundDeps,
+  refundId: string,
+  reason: string,
+  method: RefundMethod | null = null,
+): Promise<Row> {
+  const recorded = await sql.recordRefundOutcome(deps.serviceRpc, {
+    refundId,
+    outcome: "failed",
+    method,
+    failureReason: reason,
+  });
+  return {
+    refund_id: refundId,
+    result: "failed",
+    refund_status: recorded.refund_status,
+    reason,
+  };
+}
+
+async function send(refundId: string, deps: RefundDeps): Promise<Row> {
+  const claim = await sql.claimRefund(deps.serviceRpc, refundId);
+  if (!claim.claimed) return { refund_id: refundId, result: "not_claimed" };
+  // From here the refund is processing and ours alone: whatever happens, record it.
+  if (!claim.provider || !isProviderName(claim.provider)) {
+    return await notSent(deps, refundId, "unknown_provider");
+  }
+  let adapter: PaymentAdapter;
+  try {
+    adapter = deps.adapterFor(claim.provider);
+  } catch (error) {
+    console.error(`refund provider ${claim.provider} not configured:`, error);
+    return await notSent(deps, refundId, "provider_not_configured");
+  }
+  let result: RefundResult;
+  try {
+    result = await adapter.refund({
+      providerRef: claim.payment_reference ?? "",
+      providerTxnId: claim.provider_txn_id ?? null,
+      amount: claim.amount ?? 0,
+      reference: claim.reference ?? "",
+      msisdn: claim.msisdn ?? null,
+      wholePayment: claim.whole_payment === true,
+    });
+  } catch (error) {
+    // adapters throw only before sending (a request they refuse to build); answers that
+    // arrive are read, and missing answers are ambiguous
+    console.error(`refund ${refundId} was not sent:`, error);
+    return await notSent(
+      deps,
+      refundId,
+      failureText(
+        "not_sent",
+        error instanceof Error ? error.message : String(error),
+      ),
+    );
+  }
+  if (!result.supported) {
+    return await notSent(
+      deps,
+      refundId,
+      `no_refund_api: ${claim.provider} refunds are paid by hand (record_manual_refund)`,
+    );
+  }
+  const outcome = outcomeOf(result.state);
+  const recorded = await sql.recordRefundOutcome(deps.serviceRpc, {
+    refundId,
+    outcome,
+    method: result.method,
+    providerRefundId: result.providerRefundId ?? null,
+    // accepted and in progress (pending) is no failure; a lost answer is said why
+    failureReason: outcome === "succeeded" || result.state === "pending"
+      ? null
+      : failureText(
+        result.failureReason ??
+          (outcome === "failed" ? "provider_error" : "no_final_answer"),
+        result.message ?? result.rawCode,
+      ),
+  });
+  return {
+    refund_id: refundId,
+    result: outcome === "ambiguous" ? "pending" : outcome,
+    method: result.method,
+    refund_status: recorded.refund_status,
+    recorded: recorded.result,
+  };
+}
+
+async function check(refundId: string, deps: RefundDeps): Promise<Row> {
+  const sent = await sql.refundSent(deps.serviceSelect, refundId);
+  if (!sent) return { refund_id: refundId, result: "unknown_refund" };
+  if (sent.status !== "processing") {
+    return {
+      refund_id: refundId,
+      result: "settled",
+      refund_status: sent.status,
+    };
+  }
+  if (!isProviderName(sent.provider)) {
+    return { refund_id: refundId, result: "unknown_provider" };
+  }
+  let adapter: PaymentAdapter;
+  try {
+    adapter = deps.adapterFor(sent.provider);
+  } catch (error) {
+    console.error(`refund provider ${sent.provider} not configured:`, error);
+    return { refund_id: refundId, result: "provider_unavailable" };
+  }
+  const method = sent.method === "manual" ? null : sent.method;
+  const status = await adapter.refundStatus({
+    reference: sent.reference,
+    method,
+  });
+  if (!status.supported) {
+    // Mixx B2C, Airtel's refund API: only an operator can settle it
+    return { refund_id: refundId, result: "cannot_ask" };
+  }
+  if (status.transportError) {
+    return { refund_id: refundId, result: "provider_unreachable" };
+  }
+  // the method the provider was asked about is the one it knows the refund by
+  const asked = method ?? adapter.capabilities.refund?.statusQuery[0] ?? null;
+  if (status.notFound) {
+    const recorded = await sql.recordRefundOutcome(deps.serviceRpc, {
+      refundId,
+      outcome: "failed",
+      method: asked,
+      failureReason:
+        "not_found_at_provider: the provider has no refund with this reference; it was never received",
+    });
+    return {
+      refund_id: refundId,
+      result: "not_found",
+      refund_status: recorded.refund_status,
+      recorded: recorded.result,
+    };
+  }
+  const outcome = outcomeOf(status.state);
+  if (outcome === "ambiguous") {
+    return {
+      refund_id: refundId,
+      result: "still_pending",
+      state: status.state,
+    };
+  }
+  const recorded = await sql.recordRefundOutcome(deps.serviceRpc, {
+    refundId,
+    outcome,
+    method: asked,
+    providerRefundId: status.providerRefundId ?? null,
+    failureReason: outcome === "failed"
+      ? failureText(status.failureReason ?? "provider_error", status.message)
+      : null,
+  });
+  return {
+    refund_id: refundId,
+    result: outcome,
+    refund_status: recorded.refund_status,
+    recorded: recorded.result,
+  };
+}
+
+export async function handleRefundExecute(
+  req: Request,
+  deps: RefundDeps,
+): Promise<Response> {
+  try {
+    if (req.method !== "POST") {
+      throw new HttpError(405, "method_not_allowed", "use POST");
+    }
+    const token = bearerToken(req);
+    const claims = token ? decodeClaims(token) : null;
+    if (claims?.role !== "service_role") {
+      throw new HttpError(
+        403,
+        "service_role_required",
+        "only the scheduler sends refunds",
+      );
+    }
+    const opts = options(await readBody(req, 4096));
+    const started = deps.now();
+    const due = await sql.refundsToExecute(deps.serviceRpc, {
+      limit: opts.limit,
+      staleSeconds: opts.staleSeconds,
+    });
+    const results: Row[] = [];
+    for (const refund of due) {
+      if (deps.now() - started > opts.budgetMs) {
+        results.push({ refund_id: refund.refund_id, result: "deferred" });
+        continue;
+      }
+      try {
+        results.push(
+          refund.status === "requested"
+            ? await send(refund.refund_id, deps)
+            : await check(refund.refund_id, deps),
+        );
+      } catch (error) {
+        // a database call failed: a claimed refund stays processing and is asked about
+        // once stale; nothing is sent twice
+        console.error(`refund ${refund.refund_id} failed:`, error);
+        results.push({ refund_id: refund.refund_id, result: "error" });
+      }
+    }
+    const counts: Record<string, number> = {};
+    for (const r of results) {
+      const key = String(r.result);
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+    return json(200, { checked: due.length, counts, results });
+  } catch (error) {
+    if (error instanceof HttpError) return errorResponse(error);
+    console.error("refund-execute failed:", error);
+    return errorResponse(
+      unavailable("refunds were not executed; it runs again soon"),
+    );
+  }
+}

@@ -1,0 +1,12 @@
+import { createPaymentAdapter } from "../_shared/payments/mod.ts";
+import { rpcWith, selectWith, serviceClient } from "../_shared/edge/db.ts";
+import { handleRefundExecute } from "./handler.ts";
+
+Deno.serve((req) =>
+  handleRefundExecute(req, {
+    serviceRpc: rpcWith(serviceClient()),
+    serviceSelect: selectWith(serviceClient()),
+    adapterFor: (provider) => createPaymentAdapter(provider),
+    now: () => Date.now(),
+  })
+);
