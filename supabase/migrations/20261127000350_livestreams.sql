@@ -400,7 +400,7 @@ create policy "users read their own livestream reminders, admins read all"
 on public.livestream_reminders
 for select
 to authenticated
-using (user_id = any((select private.visible_user_ids())::uuid[]));
+using (user_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "users ask to be reminded of scheduled streams"
 on public.livestream_reminders
