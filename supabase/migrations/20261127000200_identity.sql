@@ -280,9 +280,9 @@ comment on function public.custom_access_token_hook(jsonb) is
 'Supabase Auth custom access token hook: adds claims user_role (profiles.role, or customer '
 'when the profile does not exist yet) and vendor_id (the shop the user owns, or null). '
 'Executable only by supabase_auth_admin. The apps use them for routing and UI; policies use '
-'them only to skip a lookup when they say "not an admin" or "no shop" '
-'(private.is_admin(), private.own_vendor_id()), and read every "yes" from the tables, so a '
-'token issued before a change can only see less, never more.';
+'user_role only to skip a lookup when it says "not an admin" (private.is_admin()) and read '
+'every "yes" from the tables, so a token issued before a promotion can only see less, never '
+'more; the shop is always read from vendors.';
 
 grant usage on schema public to supabase_auth_admin;
 revoke all on function public.custom_access_token_hook(jsonb)

@@ -135,12 +135,9 @@ security definer
 set search_path = ''
 as $$
 begin
-    -- The vendor_id claim (custom access token hook) only ever answers "no shop" here,
-    -- which spares most users the lookup: a token issued before its user opened a shop
-    -- reads as shopless until it is refreshed. A shop is always read from vendors.
-    if jsonb_typeof(auth.jwt() -> 'vendor_id') = 'null' then
-        return null;
-    end if;
+    -- Always read from vendors (a unique-index probe, once per statement), never from the
+    -- token's vendor_id claim: that claim is stale right after the owner opens a shop, and
+    -- the next thing an app does is add the shop's fulfilment center and products.
     return (select v.id from public.vendors as v where v.owner_id = auth.uid());
 end;
 $$;
@@ -148,8 +145,8 @@ $$;
 comment on function private.own_vendor_id() is
 'The shop the current user owns (whatever its status), or null: one per owner '
 '(vendors.owner_id is unique). Policies compare it as a scalar, `vendor_id = (select '
-'private.own_vendor_id())`, once per statement. A token whose vendor_id claim is null '
-'answers null without a lookup (a shop opened since then counts from the next token).';
+'private.own_vendor_id())`, once per statement. Read from vendors, never from the token: '
+'a shop counts the moment it is opened.';
 
 create function private.managed_from()
 returns uuid

@@ -69,8 +69,10 @@ begin
     if new.livestream_session_id is not null and not exists (
         select 1
         from public.livestream_products as lp
+        inner join public.livestream_sessions as s on lp.session_id = s.id
+        inner join public.vendors as v on s.vendor_id = v.id
         where lp.session_id = new.livestream_session_id and lp.product_id = new.product_id
-            and private.is_public_livestream(lp.session_id)
+            and s.status in ('scheduled', 'live') and v.status = 'approved'
     ) then
         raise exception 'that livestream does not feature this product (or is not on)'
             using errcode = '23514';

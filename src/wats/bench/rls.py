@@ -37,7 +37,7 @@ from wats.bench.rls_db import (
     policy_helpers,
     statements,
 )
-from wats.bench.rls_reads import Read, reads_of
+from wats.bench.rls_reads import Read, reads_of, unmeasured
 from wats.seed import synthetic
 from wats.settings import Settings
 from wats.stack import control
@@ -122,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
         renderer = Renderer(settings)
         service = key_claims(settings, settings.service_role_key)
         reads = selected(reads_of(settings.root), args.only)
+        if skipped := unmeasured(settings.root):
+            print(
+                f"Not measured (the service role reads them only through functions: no baseline): {', '.join(skipped)}"
+            )
         prepared = []
         for read in reads:
             role, svc = statements(conn, renderer, read, people[read.role], service)

@@ -126,6 +126,19 @@ class Statement:
         return text
 
 
+def role_settings(conn: psycopg.Connection[Any], role: str) -> list[tuple[str, str]]:
+    """The impersonated role's settings PostgREST applies to each request (cluster-wide,
+    then this database's)."""
+    rows = conn.execute(
+        "select unnest(s.setconfig) from pg_db_role_setting s join pg_roles r on r.oid = s.setrole "
+        "where r.rolname = %s and s.setdatabase in (0, (select oid from pg_database where datname = "
+        "current_database())) order by s.setdatabase",
+        [role],
+    ).fetchall()
+    pairs = [str(item).partition("=") for (item,) in rows]
+    return [(name, value) for name, _, value in pairs if "." not in name and name != "search_path"]
+
+
 class Renderer:
     """The Data API's own planner and SQL renderer, over one schema cache."""
 
@@ -156,9 +169,14 @@ class Renderer:
         sql, values = self.query(path)
         cursor = psycopg.ClientCursor(conn)
         role = str(claims.get("role", "anon"))
+        settings = role_settings(conn, role)
         setup = cursor.mogrify(
-            SETUP_SQL, [self.search_path, role, json.dumps(claims), "GET", urllib.parse.urlsplit(path).path, "{}", "{}"]
-        )
+            SETUP_SQL + "".join(", set_config(%s, %s, true)" for _ in settings),
+            [
+                self.search_path, role, json.dumps(claims), "GET", urllib.parse.urlsplit(path).path, "{}", "{}",
+                *(item for pair in settings for item in pair),
+            ],
+        )  # fmt: skip
         return Statement(path, role, setup, cursor.mogrify(sql, values))
 
 
