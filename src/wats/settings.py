@@ -74,6 +74,8 @@ class Settings:
     sandbox_port: int
     functions_port: int
     jwt_secret: str
+    #: Where the built admin dashboard (dashboard/dist) is served.
+    dashboard_port: int = 54350
 
     @classmethod
     def load(cls, instance: str | None = None) -> Settings:
@@ -92,6 +94,7 @@ class Settings:
             sandbox_port=_env_int("WATS_SANDBOX_PORT", 54330 + offset),
             functions_port=_env_int("WATS_FUNCTIONS_PORT", 54340 + offset),
             jwt_secret=os.environ.get("WATS_JWT_SECRET", DEFAULT_JWT_SECRET),
+            dashboard_port=_env_int("WATS_DASHBOARD_PORT", 54350 + offset),
         )
 
     # -- places -------------------------------------------------------------------------
@@ -145,6 +148,15 @@ class Settings:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    @property
+    def dashboard_dist(self) -> Path:
+        """The dashboard's production build (``npm run build`` in dashboard/)."""
+        return self.root / "dashboard" / "dist"
 
     @property
     def sandbox_url(self) -> str:

@@ -1,6 +1,6 @@
 """What WATS runs in the stand-in's process besides the Supabase services, plugged in as
 :class:`supabase_standin.Extension` objects: the mobile-money sandbox (and the provider
-settings it shares with the Edge Functions) and the payment scheduler."""
+settings it shares with the Edge Functions), the payment scheduler and the admin dashboard."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from wats.sandbox.app import create_app as create_sandbox_app
 from wats.sandbox.config import SandboxConfig
 from wats.sandbox.credentials import adapter_env, ensure_credentials
 from wats.settings import Settings
+from wats.stack.dashboard import Dashboard
 from wats.stack.scheduler import run as run_scheduler
 
 #: Prefixes of the variables the payment adapters read.
@@ -131,4 +132,4 @@ class Scheduler:
 
 def for_settings(settings: Settings) -> list[Extension]:
     """The extensions of one WATS instance, in start order."""
-    return [Sandbox(settings), Scheduler(settings)]
+    return [Sandbox(settings), Scheduler(settings), Dashboard(settings)]
