@@ -124,7 +124,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     print_status(s)
     print(
         "\nTry it: ./scripts/wats demo   (OTP sign-in, a two-vendor cart and a mobile-money checkout)"
-        f"\nAdmin dashboard: {s.dashboard_url}   (sign in as 255700000001; ./scripts/wats dashboard for Vite's dev server)"
+        f"\nAdmin dashboard: {s.dashboard_url}   (sign in as 255700000001; Vite's dev server: ./scripts/wats dashboard)"
         "\nStop it: ./scripts/wats stop"
     )
     return 0
