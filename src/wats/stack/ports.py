@@ -33,7 +33,7 @@ def free_offset(settings: Settings, count: int, exclude: set[int]) -> int | None
             base + offset,
             db_base + offset,
             54330 + offset,
-            54350 + offset,
+            settings.dashboard_port - offset_now + offset,
             *range(54340 + offset, 54340 + offset + count),
         ]
         if all(n < 65536 and is_free(n) for n in numbers):
