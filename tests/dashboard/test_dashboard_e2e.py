@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.dashboard.conftest import ADMIN_PHONE, CUSTOMER_PHONE, sign_in
 from tests.payments.market import Market
+from tests.payments.test_fulfilment import delivered, request_return
+from tests.payments.test_money import earned, payouts_of, wallet
 
 DIST = Path(__file__).resolve().parents[2] / "dashboard" / "dist"
 PAGES = ["overview", "vendors", "orders", "payments", "returns", "shipments", "payouts", "audit"]
@@ -208,6 +210,50 @@ def test_the_admin_packs_and_dispatches_a_shipment(
         [shipment[0]],
     ).fetchone()
     assert state == ("dispatched", "Dar Boda Express", "DBE-2026-0042", "shipped")
+
+
+def test_the_admin_approves_a_return_and_receives_it_restocked(
+    admin: Page, dashboard_url: str, market: Market, mdb: psycopg.Connection
+):
+    customer = market.customer()
+    order = delivered(market, customer, quantity=2, price=15_000)
+    ret = request_return(market, customer, order["line"], 2, details="the lid is cracked")
+    open_page(admin, dashboard_url, "returns")
+    row = admin.locator(f"tr[data-return='{ret['id']}']")
+    expect(row.locator(".badge")).to_have_text("requested")
+    row.get_by_role("button", name="Approve").click()
+    succeeded(admin)
+    expect(row.locator(".badge")).to_have_text("approved")
+    row.get_by_label("Restocked").fill("1")
+    row.get_by_label("Written off").fill("1")
+    row.get_by_role("button", name="Receive").click()
+    expect(row.locator(".badge")).not_to_have_text("approved", timeout=20_000)
+    state = mdb.execute(
+        "select r.status, r.restocked_quantity, r.damaged_quantity, r.decided_by::text, "
+        "(select count(*) from public.refunds f where f.return_id = r.id) from public.returns r where r.id = %s",
+        [ret["id"]],
+    ).fetchone()
+    assert state is not None
+    assert (state[0] in ("received", "refunded"), state[1:]) == (True, (1, 1, admin_id(mdb), 1))
+
+
+def test_the_admin_approves_a_big_payout(admin: Page, dashboard_url: str, market: Market, mdb: psycopg.Connection):
+    shop = market.shop()
+    wallet(market, shop)
+    earned(market, shop, price=1_200_000)
+    assert market.service_rpc("run_payouts", {}).status_code == 200
+    [(payout, amount, status, needs_approval)] = payouts_of(market, shop)
+    assert (status, needs_approval) == ("pending", True)
+    open_page(admin, dashboard_url, "payouts")
+    row = admin.locator(f"tr[data-payout='{payout}']")
+    expect(row).to_contain_text("awaiting approval")
+    expect(row).to_contain_text(f"TZS {amount:,}")
+    row.get_by_role("button", name="Approve").click()
+    succeeded(admin)
+    approved = mdb.execute(
+        "select approved_by::text, approved_at is not null from private.vendor_payouts where id = %s", [payout]
+    ).fetchone()
+    assert approved == (admin_id(mdb), True)
 
 
 def test_every_page_loads_in_both_languages(admin: Page, dashboard_url: str, artifacts: Path):
