@@ -90,7 +90,13 @@ def overview_sql(db: psycopg.Connection) -> dict[str, Any]:
         "count(*) filter (where status in ('succeeded', 'refunded', 'partially_refunded', 'failed', 'expired')) "
         f"from public.payments where created_at >= {EAT_TODAY} - interval '29 days' group by provider"
     ).fetchall()
+    times = db.execute(
+        "select round(avg(seconds_to_dispatch) filter (where seconds_to_dispatch >= 0)), "
+        "round(avg(seconds_to_deliver) filter (where seconds_to_deliver >= 0)) from public.shipments "
+        f"where delivered_at >= {EAT_TODAY} - interval '29 days'"
+    ).fetchone() or (None, None)
     return {
+        "fulfilment_s": tuple("" if t is None else str(int(t)) for t in times),
         "todays_orders": str(orders),
         "gmv": "TZS " + f"{gmv:,}",
         "review_queue": str(queue[0] if queue else 0),
@@ -104,7 +110,9 @@ def overview_page(page: Page) -> dict[str, Any]:
         rows.nth(i).get_attribute("data-provider"): rows.nth(i).locator("[data-field=counts]").inner_text()
         for i in range(rows.count())
     }
+    fulfilment = page.get_by_test_id("fulfilment")
     return {
+        "fulfilment_s": (fulfilment.get_attribute("data-dispatch-s"), fulfilment.get_attribute("data-deliver-s")),
         "todays_orders": page.get_by_test_id("todays-orders").inner_text(),
         "gmv": page.get_by_test_id("gmv").inner_text(),
         "review_queue": page.get_by_test_id("review-queue").inner_text(),

@@ -50,6 +50,7 @@ describe("durations and rates", () => {
     expect(formatDuration(3900)).toBe("1 h 05 min");
     expect(formatDuration(2 * 86400 + 4 * 3600)).toBe("2 d 4 h");
     expect(formatDuration(null)).toBe("—");
+    expect(formatDuration(-90)).toBe("-1 min");
   });
   it("rounds percentages to one decimal", () => {
     expect(formatPercent(0.875)).toBe("87.5%");

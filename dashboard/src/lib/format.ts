@@ -50,6 +50,7 @@ export function startOfEATDay(now: Date = new Date(), daysBack = 0): string {
 /** `1 h 05 min`, `3 d 4 h`, `42 s` */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  if (seconds < 0) return `-${formatDuration(-seconds)}`;
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min`;

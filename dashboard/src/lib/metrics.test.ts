@@ -26,6 +26,14 @@ describe("fulfilment times", () => {
     ).toEqual({ toDispatch: 200, toDeliver: 1000 });
     expect(fulfilmentTimes([])).toEqual({ toDispatch: null, toDeliver: null });
   });
+  it("leaves out negative durations (a clock moved by hand)", () => {
+    expect(
+      fulfilmentTimes([
+        { seconds_to_dispatch: 60, seconds_to_deliver: -345600 },
+        { seconds_to_dispatch: -1, seconds_to_deliver: 7200 },
+      ]),
+    ).toEqual({ toDispatch: 60, toDeliver: 7200 });
+  });
 });
 
 describe("daily series", () => {

@@ -47,10 +47,13 @@ export interface FulfilmentTimes {
   toDeliver: number | null;
 }
 
+/** Mean seconds from payment to dispatch and from dispatch to delivery. A negative
+ * duration can only come from a clock moved by hand (tests, fixes); it is left out. */
 export function fulfilmentTimes(shipments: ShipmentRow[]): FulfilmentTimes {
+  const valid = (v: number | null) => (v !== null && v >= 0 ? v : null);
   return {
-    toDispatch: mean(shipments.map((s) => s.seconds_to_dispatch)),
-    toDeliver: mean(shipments.map((s) => s.seconds_to_deliver)),
+    toDispatch: mean(shipments.map((s) => valid(s.seconds_to_dispatch))),
+    toDeliver: mean(shipments.map((s) => valid(s.seconds_to_deliver))),
   };
 }
 

@@ -87,11 +87,19 @@ export function Overview() {
             <Tile label={t("todaysOrders")} value={String(d.todaysOrders)} id="todays-orders" />
             <Tile label={t("gmv")} value={formatTZS(d.gmv)} id="gmv" />
             <Tile label={t("reviewQueue")} value={String(d.reviewQueue)} id="review-queue" href="#/payments" />
-            <Tile
-              label={t("fulfilment")}
-              value={`${formatDuration(d.times.toDispatch)} ${t("toDispatch")} · ${formatDuration(d.times.toDeliver)} ${t("toDeliver")}`}
-              id="fulfilment"
-            />
+            <div className="tile">
+              <span className="tile-label">{t("fulfilment")}</span>
+              <span
+                className="tile-value small"
+                data-testid="fulfilment"
+                data-dispatch-s={d.times.toDispatch === null ? "" : Math.round(d.times.toDispatch)}
+                data-deliver-s={d.times.toDeliver === null ? "" : Math.round(d.times.toDeliver)}
+              >
+                {formatDuration(d.times.toDispatch)} {t("toDispatch")}
+                <br />
+                {formatDuration(d.times.toDeliver)} {t("toDeliver")}
+              </span>
+            </div>
           </div>
           <section>
             <h2>{t("successByProvider")}</h2>
