@@ -173,7 +173,9 @@ def test_the_admin_resolves_a_payment_review(
     assert state == (False, admin_id(mdb), "customer paid in two parts", "paid")
 
 
-def test_the_admin_refunds_a_payment(admin: Page, dashboard_url: str, world: dict[str, Any], mdb: psycopg.Connection):
+def test_the_admin_refunds_a_payment(
+    admin: Page, dashboard_url: str, world: dict[str, Any], market: Market, mdb: psycopg.Connection
+):
     order = world["to_refund"]["order_id"]
     open_page(admin, dashboard_url, "orders")
     admin.get_by_test_id("order-search").fill(order)
@@ -184,6 +186,7 @@ def test_the_admin_refunds_a_payment(admin: Page, dashboard_url: str, world: dic
     expect(rows.first).to_contain_text("****")  # the phone, masked
     rows.first.click()
     detail = admin.get_by_test_id("order-detail")
+    expect(detail).to_contain_text(market.payment(world["to_refund"]["payment_id"])["provider_ref"])
     detail.get_by_label("Reason").fill("one item arrived broken")
     detail.get_by_label("Amount").fill("15000")
     detail.locator("[data-action=refund]").click()

@@ -128,7 +128,15 @@ export function Orders() {
 
 interface Detail {
   order: OrderRow & { cancel_reason: string | null };
-  payments: Array<{ id: string; provider: string; msisdn: string; amount: number; status: string; refunded_amount: number }>;
+  payments: Array<{
+    id: string;
+    provider: string;
+    msisdn: string;
+    amount: number;
+    status: string;
+    refunded_amount: number;
+    reference: string | null;
+  }>;
   shipments: Array<{ id: string; status: string; carrier: string | null; tracking_number: string | null }>;
   refunds: Array<{ id: string; amount: number; status: string; reference: string; source: string; created_at: string }>;
   audit: Array<{ id: string; action: string; entity_type: string; created_at: string; actor_role: string | null }>;
@@ -150,7 +158,14 @@ async function loadDetail(orderId: string): Promise<Detail> {
       .in("entity_id", ids)
       .order("created_at", { ascending: true }),
   );
-  return { order, payments, shipments, refunds, audit } as Detail;
+  // the reference the provider knows each payment by (admin-only RPC)
+  const withReferences = await Promise.all(
+    (payments as Detail["payments"]).map(async (p) => {
+      const { data } = await db.rpc("payment_reference", { p_payment_id: p.id });
+      return { ...p, reference: typeof data === "string" ? data : null };
+    }),
+  );
+  return { order, payments: withReferences, shipments, refunds, audit } as Detail;
 }
 
 function OrderDetail({ orderId }: { orderId: string }) {
@@ -215,7 +230,7 @@ function OrderDetail({ orderId }: { orderId: string }) {
               <ul>
                 {d.payments.map((p) => (
                   <li key={p.id}>
-                    {p.provider} {maskPhone(p.msisdn)} {formatTZS(p.amount)} <Badge value={p.status} />
+                    {p.provider} {p.reference ?? ""} {maskPhone(p.msisdn)} {formatTZS(p.amount)} <Badge value={p.status} />
                     {p.refunded_amount ? ` · refunded ${formatTZS(p.refunded_amount)}` : ""}
                   </li>
                 ))}
