@@ -56,8 +56,10 @@ def measures(artifacts: Path) -> Iterator[dict[str, Any]]:
     (artifacts / "measures.json").write_text(json.dumps(found, indent=2) + "\n")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # package scope: Playwright's sync API keeps an event loop running in this thread until
+    # it stops, and later suites call asyncio.run (the Realtime cells)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield b

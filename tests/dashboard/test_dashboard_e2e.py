@@ -154,6 +154,24 @@ def test_the_admin_approves_the_pending_vendor(
     assert status == ("approved", True, admin_id(mdb))
 
 
+def test_the_admin_suspends_the_vendor_with_a_reason(
+    admin: Page, dashboard_url: str, world: dict[str, Any], mdb: psycopg.Connection
+):
+    """After its approval (the test above), the same shop is suspended with the reason."""
+    open_page(admin, dashboard_url, "vendors")
+    row = admin.locator(f"tr[data-vendor='{world['shop_slug']}']")
+    expect(row.locator(".badge")).to_have_text("approved")
+    row.get_by_label("Reason").fill("Sold counterfeit phones")
+    admin.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Suspend").click()
+    succeeded(admin)
+    expect(row.locator(".badge")).to_have_text("suspended")
+    state = mdb.execute(
+        "select status, status_reason, suspended_at is not null from public.vendors where id = %s", [world["shop"]]
+    ).fetchone()
+    assert state == ("suspended", "Sold counterfeit phones", True)
+
+
 def test_the_admin_resolves_a_payment_review(
     admin: Page, dashboard_url: str, world: dict[str, Any], mdb: psycopg.Connection
 ):
@@ -197,6 +215,19 @@ def test_the_admin_refunds_a_payment(
         [world["to_refund"]["payment_id"]],
     ).fetchall()
     assert refund == [(15_000, "review", "one item arrived broken", admin_id(mdb))]
+
+
+def test_the_admin_finds_an_order_by_its_payment_reference(
+    admin: Page, dashboard_url: str, world: dict[str, Any], market: Market
+):
+    """The reference the customer's SMS and the provider show (admin-only RPC)."""
+    reference = market.payment(world["to_ship"]["payment_id"])["provider_ref"]
+    open_page(admin, dashboard_url, "orders")
+    admin.get_by_test_id("order-search").fill(reference)
+    admin.get_by_role("button", name="Search").click()
+    rows = admin.locator("[data-testid=orders] tbody tr[data-order]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-order", world["to_ship"]["order_id"])
 
 
 def test_the_admin_packs_and_dispatches_a_shipment(

@@ -46,11 +46,17 @@ async function findOrders(input: string): Promise<OrderRow[]> {
     const pay = must(await db.from("payments").select("order_id").eq("id", s)) as Array<{ order_id: string }>;
     ids = [s, ...pay.map((p) => p.order_id)];
   } else {
-    const [pays, refunds] = await Promise.all([
+    const [pays, refunds, byReference] = await Promise.all([
       db.from("payments").select("order_id").or(`provider_txn_id.eq.${s},provider_request_id.eq.${s}`).then(must),
       db.from("refunds").select("order_id").or(`reference.eq.${s},provider_refund_id.eq.${s}`).then(must),
+      // our payment reference (what the provider and the customer's SMS show): admin-only RPC
+      db.rpc("payment_by_reference", { p_reference: s }).then(must),
     ]);
     ids = [...(pays as Array<{ order_id: string }>), ...(refunds as Array<{ order_id: string }>)].map((r) => r.order_id);
+    if (typeof byReference === "string") {
+      const pay = must(await db.from("payments").select("order_id").eq("id", byReference)) as Array<{ order_id: string }>;
+      ids.push(...pay.map((p) => p.order_id));
+    }
   }
   if (ids.length === 0) return [];
   return must(await db.from("orders").select(ORDER_COLUMNS).in("id", ids));

@@ -1,3 +1,4 @@
+import { useState } from "react";
 import { Badge, Flash, Loaded } from "../components/State";
 import { formatEAT, maskPhone } from "../lib/format";
 import { useT } from "../lib/i18n";
@@ -11,6 +12,7 @@ export interface VendorRow {
   slug: string;
   region: string | null;
   status: string;
+  status_reason: string | null;
   created_at: string;
   approved_at: string | null;
   vendor_accounts: { payout_provider: string | null; payout_msisdn: string | null } | null;
@@ -33,15 +35,26 @@ export function Vendors() {
         must(
           await supabase()
             .from("vendors")
-            .select("id,name,slug,region,status,created_at,approved_at,vendor_accounts(payout_provider,payout_msisdn)"),
+            .select(
+              "id,name,slug,region,status,status_reason,created_at,approved_at,vendor_accounts(payout_provider,payout_msisdn)",
+            ),
         ) as VendorRow[],
       ),
     [],
   );
   const { message, busy, act } = useAction(q.reload);
-  // vendors.status is an admin-only column (guard trigger); the audit trigger records who and when.
+  const [reasons, setReasons] = useState<Record<string, string>>({});
+  // vendors.status and status_reason are admin-only columns (guard trigger); the audit
+  // trigger records who and when.
   const setStatus = (v: VendorRow, status: string, label: string) =>
-    act(`${label} ${v.name}`, () => supabase().from("vendors").update({ status }).eq("id", v.id));
+    act(
+      `${label} ${v.name}`,
+      () =>
+        supabase()
+          .from("vendors")
+          .update({ status, status_reason: reasons[v.id]?.trim() || null })
+          .eq("id", v.id),
+    );
   return (
     <>
       <Flash message={message} />
@@ -53,6 +66,7 @@ export function Vendors() {
                 <th>{t("name")}</th>
                 <th>{t("region")}</th>
                 <th>{t("status")}</th>
+                <th>{t("reason")}</th>
                 <th>{t("created")}</th>
                 <th>Wallet</th>
                 <th>{t("actions")}</th>
@@ -65,6 +79,14 @@ export function Vendors() {
                   <td>{v.region ?? "—"}</td>
                   <td>
                     <Badge value={v.status} />
+                  </td>
+                  <td>
+                    <input
+                      aria-label={t("reason")}
+                      placeholder={v.status_reason ?? ""}
+                      value={reasons[v.id] ?? ""}
+                      onChange={(e) => setReasons({ ...reasons, [v.id]: e.target.value })}
+                    />
                   </td>
                   <td>{formatEAT(v.created_at)}</td>
                   <td>
