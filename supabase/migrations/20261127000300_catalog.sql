@@ -30,6 +30,9 @@ create table public.vendors (
     status text not null default 'pending' constraint vendors_status_allowed check (
         status in ('pending', 'approved', 'suspended')
     ),
+    status_reason text constraint vendors_status_reason_length check (
+        char_length(status_reason) <= 500
+    ),
     approved_at timestamptz,
     suspended_at timestamptz,
     created_at timestamptz not null default now(),
@@ -46,6 +49,9 @@ comment on column public.vendors.logo_path is
 comment on column public.vendors.status is
 'pending (applied), approved (listed), suspended. Admin only; transitions checked against '
 'private.status_transitions (machine vendor).';
+comment on column public.vendors.status_reason is
+'Why an admin last changed the status (e.g. the reason for a suspension), shown to the '
+'owner. Admin only, like status; the audit log keeps every earlier one.';
 
 create index vendors_status_idx on public.vendors (status);
 
@@ -245,10 +251,13 @@ comment on function private.guard_admin_only_change() is
 'not change those columns (listed as trigger arguments, for the error message).';
 
 create trigger vendors_guard_status
-before update of status on public.vendors
+before update of status, status_reason on public.vendors
 for each row
-when (old.status is distinct from new.status)
-execute function private.guard_admin_only_change('status');
+when (
+    old.status is distinct from new.status
+    or old.status_reason is distinct from new.status_reason
+)
+execute function private.guard_admin_only_change('status', 'status_reason');
 
 create trigger vendors_status_transition
 before update of status on public.vendors
@@ -721,7 +730,7 @@ to service_role;
 
 grant insert (owner_id, name, slug, description, logo_path, region)
 on table public.vendors to authenticated;
-grant update (name, slug, description, logo_path, region, status)
+grant update (name, slug, description, logo_path, region, status, status_reason)
 on table public.vendors to authenticated;
 grant delete on table public.vendors to authenticated;
 -- the custom access token hook (20261127000200_identity.sql) names the shop a user owns

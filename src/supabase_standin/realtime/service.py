@@ -66,8 +66,8 @@ class RealtimeService:
             await self.pool.open(timeout=5)
         except Exception as exc:
             log.warning(
-                "realtime is not served: cannot connect as %s (%s); `wats db reset` recreates the database "
-                "with the realtime baseline",
+                "realtime is not served: cannot connect as %s (%s); recreate the database from the "
+                "baseline (it creates the realtime schema and role)",
                 ROLE,
                 type(exc).__name__,
             )
