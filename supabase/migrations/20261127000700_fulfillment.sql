@@ -468,7 +468,10 @@ declare
     v_shipment public.shipments%rowtype;
 begin
     v_shipment := private.shipment_for_change(p_shipment_id);
-    if not (private.is_fulfilment_staff() or v_shipment.customer_id = (select auth.uid())) then
+    if not (
+        private.is_fulfilment_staff()
+        or v_shipment.customer_id is not distinct from (select auth.uid())
+    ) then
         raise exception 'only the customer or fulfilment staff confirm a delivery'
             using errcode = '42501';
     end if;

@@ -169,7 +169,9 @@ declare
         (select v.id from public.vendors as v where v.owner_id = (select auth.uid()))
     );
 begin
-    if v_vendor is null or not (v_vendor = private.own_vendor_id() or private.is_admin()) then
+    -- null-safe: a caller without a shop has own_vendor_id() null, and must be refused
+    if v_vendor is null
+        or (v_vendor is distinct from private.own_vendor_id() and not private.is_admin()) then
         raise exception 'only the vendor''s owner or an admin may see its money' using errcode = '42501';
     end if;
     return v_vendor;

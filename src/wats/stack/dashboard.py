@@ -5,15 +5,12 @@ OTP and every rule is RLS and the SQL functions."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -22,6 +19,7 @@ from starlette.routing import Route
 from supabase_standin.ports import Port
 from supabase_standin.stack import StackConfig
 from wats.settings import Settings
+from wats.stack.local_server import LocalServer
 
 
 class DashboardNotBuilt(RuntimeError):
@@ -112,8 +110,7 @@ class Dashboard:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server = LocalServer()
 
     def ports(self) -> list[Port]:
         return [Port(self.settings.dashboard_port, "dashboard")]
@@ -122,26 +119,10 @@ class Dashboard:
         return {}
 
     async def start(self, config: StackConfig) -> None:
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(self.settings),
-                host="127.0.0.1",
-                port=self.settings.dashboard_port,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-                proxy_headers=False,
-                timeout_graceful_shutdown=2,
-            )
-        )
-        self._task = asyncio.create_task(self._server.serve())
+        self._server.start(create_app(self.settings), self.settings.dashboard_port, lifespan="off")
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 15)
+        await self._server.stop()
 
     def ready(self) -> bool:
-        return self._server is not None and self._server.started
+        return self._server.ready()

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 
-import uvicorn
 from dotenv import dotenv_values
 from starlette.applications import Starlette
 
@@ -20,6 +19,7 @@ from wats.sandbox.config import SandboxConfig
 from wats.sandbox.credentials import adapter_env, ensure_credentials
 from wats.settings import Settings
 from wats.stack.dashboard import Dashboard
+from wats.stack.local_server import LocalServer
 from wats.stack.notify import run as run_notify
 from wats.stack.scheduler import run as run_scheduler
 
@@ -82,8 +82,7 @@ class Sandbox:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server = LocalServer()
 
     def ports(self) -> list[Port]:
         return [Port(self.settings.sandbox_port, "sandbox")]
@@ -92,29 +91,13 @@ class Sandbox:
         return functions_env(self.settings)
 
     async def start(self, config: StackConfig) -> None:
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                sandbox_app(self.settings),
-                host="127.0.0.1",
-                port=self.settings.sandbox_port,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-                proxy_headers=False,
-                timeout_graceful_shutdown=2,
-            )
-        )
-        self._task = asyncio.create_task(self._server.serve())
+        self._server.start(sandbox_app(self.settings), self.settings.sandbox_port, lifespan="on")
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 15)
+        await self._server.stop()
 
     def ready(self) -> bool:
-        return self._server is not None and self._server.started
+        return self._server.ready()
 
 
 class Scheduler:
