@@ -5,7 +5,7 @@ Arranging (``World.arrange``):
 - Users: ``customer``, ``other_customer``, ``vendor``, ``other_vendor`` are new users made
   with the Auth admin API (``service.auth.admin.create_user``) who act with access tokens
   minted with the project's JWT secret; ``admin`` is the seeded admin, who signs in by
-  phone OTP through supabase-py (a test phone of ``[auth.sms.test_otp]``, so no SMS is
+  phone OTP through supabase-py (a test phone of the local stack, ``wats.test_otp``, so no SMS is
   spent). Two more users own rows nobody acting owns: ``pending_owner`` (a shop awaiting
   approval) and ``bystander`` (no shop, no cart, a notification).
 - Shops are opened through the Data API by their owners and approved by the admin through
@@ -34,7 +34,6 @@ import datetime as dt
 import json
 import secrets
 import string
-import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,7 +44,8 @@ from psycopg.types.json import Jsonb
 from supabase import Client
 
 from tests.policies.actors import Actor, anon_actor, minted_actor, otp_actor, service_actor
-from tests.policies.matrix import ROOT, TableSpec
+from tests.policies.matrix import TableSpec
+from wats.test_otp import local_test_otps
 
 ADDRESS = {"recipient_name": "Policy Suite", "region": "Dar es Salaam", "district": "Ilala", "street": "Uhuru St 1"}
 BUCKET = "product-images"
@@ -176,8 +176,9 @@ def new_phone() -> str:
 
 
 def test_otp_phones() -> dict[str, str]:
-    config = tomllib.loads((ROOT / "supabase" / "config.toml").read_text())
-    return dict(config["auth"]["sms"]["test_otp"])
+    """The stack's test phones: the local stack's (WATS_AUTH_SMS_TEST_OTP, default the seeded
+    demo users), never supabase/config.toml's (tests/lint/test_config_safety.py)."""
+    return local_test_otps()
 
 
 @dataclass
@@ -340,9 +341,7 @@ class World:
         """The seeded admin signs in with their test phone and OTP through supabase-py."""
         phones = test_otp_phones()
         rows = self.q("select id, phone from public.profiles where role = 'admin' and phone = any(%s)", [list(phones)])
-        assert rows, (
-            "no seeded admin with a test phone of [auth.sms.test_otp]: seed the stack (wats db reset / wats seed)"
-        )
+        assert rows, "no seeded admin with a test phone (wats.test_otp): seed the stack (wats db reset / wats seed)"
         uid, phone = str(rows[0][0]), rows[0][1]
         actor, token = otp_actor("admin", self.target.url, self.target.anon_key, phone, phones[phone])
         assert actor.uid == uid
