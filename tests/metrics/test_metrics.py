@@ -11,7 +11,6 @@ import datetime as dt
 import secrets
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -21,15 +20,9 @@ import pytest
 from postgrest.exceptions import APIError
 from supabase import Client
 
+from tests.metrics.data import Rows, phone_of
 from wats.metrics import report, sparkline
-from wats.seed.catalog import PEOPLE
 from wats.seed.sessions import sign_in
-
-ADDRESS = '{"recipient_name": "Metrics", "region": "Dar es Salaam", "district": "Ilala", "street": "1"}'
-
-
-def phone_of(key: str) -> str:
-    return next(p.phone for p in PEOPLE if p.key == key)
 
 
 @pytest.fixture(scope="module")
@@ -54,116 +47,60 @@ def mdb(target) -> Iterator[psycopg.Connection]:  # type: ignore[no-untyped-def]
         yield conn
 
 
-@pytest.fixture(scope="module")
-def customer_id(mdb: psycopg.Connection) -> str:
-    db = mdb
-    row = db.execute("select id::text from public.profiles where phone = %s", [phone_of("amina")]).fetchone()
-    assert row, "seed the stack (wats db reset)"
-    return str(row[0])
-
-
-def order(db: psycopg.Connection, customer: str, at: dt.datetime, status: str, **times: dt.datetime) -> str:
-    columns = ", ".join(times)
-    marks = ", ".join(["%s"] * len(times))
-    row = db.execute(
-        "insert into public.orders (customer_id, status, subtotal, total, shipping_address, phone, idempotency_key, "
-        f"expires_at, created_at{', ' + columns if times else ''}) "
-        f"values (%s, %s, 1000, 1000, %s::jsonb, '255711000001', %s, %s, %s{', ' + marks if times else ''}) "
-        "returning id::text",
-        [customer, status, ADDRESS, f"metrics-{uuid.uuid4()}", at + dt.timedelta(minutes=30), at, *times.values()],
-    ).fetchone()
-    assert row
-    return str(row[0])
-
-
-def payment(
-    db: psycopg.Connection, customer: str, order_id: str, provider: str, status: str, at: dt.datetime, seconds: int
-) -> str:
-    row = db.execute(
-        "insert into public.payments (order_id, customer_id, provider, msisdn, amount, status, created_at, "
-        "push_requested_at, completed_at, refunded_amount) "
-        "values (%s, %s, %s, '255711000001', 1000, %s, %s, %s, %s, %s) returning id::text",
-        [
-            order_id,
-            customer,
-            provider,
-            status,
-            at,
-            at,
-            at + dt.timedelta(seconds=seconds),
-            500 if status == "partially_refunded" else 0,
-        ],
-    ).fetchone()
-    assert row
-    return str(row[0])
+@pytest.fixture
+def rows(mdb: psycopg.Connection) -> Iterator[Rows]:
+    made = Rows(mdb)
+    yield made
+    made.remove()
 
 
 @pytest.fixture(scope="module")
-def business(mdb: psycopg.Connection, customer_id: str, day: dt.datetime) -> Iterator[dict[str, Any]]:
+def business(mdb: psycopg.Connection, day: dt.datetime) -> Iterator[dict[str, Any]]:
     """One day: mpesa 10 finished payments (6 succeeded, 1 partially refunded, 2 failed, 1
     expired; 10 … 100 s from push to outcome), airtel 2 succeeded (30 s); 3 more checkouts
     abandoned; 3 shipments at DAR; a 500 TZS refund; 4 mpesa callbacks (1 unauthenticated)
     and 2 airtel ones (both unauthenticated)."""
-    db, c, at = mdb, customer_id, day
-    paid_orders = []
-    plan = [("mpesa", "succeeded")] * 6 + [("mpesa", "partially_refunded"), ("mpesa", "failed"), ("mpesa", "failed")]
-    plan += [("mpesa", "expired")]
-    for i, (provider, status) in enumerate(plan):
-        seconds = 10 * (i + 1)
-        if status in ("succeeded", "partially_refunded"):
-            o = order(db, c, at, "paid", paid_at=at + dt.timedelta(seconds=seconds))
-            paid_orders.append(o)
-        elif status == "expired":
-            o = order(db, c, at, "expired", expired_at=at + dt.timedelta(minutes=30))
-        else:
-            o = order(db, c, at, "cancelled", cancelled_at=at + dt.timedelta(seconds=seconds))
-        p = payment(db, c, o, provider, status, at, seconds)
+    made, db, at = Rows(mdb), mdb, day
+    plan = ["succeeded"] * 6 + ["partially_refunded", "failed", "failed", "expired"]
+    for i, status in enumerate(plan):
+        p = made.paid("mpesa", status, at, 10 * (i + 1))
         if status == "partially_refunded":
             db.execute(
                 "insert into public.refunds (payment_id, order_id, customer_id, provider, amount, source, status, "
-                "created_at, completed_at) values (%s, %s, %s, 'mpesa', 500, 'review', 'succeeded', %s, %s)",
-                [p, o, c, at, at],
+                "created_at, completed_at) select id, order_id, customer_id, 'mpesa', 500, 'review', 'succeeded', "
+                "%s, %s from public.payments where id = %s",
+                [at, at, p],
             )
     for _ in range(2):
-        o = order(db, c, at, "paid", paid_at=at + dt.timedelta(seconds=30))
-        paid_orders.append(o)
-        payment(db, c, o, "airtel", "succeeded", at, 30)
+        made.paid("airtel", "succeeded", at, 30)
     for _ in range(3):
-        order(db, c, at, "expired", expired_at=at + dt.timedelta(minutes=30))
+        made.order(at, "expired", expired_at=at + dt.timedelta(minutes=30))
+    paid_orders = [
+        r[0]
+        for r in db.execute(
+            "select id from public.orders where id = any(%s::uuid[]) and status = 'paid' order by paid_at limit 3",
+            [made.orders],
+        ).fetchall()
+    ]
     center = db.execute("select id from public.fulfillment_centers where code = 'DAR'").fetchone()
-    assert center
+    assert center and len(paid_orders) == 3
     hour = dt.timedelta(hours=1)
     for o, dispatched, delivered in (
         (paid_orders[0], 1 * hour, 24 * hour),
         (paid_orders[1], 2 * hour, 48 * hour),
         (paid_orders[2], 3 * hour, None),
     ):
-        paid = db.execute("select paid_at from public.orders where id = %s", [o]).fetchone()
-        assert paid
         db.execute(
             "insert into public.shipments (order_id, customer_id, center_id, status, dispatched_at, delivered_at) "
-            "values (%s, %s, %s, %s, %s, %s)",
-            [
-                o,
-                c,
-                center[0],
-                "delivered" if delivered else "dispatched",
-                paid[0] + dispatched,
-                paid[0] + delivered if delivered else None,
-            ],
+            "select o.id, o.customer_id, %s, %s, o.paid_at + %s, o.paid_at + %s from public.orders o where o.id = %s",
+            [center[0], "delivered" if delivered else "dispatched", dispatched, delivered, o],
         )
-    for provider, authenticated in (("mpesa", True), ("mpesa", True), ("mpesa", None), ("mpesa", False)):
-        db.execute(
-            "insert into private.payment_events (provider, body, authenticated, received_at) values (%s, 'x', %s, %s)",
-            [provider, authenticated, at],
-        )
+    for authenticated in (True, True, None, False):
+        made.event("mpesa", authenticated, at)
     for _ in range(2):
-        db.execute(
-            "insert into private.payment_events (provider, body, authenticated, received_at) "
-            "values ('airtel', 'x', false, %s)",
-            [at],
-        )
+        made.event("airtel", False, at)
     yield {"day": day}
+    made.remove()
 
 
 def test_payment_success_rate_and_time_to_outcome(admin: Client, business: dict[str, Any]) -> None:
@@ -206,16 +143,15 @@ def test_webhook_authentication_failures(admin: Client, business: dict[str, Any]
     assert got == {"mpesa": (4, 1), "airtel": (2, 2)}
 
 
-def test_now_counts_the_review_queue(admin: Client, db: psycopg.Connection, customer_id: str) -> None:
+def test_now_counts_the_review_queue(admin: Client, mdb: psycopg.Connection, rows: Rows) -> None:
     def queue() -> int:
         rows = admin.rpc("metrics_now", {}).execute().data
         return next(r["value"] for r in rows if r["metric"] == "payments_to_review")
 
     before = queue()
     at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    o = order(db, customer_id, at, "paid", paid_at=at)
-    p = payment(db, customer_id, o, "mixx", "succeeded", at, 5)
-    db.execute("update public.payments set needs_review = true, review_reason = 'other' where id = %s", [p])
+    p = rows.paid("mixx", "succeeded", at, 5)
+    mdb.execute("update public.payments set needs_review = true, review_reason = 'other' where id = %s", [p])
     assert queue() == before + 1
 
 
@@ -245,12 +181,11 @@ def test_sparkline_scales_between_the_smallest_and_largest() -> None:
     assert sparkline([]) == ""
 
 
-def test_wats_metrics_prints_the_demo_numbers(target, mdb: psycopg.Connection, customer_id: str) -> None:  # type: ignore[no-untyped-def]
+def test_wats_metrics_prints_the_demo_numbers(target, mdb: psycopg.Connection, rows: Rows) -> None:  # type: ignore[no-untyped-def]
     """`wats metrics` over the stack's database: a payment finished an hour ago shows up in
     the payments table and today's orders."""
     at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    o = order(mdb, customer_id, at, "paid", paid_at=at)
-    payment(mdb, customer_id, o, "halopesa", "succeeded", at, 12)
+    rows.paid("halopesa", "succeeded", at, 12)
     text = report(mdb, 3, timing=True)
     line = next(row for row in text.splitlines() if row.startswith("halopesa"))
     assert " 1 " in f" {line} " and "12" in line, line

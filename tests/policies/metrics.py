@@ -32,7 +32,7 @@ TOTALS: dict[str, tuple[str, str]] = {
         "and source = 'callback'",
     ),
 }
-NAMES = (*TOTALS, "metrics_now")
+NAMES = (*TOTALS, "metrics_now", "ops_alerts")
 
 
 def window() -> dict[str, str]:
@@ -45,6 +45,8 @@ def check(world: World, name: str, role: str, value: str, what: str) -> set[str]
     if name == "metrics_webhooks":  # a callback that failed authentication
         world.q("insert into private.payment_events (provider, body, authenticated) values ('mpesa', 'x', false)")
     args: dict[str, Any] = {} if name == "metrics_now" else window()
+    if name == "ops_alerts":
+        args = {"p_include_resolved": True}
     out = actor.run(lambda c: c.rpc(name, args).execute())
     if value == "none":
         assert_denied(out, actor, what, silent_ok=False)
@@ -57,6 +59,9 @@ def check(world: World, name: str, role: str, value: str, what: str) -> set[str]
         flagged = world.one("select count(*) from public.payments where needs_review and reviewed_at is null")
         assert got.get(("payments_to_review", None)) == flagged, f"{what}: {got}, {flagged} flagged"
         assert ("stock_outs", None) in got, f"{what}: {got}"
+        return {"allowed"}
+    if name == "ops_alerts":  # the world's resolved alert is among them
+        assert any(r["rule"] == "policy_suite" and r["subject"] == world.run for r in rows), f"{what}: {rows[:3]}"
         return {"allowed"}
     column, sql = TOTALS[name]
     expected = world.one(sql, {"from": args["p_from"], "to": args["p_to"]})

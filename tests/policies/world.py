@@ -92,6 +92,7 @@ UNIVERSE = {
     "private.notification_texts": "true",
     "private.payment_references": f"payment_id in {MY_PAYMENTS}",
     "private.scheduled_jobs": "true",
+    "private.ops_alerts": "rule = 'policy_suite'",
     "private.settings": "true",
     "private.status_transitions": "true",
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
@@ -141,6 +142,7 @@ PROBE_COLUMN = {
     "private.payment_events": "error",
     "private.payment_references": "reference",
     "private.scheduled_jobs": "description",
+    "private.ops_alerts": "summary",
     "private.settings": "description",
     "private.status_transitions": "to_state",
     "private.vendor_payouts": "failure_reason",
@@ -664,6 +666,11 @@ class World:
             "on conflict (customer_id) do nothing",
             [self.users["customer"]],
         )
+        self.q(
+            "insert into private.ops_alerts (rule, subject, status, summary, resolved_at) "
+            "values ('policy_suite', %s, 'resolved', 'policy suite', now())",
+            [self.run],
+        )
 
     def _arrange_storage(self) -> None:
         self.misc_folder = f"policy-{self.run}-misc"
@@ -992,6 +999,8 @@ class World:
             return [{"category_id": self.categories["child"], "commission_bps": 5}]
         if label == "private.loyalty_expiry_notices":
             return [{"customer_id": u["other_customer"], "last_activity_at": now.isoformat()}]
+        if label == "private.ops_alerts":
+            return [{"rule": "policy_suite", "subject": self.run, "summary": "policy suite"}]
         raise AssertionError(f"no insert candidates for {label}")
 
     @contextlib.contextmanager

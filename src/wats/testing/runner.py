@@ -27,7 +27,14 @@ def test_functions(settings: Settings) -> dict[str, str]:
 
 #: Scheduled jobs the suites run by hand and assert on; the test instance pauses them so a
 #: run of the clock cannot take a refund or payout from under a test.
-PAUSED_JOBS = ("refund-execute", "payout-execute", "complete-orders", "run-payouts", "expire-points")
+PAUSED_JOBS = (
+    "refund-execute",
+    "payout-execute",
+    "complete-orders",
+    "run-payouts",
+    "expire-points",
+    "evaluate-alerts",
+)
 
 
 def test_services_env(settings: Settings) -> dict[str, str]:
