@@ -30,6 +30,7 @@ import {
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export type { CheckoutResult } from "../_shared/edge/rpc.ts";
 
@@ -238,7 +239,7 @@ export async function handleCheckout(
     try {
       adapter = deps.adapterFor(result.provider);
     } catch (error) {
-      console.error("payment provider not configured:", error);
+      reportError("payment provider not configured:", error);
       await sql.recordPaymentInitiation(deps.serviceRpc, {
         paymentId: result.payment_id,
         outcome: "failed",
@@ -313,7 +314,7 @@ export async function handleCheckout(
     } catch (error) {
       // The prompt went out but we could not record it: reconciliation will ask the
       // provider (the push was claimed, so it is never sent again).
-      console.error("could not record the push outcome:", error);
+      reportError("could not record the push outcome:", error);
       return accepted(result, {
         order_status: result.order_status,
         payment_status: "ambiguous",
@@ -321,7 +322,7 @@ export async function handleCheckout(
     }
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error, corsHeaders);
-    console.error("checkout-initiate failed:", error);
+    reportError("checkout-initiate failed:", error);
     return errorResponse(
       unavailable("checkout failed; nothing was charged, try again"),
       corsHeaders,
