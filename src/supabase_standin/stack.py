@@ -202,6 +202,8 @@ class Stack:
                 proxy_headers=False,
                 timeout_graceful_shutdown=5,
                 limit_concurrency=1000,
+                # Realtime's WebSocket (the sans-I/O protocol of the websockets package).
+                ws="websockets-sansio",
             )
         )
         serving = asyncio.create_task(gateway.serve())

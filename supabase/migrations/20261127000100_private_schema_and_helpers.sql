@@ -117,8 +117,8 @@ create table private.status_transitions (
 
 comment on table private.status_transitions is
 'Every allowed status change, per state machine (order, payment, shipment, return, vendor, '
-'livestream, bnpl, payout). A status update not listed here raises WT001. Staying in the '
-'same state is always allowed. Initial states are set by column defaults.';
+'livestream, bnpl, instalment, payout). A status update not listed here raises WT001. Staying '
+'in the same state is always allowed. Initial states are set by column defaults.';
 comment on column private.status_transitions.machine is
 'State machine name, passed as the first argument of private.enforce_status_transition().';
 
@@ -216,12 +216,16 @@ values
 ('livestream', 'scheduled', 'live'),
 ('livestream', 'scheduled', 'cancelled'),
 ('livestream', 'live', 'ended'),
--- buy now, pay later
+-- instalment plan (lipa kidogo kidogo, 20261127001160_instalments.sql): pending until the
+-- first instalment is paid (cancelled if it is not); active -> completed when the last one
+-- is paid, or cancelled when one stays unpaid past the grace period (paid ones refunded).
 ('bnpl', 'pending', 'active'),
 ('bnpl', 'pending', 'cancelled'),
 ('bnpl', 'active', 'completed'),
-('bnpl', 'active', 'defaulted'),
-('bnpl', 'defaulted', 'completed'),
+('bnpl', 'active', 'cancelled'),
+-- instalment of a plan: paid by one succeeded payment, or cancelled with its plan
+('instalment', 'scheduled', 'paid'),
+('instalment', 'scheduled', 'cancelled'),
 -- vendor payout. A failed payout is final: its money is back in the vendor's available
 -- balance and the next run pays it in a new payout.
 ('payout', 'pending', 'processing'),

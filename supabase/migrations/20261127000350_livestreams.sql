@@ -1,6 +1,11 @@
--- WATS schema, part 3b: livestreams. A vendor schedules a live video session (on an
--- external video service) featuring some of their own products. The public sees scheduled
--- and live sessions of approved vendors and the products they feature.
+-- WATS schema, part 3b: livestream shopping. A vendor schedules a live video session (on an
+-- external video service) featuring some of their own active products, each with an optional
+-- live price; starts it (status live), ends it or cancels it through the Data API. The public
+-- sees scheduled and live sessions of approved vendors and the products they feature.
+-- Customers ask to be reminded (livestream_reminders) and are notified when it starts.
+-- Checkout (20261127001100_checkout.sql) sells a featured product at its live price while its
+-- session is live, when the cart line names the session, and the order line remembers the
+-- session: vendors read their sales per session (livestream_sales).
 
 create table public.livestream_sessions (
     id uuid primary key default gen_random_uuid(),
@@ -86,6 +91,7 @@ create table public.livestream_products (
     position integer not null default 0 constraint livestream_products_position_range check (
         position between 0 and 100
     ),
+    live_price bigint constraint livestream_products_live_price_positive check (live_price > 0),
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
     primary key (session_id, product_id),
@@ -98,6 +104,10 @@ create table public.livestream_products (
 comment on table public.livestream_products is
 'Products featured in a livestream; both must belong to the same vendor (composite foreign '
 'keys). Public with a public session; the vendor writes.';
+comment on column public.livestream_products.live_price is
+'Whole TZS a customer pays for the product while the session is live, when the cart line names '
+'the session (checkout enforces it; a live price above the product''s price is ignored). Null: '
+'featured at the normal price.';
 
 create index livestream_products_vendor_id_session_id_idx on public.livestream_products (
     vendor_id, session_id
@@ -114,12 +124,185 @@ create trigger livestream_products_touch_updated_at
 before update on public.livestream_products
 for each row execute function private.touch_updated_at();
 
+create function private.check_featured_product()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if not exists (
+        select 1 from public.products as p where p.id = new.product_id and p.status = 'active'
+    ) then
+        raise exception 'only active products can be featured in a livestream'
+            using errcode = '23514';
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.check_featured_product() is
+'BEFORE INSERT trigger on livestream_products: a featured product is active (23514 otherwise). '
+'That it is the session vendor''s own is the composite foreign keys'' and the policies'' rule.';
+
+create trigger livestream_products_active_product
+before insert on public.livestream_products
+for each row execute function private.check_featured_product();
+
+-- ---------------------------------------------------------------------------------------
+-- Reminders: customers ask to be told when a session starts
+-- ---------------------------------------------------------------------------------------
+
+create function private.is_upcoming_livestream(p_session_id uuid)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    return (
+        select exists (
+            select 1
+            from public.livestream_sessions as s
+            inner join public.vendors as v on s.vendor_id = v.id
+            where s.id = p_session_id and s.status = 'scheduled' and v.status = 'approved'
+        )
+    );
+end;
+$$;
+
+comment on function private.is_upcoming_livestream(uuid) is
+'True when livestream session p_session_id is scheduled (not started yet) and its vendor '
+'approved: one can ask to be reminded of it.';
+
+grant execute on function private.is_upcoming_livestream(uuid) to authenticated, service_role;
+
+create table public.livestream_reminders (
+    session_id uuid not null references public.livestream_sessions (id) on delete cascade,
+    user_id uuid not null default auth.uid() references public.profiles (id) on delete cascade,
+    notified_at timestamptz,
+    created_at timestamptz not null default now(),
+    primary key (session_id, user_id)
+);
+
+comment on table public.livestream_reminders is
+'Who asked to be told when a scheduled livestream starts: the user inserts (and deletes) their '
+'own row for a scheduled session of an approved vendor; starting the session notifies each '
+'(livestream_started) and stamps notified_at. Users read their own, admins all; vendors see '
+'no one''s.';
+comment on column public.livestream_reminders.notified_at is
+'When the session''s start was told to the user (null: not started yet).';
+
+create index livestream_reminders_user_id_idx on public.livestream_reminders (user_id);
+
+create function private.notify_livestream_started()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_items jsonb;
+begin
+    -- everyone who asked, once, each in their own language
+    with told as (
+        update public.livestream_reminders as r
+        set notified_at = now()
+        where r.session_id = new.id and r.notified_at is null
+        returning r.user_id
+    )
+    select coalesce(jsonb_agg(jsonb_build_object(
+        'user_id', told.user_id,
+        'type', 'livestream_started',
+        'params', jsonb_build_object('vendor', v.name, 'title', new.title),
+        'data', jsonb_build_object(
+            'session_id', new.id, 'vendor_id', new.vendor_id, 'stream_url', new.stream_url
+        )
+    )), '[]'::jsonb)
+    into v_items
+    from told
+    cross join public.vendors as v
+    where v.id = new.vendor_id;
+    perform private.notify_all(v_items);
+    return null;
+end;
+$$;
+
+comment on function private.notify_livestream_started() is
+'AFTER UPDATE OF status trigger on livestream_sessions (becomes live): every user who asked '
+'to be reminded is notified once (livestream_started, with the stream URL).';
+
+create trigger livestream_sessions_notify_start
+after update of status on public.livestream_sessions
+for each row
+when (new.status = 'live' and old.status is distinct from 'live')
+execute function private.notify_livestream_started();
+
+-- ---------------------------------------------------------------------------------------
+-- Sales per session (order lines bought through a live session)
+-- ---------------------------------------------------------------------------------------
+
+create function public.livestream_sales(p_session_id uuid default null)
+returns table (
+    session_id uuid,
+    vendor_id uuid,
+    title text,
+    status text,
+    started_at timestamptz,
+    ended_at timestamptz,
+    orders bigint,
+    units bigint,
+    revenue bigint
+)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    v_vendors uuid [] := private.managed_vendor_ids();
+begin
+    return query
+    select
+        s.id,
+        s.vendor_id,
+        s.title,
+        s.status,
+        s.started_at,
+        s.ended_at,
+        count(distinct oi.order_id),
+        coalesce(sum(oi.quantity), 0)::bigint,
+        coalesce(sum(oi.line_total), 0)::bigint
+    from public.livestream_sessions as s
+    left join (
+        public.order_items as oi
+        inner join public.orders as o
+            on oi.order_id = o.id and o.status not in ('pending_payment', 'cancelled', 'expired')
+    ) on oi.vendor_id = s.vendor_id and oi.livestream_session_id = s.id
+    where s.vendor_id = any(v_vendors) and (p_session_id is null or s.id = p_session_id)
+    group by s.id
+    order by s.scheduled_start desc, s.id;
+end;
+$$;
+
+comment on function public.livestream_sales(uuid) is
+'A vendor''s sales per livestream session (one row per session of their shops, or only '
+'p_session_id): orders, units and revenue (whole TZS) of the order lines bought through the '
+'session while it was live, counting orders that were paid (and not cancelled). Admins get '
+'every vendor''s sessions, anyone else nothing.';
+
+revoke all on function public.livestream_sales(uuid) from public, anon, authenticated, service_role;
+grant execute on function public.livestream_sales(uuid) to authenticated;
+
 -- ---------------------------------------------------------------------------------------
 -- Privileges
 -- ---------------------------------------------------------------------------------------
 
 alter table public.livestream_sessions enable row level security;
 alter table public.livestream_products enable row level security;
+alter table public.livestream_reminders enable row level security;
 
 revoke all on table public.livestream_sessions, public.livestream_products
 from anon, authenticated, service_role;
@@ -134,10 +317,15 @@ grant update (title, description, scheduled_start, scheduled_end, stream_url, st
 on table public.livestream_sessions to authenticated;
 grant delete on table public.livestream_sessions to authenticated;
 
-grant insert (session_id, product_id, vendor_id, position)
+grant insert (session_id, product_id, vendor_id, position, live_price)
 on table public.livestream_products to authenticated;
-grant update (position) on table public.livestream_products to authenticated;
+grant update (position, live_price) on table public.livestream_products to authenticated;
 grant delete on table public.livestream_products to authenticated;
+
+revoke all on table public.livestream_reminders from anon, authenticated, service_role;
+grant select, delete on table public.livestream_reminders to authenticated;
+grant insert (session_id, user_id) on table public.livestream_reminders to authenticated;
+grant select, insert, update, delete on table public.livestream_reminders to service_role;
 
 -- ---------------------------------------------------------------------------------------
 -- Policies (one per role and action)
@@ -218,6 +406,27 @@ on public.livestream_products
 for delete
 to authenticated
 using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+
+-- livestream_reminders
+create policy "users read their own livestream reminders, admins read all"
+on public.livestream_reminders
+for select
+to authenticated
+using (user_id = any((select private.visible_user_ids())::uuid[]));
+
+create policy "users ask to be reminded of scheduled streams"
+on public.livestream_reminders
+for insert
+to authenticated
+with check (
+    user_id = (select auth.uid()) and private.is_upcoming_livestream(session_id)
+);
+
+create policy "users drop their own livestream reminders"
+on public.livestream_reminders
+for delete
+to authenticated
+using (user_id = (select auth.uid()));
 
 -- Nothing in `private` is executable unless granted by name above.
 revoke execute on all functions in schema private from public;

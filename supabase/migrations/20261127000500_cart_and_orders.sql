@@ -31,6 +31,7 @@ create table public.cart_items (
     quantity integer not null constraint cart_items_quantity_range check (
         quantity between 1 and 100
     ),
+    livestream_session_id uuid references public.livestream_sessions (id) on delete set null,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
     constraint cart_items_cart_product_key unique (cart_id, product_id),
@@ -45,12 +46,46 @@ comment on column public.cart_items.customer_id is
 'The cart''s owner (defaults to the signed-in user; the composite foreign key keeps it equal '
 'to the cart''s). Kept here so policies need no join.';
 
+comment on column public.cart_items.livestream_session_id is
+'The live session the customer added the product from (optional): while that session is live '
+'and features the product, checkout sells it at the session''s live price and the order line '
+'remembers the session.';
+
 create index cart_items_customer_id_cart_id_idx on public.cart_items (customer_id, cart_id);
 create index cart_items_product_id_idx on public.cart_items (product_id);
+create index cart_items_livestream_session_id_idx on public.cart_items (livestream_session_id);
 
 create trigger cart_items_touch_updated_at
 before update on public.cart_items
 for each row execute function private.touch_updated_at();
+
+create function private.check_cart_livestream()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if new.livestream_session_id is not null and not exists (
+        select 1
+        from public.livestream_products as lp
+        where lp.session_id = new.livestream_session_id and lp.product_id = new.product_id
+            and private.is_public_livestream(lp.session_id)
+    ) then
+        raise exception 'that livestream does not feature this product (or is not on)'
+            using errcode = '23514';
+    end if;
+    return new;
+end;
+$$;
+
+comment on function private.check_cart_livestream() is
+'BEFORE INSERT/UPDATE trigger on cart_items: a line naming a livestream names a scheduled or '
+'live session of an approved vendor that features its product (23514 otherwise).';
+
+create trigger cart_items_livestream_featured
+before insert or update of livestream_session_id, product_id on public.cart_items
+for each row execute function private.check_cart_livestream();
 
 -- ---------------------------------------------------------------------------------------
 -- Orders
@@ -182,12 +217,16 @@ create table public.order_items (
     commission_bps integer not null default 0 constraint order_items_commission_range check (
         commission_bps between 0 and 5000
     ),
+    livestream_session_id uuid,
     created_at timestamptz not null default now(),
     constraint order_items_line_total_adds_up check (line_total = unit_price * quantity),
     constraint order_items_order_fkey foreign key (customer_id, order_id)
     references public.orders (customer_id, id) on delete cascade,
     constraint order_items_product_fkey foreign key (vendor_id, product_id)
-    references public.products (vendor_id, id) on delete restrict
+    references public.products (vendor_id, id) on delete restrict,
+    -- a session of the line's own vendor
+    constraint order_items_livestream_fkey foreign key (vendor_id, livestream_session_id)
+    references public.livestream_sessions (vendor_id, id) on delete restrict
 );
 
 comment on table public.order_items is
@@ -205,6 +244,9 @@ comment on column public.order_items.unit_price is 'Product price at checkout, w
 comment on column public.order_items.line_total is 'unit_price * quantity (checked).';
 comment on column public.order_items.commission_bps is
 'Vendor commission at checkout (vendor_accounts.commission_bps), for payouts.';
+comment on column public.order_items.livestream_session_id is
+'The live session the line was bought through (its live price, while the session was live); '
+'null for an ordinary sale. public.livestream_sales sums them per session.';
 
 create index order_items_customer_id_order_id_idx on public.order_items (customer_id, order_id);
 create index order_items_order_id_idx on public.order_items (order_id);
@@ -214,6 +256,9 @@ create index order_items_vendor_id_created_at_idx on public.order_items (
     vendor_id, created_at desc, id
 );
 create index order_items_center_id_idx on public.order_items (center_id);
+create index order_items_vendor_id_livestream_session_id_idx on public.order_items (
+    vendor_id, livestream_session_id
+);
 
 -- ---------------------------------------------------------------------------------------
 -- What vendors see of the orders they fulfil (phone masked)
@@ -404,9 +449,9 @@ from anon, authenticated, service_role;
 grant select, delete on table public.carts to authenticated;
 grant insert (customer_id) on table public.carts to authenticated;
 grant select, delete on table public.cart_items to authenticated;
-grant insert (cart_id, customer_id, product_id, quantity)
+grant insert (cart_id, customer_id, product_id, quantity, livestream_session_id)
 on table public.cart_items to authenticated;
-grant update (quantity) on table public.cart_items to authenticated;
+grant update (quantity, livestream_session_id) on table public.cart_items to authenticated;
 grant select, insert, update, delete on table public.carts, public.cart_items to service_role;
 
 -- Orders and order items: read-only for every API role; SQL functions write them.

@@ -28,7 +28,7 @@ create table public.payments (
     ),
     status public.payment_status not null default 'pending',
     attempt integer not null default 1 constraint payments_attempt_range check (
-        attempt between 1 and 20
+        attempt between 1 and 50
     ),
     provider_request_id text constraint payments_provider_request_id_length check (
         char_length(provider_request_id) <= 128
@@ -60,6 +60,7 @@ create table public.payments (
             'success_after_expiry_no_stock',
             'success_after_failure',
             'duplicate_payment',
+            'plan_cancelled',
             'report_unreadable',
             'other'
         )
@@ -91,7 +92,9 @@ comment on column public.payments.status is
 '(timeout, unclear answer) -> succeeded | failed | expired, resolved only by a status query '
 'or a callback; succeeded -> refunded | partially_refunded; expired -> succeeded (money '
 'arrived late). Review is a flag (needs_review), not a status.';
-comment on column public.payments.attempt is 'Attempt number for the order, from 1.';
+comment on column public.payments.attempt is
+'Attempt number for the order, from 1 (an instalment plan pays with several payments, and '
+'an instalment that failed is tried again with a new one).';
 comment on column public.payments.provider_request_id is
 'Identifier the provider returned when it accepted the push (e.g. a conversation id).';
 comment on column public.payments.provider_txn_id is
@@ -109,7 +112,8 @@ comment on column public.payments.needs_review is
 'True when a person must look at this payment before money or stock moves: the provider '
 'reported a different amount, currency or msisdn, or one we could not read '
 '(report_unreadable, the fields in review_note), or money arrived after the order expired '
-'(no stock left) or after a failure, or the order was paid twice. review_reason says why.';
+'(no stock left) or after a failure, or the order (an instalment) was paid twice, or an '
+'instalment was paid after its plan was cancelled (plan_cancelled). review_reason says why.';
 comment on column public.payments.review_reason is
 'Why needs_review was set; kept after the review is resolved (reviewed_at, reviewed_by).';
 

@@ -9,7 +9,8 @@
 -- vendor where it concerns them), in their language (private.notification_texts).
 --
 -- Locks: functions that move stock or money lock in THE LOCK ORDER
--- (20261127001100_checkout.sql) through private.lock_payment(); shipment and return rows
+-- (20261127001100_checkout.sql) through private.lock_order_payments() (every payment of the
+-- order: an instalment plan's has several); shipment and return rows
 -- are locked after those, so a shipment change never waits on a payment change holding it.
 
 -- ---------------------------------------------------------------------------------------
@@ -527,18 +528,14 @@ set search_path = ''
 as $$
 declare
     v_shipment public.shipments%rowtype;
-    v_payment uuid;
-    v_refund uuid;
+    v_refunds uuid [];
 begin
     if not private.is_fulfilment_staff() then
         raise exception 'only fulfilment staff take parcels back' using errcode = '42501';
     end if;
-    select p.id into v_payment
-    from public.shipments as s
-    inner join public.payments as p
-        on s.order_id = p.order_id and p.status in ('succeeded', 'partially_refunded')
-    where s.id = p_shipment_id;
-    perform private.lock_payment(v_payment);  -- THE LOCK ORDER, then the parcel
+    -- THE LOCK ORDER (every payment of the order: an instalment plan's has several), then
+    -- the parcel
+    perform private.lock_order_payments((select s.order_id from public.shipments as s where s.id = p_shipment_id));
     v_shipment := private.shipment_for_change(p_shipment_id);
     if v_shipment.status <> 'failed' then
         perform private.refuse(
@@ -559,22 +556,22 @@ begin
     ) as l
     where i.product_id = l.product_id and i.center_id = l.center_id;
     -- the customer gets back what they paid for this parcel: its goods and its delivery fee
-    -- (less the parcel's share of a loyalty discount; never more than is left of the payment)
-    if v_payment is not null then
-        v_refund := private.grant_refund(
-            v_payment, null, 'cancellation', 'parcel could not be delivered', null, null,
-            (
-                select jsonb_agg(jsonb_build_object('order_item_id', sl.order_item_id, 'quantity', sl.quantity))
-                from public.shipment_lines as sl
-                where sl.shipment_id = p_shipment_id
-            ),
-            private.shipping_fee(1)
-        );
-    end if;
+    -- (less the parcel's share of a loyalty discount; never more than is left of what was paid)
+    v_refunds := private.grant_order_refund(
+        v_shipment.order_id, null, 'cancellation', 'parcel could not be delivered', null,
+        (
+            select jsonb_agg(jsonb_build_object('order_item_id', sl.order_item_id, 'quantity', sl.quantity))
+            from public.shipment_lines as sl
+            where sl.shipment_id = p_shipment_id
+        ),
+        private.shipping_fee(1)
+    );
     perform private.sync_order_status(v_shipment.order_id);
     perform private.tell_about_shipment(
         v_shipment, 'shipment_returned', true,
-        jsonb_build_object('amount', coalesce((select r.amount from public.refunds as r where r.id = v_refund), 0))
+        jsonb_build_object(
+            'amount', coalesce((select sum(r.amount) from public.refunds as r where r.id = any(v_refunds)), 0)
+        )
     );
     return v_shipment;
 end;
@@ -596,26 +593,21 @@ set search_path = ''
 as $$
 declare
     v_order public.orders%rowtype;
-    v_payment public.payments%rowtype;
     v_admin boolean := private.is_admin() or private.is_service_role();
-    v_refund uuid;
+    v_refunds uuid [];
+    v_left bigint;
 begin
     select * into v_order from public.orders where id = p_order_id;
     if not found or not (v_admin or v_order.customer_id = (select auth.uid())) then
         perform private.refuse(404, 'order_not_found', 'no such order');
     end if;
-    select p.* into v_payment
-    from public.payments as p
-    where p.order_id = p_order_id and p.status in ('succeeded', 'partially_refunded')
-    order by p.created_at desc
-    limit 1;
-    if v_payment.id is null then
+    if v_order.paid_at is null then
         perform private.refuse(
             409, 'order_not_paid', 'only a paid order can be cancelled (an unpaid one simply expires)'
         );
     end if;
-    v_payment := private.lock_payment(v_payment.id);  -- THE LOCK ORDER
-    select * into v_order from public.orders where id = p_order_id;
+    -- THE LOCK ORDER: every payment of the order (an instalment plan's has several)
+    v_order := private.lock_order_payments(p_order_id);
     if v_order.status not in ('paid', 'processing') then
         perform private.refuse(
             409, 'order_not_cancellable', format('a %s order can no longer be cancelled', v_order.status)
@@ -653,19 +645,22 @@ begin
         group by oi.product_id, oi.center_id
     ) as l
     where i.product_id = l.product_id and i.center_id = l.center_id;
-    v_refund := private.grant_refund(
-        v_payment.id,
-        v_payment.amount - private.refund_commitments(v_payment.id),
-        'cancellation',
-        left(coalesce(nullif(btrim(p_reason), ''), 'order cancelled'), 500),
-        null,
-        null
-    );
+    -- what is left of the money that paid for it (its payment, or its plan's instalments)
+    select coalesce(sum(p.amount - private.refund_commitments(p.id)), 0) into v_left
+    from public.payments as p
+    where p.order_id = p_order_id and p.status in ('succeeded', 'partially_refunded')
+        and private.payment_paid_for_order(p.id);
+    if v_left > 0 then
+        v_refunds := private.grant_order_refund(
+            p_order_id, v_left, 'cancellation',
+            left(coalesce(nullif(btrim(p_reason), ''), 'order cancelled'), 500), null
+        );
+    end if;
     perform private.notify_all(
         jsonb_build_array(jsonb_build_object(
             'user_id', v_order.customer_id, 'type', 'order_cancelled',
-            'params', jsonb_build_object('amount', v_payment.amount - v_payment.refunded_amount),
-            'data', jsonb_build_object('order_id', p_order_id, 'refund_id', v_refund)
+            'params', jsonb_build_object('amount', v_left),
+            'data', jsonb_build_object('order_id', p_order_id, 'refund_id', v_refunds[1])
         ))
         || coalesce((
             select jsonb_agg(jsonb_build_object(
@@ -677,7 +672,10 @@ begin
             where v.id in (select oi.vendor_id from public.order_items as oi where oi.order_id = p_order_id)
         ), '[]'::jsonb)
     );
-    return jsonb_build_object('order_id', p_order_id, 'order_status', 'cancelled', 'refund_id', v_refund);
+    return jsonb_build_object(
+        'order_id', p_order_id, 'order_status', 'cancelled', 'refund_id', v_refunds[1],
+        'refund_ids', to_jsonb(coalesce(v_refunds, '{}'::uuid []))
+    );
 end;
 $$;
 
@@ -971,14 +969,9 @@ set search_path = ''
 as $$
 declare
     v_return public.returns%rowtype;
-    v_payment uuid;
 begin
-    select p.id into v_payment
-    from public.returns as r
-    inner join public.payments as p
-        on r.order_id = p.order_id and p.status in ('succeeded', 'partially_refunded', 'refunded')
-    where r.id = p_return_id;
-    perform private.lock_payment(v_payment);  -- THE LOCK ORDER, then the return
+    -- THE LOCK ORDER (every payment of the order), then the return
+    perform private.lock_order_payments((select r.order_id from public.returns as r where r.id = p_return_id));
     select * into v_return from public.returns where id = p_return_id for update;
     if not found then
         perform private.refuse(404, 'return_not_found', 'no such return');
@@ -997,27 +990,23 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    v_payment uuid;
-    v_refund uuid;
+    v_refunds uuid [];
 begin
-    select p.id into v_payment
-    from public.payments as p
-    where p.order_id = p_return.order_id and p.status in ('succeeded', 'partially_refunded')
-    order by p.created_at desc
-    limit 1;
-    v_refund := private.grant_refund(
-        v_payment, null, 'return', 'return of ' || p_return.quantity || ' unit(s)', p_return.id, null,
+    v_refunds := private.grant_order_refund(
+        p_return.order_id, null, 'return', 'return of ' || p_return.quantity || ' unit(s)', p_return.id,
         jsonb_build_array(jsonb_build_object('order_item_id', p_return.order_item_id, 'quantity', p_return.quantity))
     );
-    update public.returns set refund_amount = (select r.amount from public.refunds as r where r.id = v_refund)
+    update public.returns
+    set refund_amount = (select sum(r.amount) from public.refunds as r where r.id = any(v_refunds))
     where id = p_return.id;
-    return v_refund;
+    return v_refunds[1];
 end;
 $$;
 
 comment on function private.grant_return_refund(public.returns) is
 'Grants the refund of a return: its units at the price paid (the delivery fee stays, the '
-'parcel did arrive).';
+'parcel did arrive), from the order''s payment (an instalment plan''s order: from its '
+'instalments'' payments, private.grant_order_refund). Returns the (first) refund id.';
 
 create function public.decide_return(p_return_id uuid, p_approve boolean, p_note text default null)
 returns public.returns

@@ -138,6 +138,43 @@ comment on function private.refund_commitments(uuid) is
 'Whole TZS already promised back from payment p_payment_id: the sum of all its refunds, '
 'whatever their state. A new refund may take at most the amount paid minus this.';
 
+create function private.record_refund_grant(
+    p_payment public.payments,
+    p_amount bigint,
+    p_source text,
+    p_reason text,
+    p_return_id uuid,
+    p_idempotency_key text,
+    p_allocation jsonb
+)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_id uuid;
+begin
+    insert into public.refunds (
+        payment_id, order_id, customer_id, provider, amount, source, reason, return_id,
+        granted_by, idempotency_key
+    )
+    values (
+        p_payment.id, p_payment.order_id, p_payment.customer_id, p_payment.provider, p_amount,
+        p_source, left(p_reason, 500), p_return_id, (select auth.uid()), p_idempotency_key
+    )
+    returning id into v_id;
+    perform private.post_refund_grant(v_id, p_allocation);
+    return v_id;
+end;
+$$;
+
+comment on function private.record_refund_grant(
+    public.payments, bigint, text, text, uuid, text, jsonb
+) is
+'Writes one granted refund of p_amount from payment p_payment (checked and locked by the '
+'caller) and posts its ledger legs p_allocation (private.refund_allocation, or its share of '
+'one: private.split_refund_allocation). Returns the refund id.';
+
 create function private.grant_refund(
     p_payment_id uuid,
     p_amount bigint,
@@ -202,16 +239,9 @@ begin
             jsonb_build_object('refundable', greatest(v_left, 0), 'requested', v_amount)
         );
     end if;
-    insert into public.refunds (
-        payment_id, order_id, customer_id, provider, amount, source, reason, return_id,
-        granted_by, idempotency_key
-    )
-    values (
-        v_payment.id, v_payment.order_id, v_payment.customer_id, v_payment.provider, v_amount,
-        p_source, left(p_reason, 500), p_return_id, (select auth.uid()), p_idempotency_key
-    )
-    returning id into v_id;
-    perform private.post_refund_grant(v_id, v_allocation);
+    v_id := private.record_refund_grant(
+        v_payment, v_amount, p_source, p_reason, p_return_id, p_idempotency_key, v_allocation
+    );
     perform private.notify(
         v_payment.customer_id,
         'refund_requested',
@@ -269,6 +299,94 @@ comment on function public.refund_payment(uuid, bigint, text, text, text) is
 'idempotency key (two admins pressing at once with the same key get one refund; '
 'different keys can never together exceed what was paid). Partial and repeated refunds are '
 'allowed up to the amount paid.';
+
+create function private.grant_order_refund(
+    p_order_id uuid,
+    p_amount bigint,
+    p_source text,
+    p_reason text,
+    p_return_id uuid,
+    p_items jsonb default null,
+    p_shipping bigint default 0
+)
+returns uuid[]
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_payments public.payments [];
+    v_payment public.payments%rowtype;
+    v_allocation jsonb;
+    v_parts jsonb;
+    v_left bigint;
+    v_amounts bigint [] := '{}'::bigint [];
+    v_payers public.payments [] := '{}'::public.payments [];
+    v_rest bigint;
+    v_take bigint;
+    v_ids uuid [] := '{}'::uuid [];
+begin
+    -- the payments that paid for the order (one, or each instalment of a plan), newest first
+    select coalesce(array_agg(p order by p.created_at desc, p.id), '{}'::public.payments [])
+    into v_payments
+    from public.payments as p
+    where p.order_id = p_order_id and p.status in ('succeeded', 'partially_refunded')
+        and private.payment_paid_for_order(p.id);
+    if cardinality(v_payments) = 0 then
+        return v_ids;
+    end if;
+    if cardinality(v_payments) = 1 then
+        return array[private.grant_refund(
+            v_payments[1].id, p_amount, p_source, p_reason, p_return_id, null, p_items, p_shipping
+        )];
+    end if;
+    -- several payments (an instalment plan's order): what the order gives back is worked out
+    -- once, then taken from the payments, newest first, each up to what is left of it
+    perform private.lock_order_payments(p_order_id);  -- THE LOCK ORDER (held already by callers)
+    v_allocation := private.refund_allocation(v_payments[1].id, p_amount, p_items, p_shipping);
+    v_rest := (v_allocation ->> 'amount')::bigint;
+    if v_rest is null or v_rest <= 0 then
+        perform private.refuse(409, 'refund_exceeds_payment', 'nothing of this order is left to refund');
+    end if;
+    foreach v_payment in array v_payments loop
+        exit when v_rest = 0;
+        v_left := v_payment.amount - private.refund_commitments(v_payment.id);
+        continue when v_left <= 0;
+        v_take := least(v_left, v_rest);
+        v_amounts := v_amounts || v_take;
+        v_payers := v_payers || v_payment;
+        v_rest := v_rest - v_take;
+    end loop;
+    if v_rest > 0 then
+        perform private.refuse(
+            409,
+            'refund_exceeds_payment',
+            'the order''s payments cannot give back that much',
+            jsonb_build_object('requested', (v_allocation ->> 'amount')::bigint, 'short', v_rest)
+        );
+    end if;
+    v_parts := private.split_refund_allocation(v_allocation, v_amounts);
+    for i in 1 .. cardinality(v_payers) loop
+        v_ids := v_ids || private.record_refund_grant(
+            v_payers[i], v_amounts[i], p_source, p_reason, p_return_id, null, v_parts -> (i - 1)
+        );
+    end loop;
+    perform private.notify(
+        v_payers[1].customer_id,
+        'refund_requested',
+        jsonb_build_object('amount', (v_allocation ->> 'amount')::bigint),
+        jsonb_build_object('order_id', p_order_id, 'refund_id', v_ids[1])
+    );
+    return v_ids;
+end;
+$$;
+
+comment on function private.grant_order_refund(uuid, bigint, text, text, uuid, jsonb, bigint) is
+'Grants what an order gives back (p_amount, or the named lines p_items plus p_shipping, as '
+'private.grant_refund) from the payments that paid for it: one refund from its payment, or, '
+'for an instalment plan''s order, one refund per payment (newest first, each up to what is '
+'left of it) sharing the ledger legs of one allocation (private.split_refund_allocation). '
+'409 refund_exceeds_payment beyond what was paid. Returns the refund ids (none when nothing '
+'was paid). The caller holds the order''s locks.';
 
 -- ---------------------------------------------------------------------------------------
 -- Sending (refund-execute, service role)
@@ -370,8 +488,14 @@ begin
     where p.id = p_refund.payment_id
     returning p.* into v_payment;
     if p_refund.return_id is not null then
+        -- refunded once every refund of the return is (one per payment of an instalment plan)
         update public.returns set status = 'refunded'
-        where id = p_refund.return_id and status in ('approved', 'received');
+        where id = p_refund.return_id and status in ('approved', 'received')
+            and not exists (
+                select 1 from public.refunds as r
+                where r.return_id = p_refund.return_id and r.id <> p_refund.id
+                    and r.status not in ('succeeded', 'manual')
+            );
     end if;
     perform private.post_refund_paid(p_refund);
     perform private.return_points(p_refund, v_payment);
@@ -668,7 +792,17 @@ begin
         jsonb_build_object('review', p_decision, 'note', left(p_note, 500))::text,
         true
     );
-    if p_decision = 'accept' then
+    if p_decision = 'accept' and v_payment.instalment_id is not null then
+        -- an instalment: accepted only while its plan still waits for it
+        if v_order.status <> 'pending_payment'
+            or private.settle_paid(v_payment, null) <> 'applied' then
+            perform private.refuse(
+                409, 'instalment_not_open',
+                'the plan was cancelled or the instalment already paid: refund this payment'
+            );
+        end if;
+        v_result := 'applied';
+    elsif p_decision = 'accept' then
         -- honour the order: its stock, taken again if it was released, then paid as usual
         if v_order.status = 'pending_payment' then
             v_result := private.settle_paid(v_payment, null);
@@ -712,7 +846,9 @@ comment on function public.resolve_payment_review(uuid, text, text) is
 'Admins decide a payment that needs review: accept (the order can still be honoured: stock '
 'taken again if it was released, order paid, parcels created) or refund (the money goes '
 'back in full). Writes reviewed_by and reviewed_at (nothing else does) and audits the '
-'decision. 409 not_in_review / stock_unavailable / order_not_open.';
+'decision. An instalment''s payment is accepted only while its plan waits for that '
+'instalment (409 instalment_not_open). 409 not_in_review / stock_unavailable / '
+'order_not_open.';
 
 -- ---------------------------------------------------------------------------------------
 -- Privileges and policies

@@ -1,7 +1,7 @@
--- WATS schema, part 8: loyalty points and buy-now-pay-later. Tables only: the points'
--- history is written with the ledger (20261127001150_loyalty.sql); BNPL plans by SQL
--- functions of a later issue (plan creation, instalment collection). Customers read their
--- own rows.
+-- WATS schema, part 8: loyalty points and instalment plans. Tables only: the points'
+-- history is written with the ledger (20261127001150_loyalty.sql); instalment plans (lipa
+-- kidogo kidogo: pay in 2-4 instalments before the goods ship, never credit) by checkout and
+-- the functions of 20261127001160_instalments.sql. Customers read their own rows.
 
 create table public.loyalty_points (
     id uuid primary key default gen_random_uuid(),
@@ -39,43 +39,6 @@ create trigger loyalty_points_no_truncate
 before truncate on public.loyalty_points
 for each statement execute function private.forbid_change();
 
-create function private.is_valid_instalment_schedule(p_schedule jsonb, p_total bigint)
-returns boolean
-language plpgsql
-immutable
-set search_path = ''
-as $$
-declare
-    v_item jsonb;
-    v_sum bigint := 0;
-begin
-    if p_schedule is null or jsonb_typeof(p_schedule) <> 'array'
-        or jsonb_array_length(p_schedule) not between 2 and 12 then
-        return false;
-    end if;
-    for v_item in select e.value from jsonb_array_elements(p_schedule) as e loop
-        if jsonb_typeof(v_item) <> 'object'
-            or coalesce(v_item ->> 'due_on', '') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
-            or jsonb_typeof(v_item -> 'amount') <> 'number'
-            or (v_item ->> 'amount') !~ '^[1-9][0-9]{0,14}$'
-            or (v_item ? 'paid_at' and jsonb_typeof(v_item -> 'paid_at') not in ('string', 'null'))
-        then
-            return false;
-        end if;
-        v_sum := v_sum + (v_item ->> 'amount')::bigint;
-    end loop;
-    return v_sum = p_total;
-end;
-$$;
-
-comment on function private.is_valid_instalment_schedule(jsonb, bigint) is
-'Shape of bnpl_orders.schedule: a JSON array of 2-12 objects {"due_on": "YYYY-MM-DD", '
-'"amount": whole TZS > 0, "paid_at": timestamp string or null} whose amounts add up to the '
-'plan total.';
-
-grant execute on function private.is_valid_instalment_schedule(jsonb, bigint)
-to authenticated, service_role;
-
 create table public.bnpl_orders (
     id uuid primary key default gen_random_uuid(),
     order_id uuid not null unique,
@@ -83,45 +46,58 @@ create table public.bnpl_orders (
     plan text not null constraint bnpl_orders_plan_allowed check (
         plan in ('pay_in_2', 'pay_in_3', 'pay_in_4')
     ),
-    principal bigint not null constraint bnpl_orders_principal_positive check (principal > 0),
-    fee bigint not null default 0 constraint bnpl_orders_fee_non_negative check (fee >= 0),
-    total bigint not null,
+    instalment_count integer not null constraint bnpl_orders_instalment_count_matches_plan check (
+        instalment_count = substr(plan, 8)::integer
+    ),
+    provider public.payment_provider not null,
+    total bigint not null constraint bnpl_orders_total_positive check (total > 0),
     currency text not null default 'TZS' constraint bnpl_orders_currency_tzs check (
         currency = 'TZS'
     ),
-    schedule jsonb not null,
+    interval_days integer not null constraint bnpl_orders_interval_days_range check (
+        interval_days between 1 and 60
+    ),
     status text not null default 'pending' constraint bnpl_orders_status_allowed check (
-        status in ('pending', 'active', 'completed', 'defaulted', 'cancelled')
+        status in ('pending', 'active', 'completed', 'cancelled')
+    ),
+    cancel_reason text constraint bnpl_orders_cancel_reason_length check (
+        char_length(cancel_reason) <= 500
     ),
     activated_at timestamptz,
     completed_at timestamptz,
-    defaulted_at timestamptz,
     cancelled_at timestamptz,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
-    constraint bnpl_orders_total_adds_up check (total = principal + fee),
-    constraint bnpl_orders_schedule_shape check (
-        private.is_valid_instalment_schedule(schedule, total)
-    ),
     constraint bnpl_orders_order_fkey foreign key (customer_id, order_id)
-    references public.orders (customer_id, id) on delete restrict
+    references public.orders (customer_id, id) on delete restrict,
+    -- Target of instalments' (customer_id, plan_id) foreign key.
+    constraint bnpl_orders_customer_id_id_key unique (customer_id, id)
 );
 
 comment on table public.bnpl_orders is
-'Buy-now-pay-later plan of an order: the instalment schedule and its status (machine bnpl). '
-'Read by the customer and admins; written only by SQL functions.';
+'An instalment plan of an order (lipa kidogo kidogo, layaway, not credit): the customer pays '
+'the order''s total in 2-4 instalments by push, with no fee and no interest; the stock stays '
+'reserved and the goods ship when the last one is paid. Created by checkout, moved only by '
+'SQL functions (20261127001160_instalments.sql). Read by the customer and admins.';
 comment on column public.bnpl_orders.customer_id is
 'The order''s customer (composite foreign key), kept here so policies need no join.';
-comment on column public.bnpl_orders.principal is 'Amount financed, whole TZS.';
-comment on column public.bnpl_orders.fee is 'Plan fee, whole TZS.';
-comment on column public.bnpl_orders.total is 'principal + fee: what the instalments add up to.';
-comment on column public.bnpl_orders.schedule is
-'Instalments: [{"due_on": "YYYY-MM-DD", "amount": n, "paid_at": null | timestamp}, ...], '
-'checked by private.is_valid_instalment_schedule().';
+comment on column public.bnpl_orders.plan is
+'pay_in_2, pay_in_3 or pay_in_4: how many instalments (instalment_count).';
+comment on column public.bnpl_orders.provider is
+'The mobile-money provider every instalment is pushed through (the one chosen at checkout).';
+comment on column public.bnpl_orders.total is
+'What the instalments add up to: the order''s total, no fee and no interest.';
+comment on column public.bnpl_orders.interval_days is
+'Days between two instalments (setting instalments.interval_days when the plan was made).';
 comment on column public.bnpl_orders.status is
-'pending -> active | cancelled; active -> completed | defaulted; defaulted -> completed.';
+'pending (first instalment not paid yet) -> active -> completed (last instalment paid: the '
+'order is paid and ships); pending -> cancelled (first instalment failed or expired); active '
+'-> cancelled (an instalment unpaid past the grace period: paid instalments refunded in '
+'full). Machine bnpl.';
 
 create index bnpl_orders_customer_id_order_id_idx on public.bnpl_orders (customer_id, order_id);
+-- The scheduled job walks the active plans.
+create index bnpl_orders_active_idx on public.bnpl_orders (created_at) where status = 'active';
 
 create trigger bnpl_orders_status_transition
 before update of status on public.bnpl_orders
@@ -131,7 +107,6 @@ execute function private.enforce_status_transition(
     'bnpl',
     'active:activated_at',
     'completed:completed_at',
-    'defaulted:defaulted_at',
     'cancelled:cancelled_at'
 );
 
@@ -139,16 +114,90 @@ create trigger bnpl_orders_touch_updated_at
 before update on public.bnpl_orders
 for each row execute function private.touch_updated_at();
 
+create table public.instalments (
+    id uuid primary key default gen_random_uuid(),
+    plan_id uuid not null,
+    order_id uuid not null,
+    customer_id uuid not null,
+    number integer not null constraint instalments_number_range check (number between 1 and 4),
+    amount bigint not null constraint instalments_amount_positive check (amount > 0),
+    currency text not null default 'TZS' constraint instalments_currency_tzs check (
+        currency = 'TZS'
+    ),
+    due_at timestamptz not null,
+    status text not null default 'scheduled' constraint instalments_status_allowed check (
+        status in ('scheduled', 'paid', 'cancelled')
+    ),
+    payment_id uuid references public.payments (id) on delete restrict,
+    reminded_at timestamptz,
+    paid_at timestamptz,
+    cancelled_at timestamptz,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    constraint instalments_plan_number_key unique (plan_id, number),
+    constraint instalments_plan_fkey foreign key (customer_id, plan_id)
+    references public.bnpl_orders (customer_id, id) on delete restrict,
+    constraint instalments_order_fkey foreign key (customer_id, order_id)
+    references public.orders (customer_id, id) on delete restrict,
+    constraint instalments_paid_has_payment check ((status = 'paid') = (payment_id is not null))
+);
+
+comment on table public.instalments is
+'The schedule of an instalment plan, fixed when the plan is made: one row per instalment '
+'(number, amount, due time), the amounts adding up exactly to the plan''s total. Each is paid '
+'by a payment of its own (payments.instalment_id; retries are new payments). Read by the '
+'customer and admins; written only by SQL functions. Machine instalment; audited.';
+comment on column public.instalments.customer_id is
+'The order''s customer (composite foreign keys), kept here so policies need no join.';
+comment on column public.instalments.due_at is
+'When the scheduled job pushes it (the first one: at checkout). Unpaid after '
+'instalments.grace_days the plan is cancelled.';
+comment on column public.instalments.status is
+'scheduled -> paid (payment_id: the succeeded payment that paid it) | cancelled (with its '
+'plan).';
+comment on column public.instalments.reminded_at is
+'When the customer was reminded that it falls due (instalments.reminder_hours before).';
+
+create index instalments_customer_id_plan_id_idx on public.instalments (customer_id, plan_id);
+create index instalments_customer_id_order_id_idx on public.instalments (customer_id, order_id);
+create index instalments_payment_id_idx on public.instalments (payment_id);
+-- The scheduled job picks the unpaid ones by due time.
+create index instalments_scheduled_due_at_idx on public.instalments (due_at)
+where status = 'scheduled';
+
+create trigger instalments_status_transition
+before update of status on public.instalments
+for each row
+when (old.status is distinct from new.status)
+execute function private.enforce_status_transition(
+    'instalment', 'paid:paid_at', 'cancelled:cancelled_at'
+);
+
+create trigger instalments_touch_updated_at
+before update on public.instalments
+for each row execute function private.touch_updated_at();
+
+-- Each instalment is paid by payments of its own, on the same rails as a full payment.
+alter table public.payments
+add column instalment_id uuid references public.instalments (id) on delete restrict;
+
+comment on column public.payments.instalment_id is
+'The instalment this payment pays (null: the payment is for the whole order).';
+
+create index payments_instalment_id_idx on public.payments (instalment_id);
+
 -- ---------------------------------------------------------------------------------------
 -- Privileges and policies
 -- ---------------------------------------------------------------------------------------
 
 alter table public.loyalty_points enable row level security;
 alter table public.bnpl_orders enable row level security;
+alter table public.instalments enable row level security;
 
-revoke all on table public.loyalty_points, public.bnpl_orders
+revoke all on table public.loyalty_points, public.bnpl_orders, public.instalments
 from anon, authenticated, service_role;
-grant select on table public.loyalty_points, public.bnpl_orders to authenticated, service_role;
+grant select on table public.loyalty_points, public.bnpl_orders, public.instalments
+to authenticated, service_role;
 
 create policy "customers read their own points, admins read all"
 on public.loyalty_points
@@ -156,8 +205,14 @@ for select
 to authenticated
 using (customer_id = any((select private.visible_user_ids())::uuid[]));
 
-create policy "customers read their own bnpl plans, admins read all"
+create policy "customers read their own instalment plans, admins read all"
 on public.bnpl_orders
+for select
+to authenticated
+using (customer_id = any((select private.visible_user_ids())::uuid[]));
+
+create policy "customers read their own instalments, admins read all"
+on public.instalments
 for select
 to authenticated
 using (customer_id = any((select private.visible_user_ids())::uuid[]));

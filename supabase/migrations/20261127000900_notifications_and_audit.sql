@@ -295,6 +295,18 @@ values
 ('system', 'en', 'anyone', '{title}', '{body}'),
 ('system', 'sw', 'anyone', '{title}', '{body}');
 
+-- Livestream shopping (20261127000350_livestreams.sql): a reminded customer, at the start.
+insert into private.notification_texts (type, language, audience, title, body)
+values
+(
+    'livestream_started', 'en', 'customer', '{vendor} is live now',
+    '{title}: watch now and buy at the live prices.'
+),
+(
+    'livestream_started', 'sw', 'customer', '{vendor} yuko hewani sasa',
+    '{title}: tazama sasa na ununue kwa bei za moja kwa moja.'
+);
+
 create function private.render_text(p_template text, p_params jsonb)
 returns text
 language plpgsql

@@ -13,18 +13,22 @@
 -- deadlock:
 --
 --   1. the customer's cart (carts row)
---   2. the payment (payments row)
---   3. the order (orders row)
+--   2. the payment (payments row); several payments of one order (an instalment plan's) in
+--      id order
+--   3. the order (orders row), then its instalment plan (bnpl_orders row, if any: the plan's
+--      instalments are written only under it)
 --   4. stock rows (inventory), sorted by (product_id, center_id)
 --
 -- A level may be skipped, never taken after a later one: checkout locks 1 then 4;
 -- private.lock_payment() takes 1-4 for a payment before anything changes it (a failed
 -- payment puts the items back in the cart, so the cart is locked first even when nothing
--- ends up touching it). Lock strengths on the cart: checkout takes FOR UPDATE, which also
--- holds off the customer's own cart_items writes (their foreign key check takes KEY SHARE on
--- the cart) until the order exists; a payment change takes FOR NO KEY UPDATE, which waits
--- for checkout but not for those writes, so a customer editing the cart while a failed
--- payment puts items back into it never closes a cycle.
+-- ends up touching it); private.lock_order_payments() takes 1-4 for every payment of an
+-- order (a refund of an instalment plan's order comes from several payments). Lock
+-- strengths on the cart: checkout takes FOR UPDATE, which also holds off the customer's own
+-- cart_items writes (their foreign key check takes KEY SHARE on the cart) until the order
+-- exists; a payment change takes FOR NO KEY UPDATE, which waits for checkout but not for
+-- those writes, so a customer editing the cart while a failed payment puts items back into
+-- it never closes a cycle.
 --
 -- Batch jobs (expiry) hold the rows of earlier items while they work on the next one, so
 -- they take every lock with NOWAIT and skip an item whose rows are busy (the next run gets
@@ -130,6 +134,7 @@ begin
         perform 1 from public.carts as c where c.customer_id = v_customer for no key update nowait;
         select p.* into v_payment from public.payments as p where p.id = p_payment_id for update nowait;
         perform 1 from public.orders as o where o.id = v_order for update nowait;
+        perform 1 from public.bnpl_orders as b where b.order_id = v_order for update nowait;
         perform 1
         from public.inventory as i
         where (i.product_id, i.center_id) in (
@@ -141,6 +146,7 @@ begin
         perform 1 from public.carts as c where c.customer_id = v_customer for no key update;
         select p.* into v_payment from public.payments as p where p.id = p_payment_id for update;
         perform 1 from public.orders as o where o.id = v_order for update;
+        perform 1 from public.bnpl_orders as b where b.order_id = v_order for update;
         perform private.lock_order_stock(v_order);
     end if;
     return v_payment;
@@ -149,9 +155,51 @@ $$;
 
 comment on function private.lock_payment(uuid, boolean) is
 'Locks everything a change to a payment may touch, in THE LOCK ORDER (the customer''s cart '
-'FOR NO KEY UPDATE, the payment, its order, its stock rows) and returns the locked payment '
-'(null when there is none). p_nowait: raise lock_not_available (55P03) instead of waiting, '
-'for batch jobs.';
+'FOR NO KEY UPDATE, the payment, its order and the order''s instalment plan, its stock rows) '
+'and returns the locked payment (null when there is none). p_nowait: raise '
+'lock_not_available (55P03) instead of waiting, for batch jobs.';
+
+create function private.lock_order_payments(p_order_id uuid, p_nowait boolean default false)
+returns public.orders
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_customer uuid;
+    v_order public.orders%rowtype;
+begin
+    select o.customer_id into v_customer from public.orders as o where o.id = p_order_id;
+    if v_customer is null then
+        return null;
+    end if;
+    if p_nowait then
+        perform 1 from public.carts as c where c.customer_id = v_customer for no key update nowait;
+        perform 1 from public.payments as p where p.order_id = p_order_id order by p.id for update nowait;
+        select o.* into v_order from public.orders as o where o.id = p_order_id for update nowait;
+        perform 1 from public.bnpl_orders as b where b.order_id = p_order_id for update nowait;
+        perform 1
+        from public.inventory as i
+        where (i.product_id, i.center_id) in (
+            select oi.product_id, oi.center_id from public.order_items as oi where oi.order_id = p_order_id
+        )
+        order by i.product_id, i.center_id
+        for update of i nowait;
+    else
+        perform 1 from public.carts as c where c.customer_id = v_customer for no key update;
+        perform 1 from public.payments as p where p.order_id = p_order_id order by p.id for update;
+        select o.* into v_order from public.orders as o where o.id = p_order_id for update;
+        perform 1 from public.bnpl_orders as b where b.order_id = p_order_id for update;
+        perform private.lock_order_stock(p_order_id);
+    end if;
+    return v_order;
+end;
+$$;
+
+comment on function private.lock_order_payments(uuid, boolean) is
+'Locks, in THE LOCK ORDER, everything a change to an order paid by several payments may touch '
+'(an instalment plan, a refund spread over its payments): the customer''s cart, every payment '
+'of the order (by id), the order, its plan, its stock rows; returns the locked order (null '
+'when there is none). p_nowait: raise lock_not_available (55P03) instead of waiting.';
 
 create function private.lock_order_stock(p_order_id uuid)
 returns void
@@ -283,7 +331,8 @@ begin
             'msisdn', p.msisdn,
             'expires_at', o.expires_at,
             'replayed', p_replayed,
-            'push_requested', p.push_requested_at is not null
+            'push_requested', p.push_requested_at is not null,
+            'plan', private.plan_summary(o.id)
         )
         from public.payments as p
         inner join public.orders as o on p.order_id = o.id
@@ -293,14 +342,16 @@ end;
 $$;
 
 comment on function private.checkout_result(uuid, boolean) is
-'What checkout answers: order and payment ids, statuses and amount (never the provider '
-'reference: see private.payment_references).';
+'What checkout answers: order and payment ids, statuses and amount (the first instalment''s '
+'for an instalment plan, whose schedule is in plan; never the provider reference: see '
+'private.payment_references).';
 
 create function public.checkout(
     p_idempotency_key text,
     p_provider text,
     p_shipping_address jsonb,
-    p_points integer default 0
+    p_points integer default 0,
+    p_plan text default null
 )
 returns jsonb
 language plpgsql
@@ -326,6 +377,8 @@ declare
     v_prices bigint [] := '{}'::bigint [];
     v_quantities integer [] := '{}'::integer [];
     v_commissions integer [] := '{}'::integer [];
+    v_sessions uuid [] := '{}'::uuid [];
+    v_first public.instalments%rowtype;
     v_subtotal bigint := 0;
     v_discount bigint;
     v_fee bigint;
@@ -353,6 +406,11 @@ begin
             || 'postcode and notes are optional)'
         );
     end if;
+    if p_plan is not null and p_plan not in ('pay_in_2', 'pay_in_3', 'pay_in_4') then
+        perform private.refuse(
+            422, 'unknown_plan', 'plan must be pay_in_2, pay_in_3 or pay_in_4 (or none: pay in full)'
+        );
+    end if;
     select p.phone into v_phone from public.profiles as p where p.id = v_customer;
     if v_phone is null then
         perform private.refuse(
@@ -367,9 +425,14 @@ begin
     -- are checked at commit), so it exists only if they do.
     v_fingerprint := encode(
         sha256(convert_to(
-            jsonb_build_object(
-                'provider', p_provider, 'shipping_address', p_shipping_address,
-                'points', coalesce(p_points, 0)
+            (
+                jsonb_build_object(
+                    'provider', p_provider, 'shipping_address', p_shipping_address,
+                    'points', coalesce(p_points, 0)
+                )
+                -- an instalment plan is part of the request (a request without one keeps the
+                -- fingerprint it always had)
+                || case when p_plan is null then '{}'::jsonb else jsonb_build_object('plan', p_plan) end
             )::text,
             'UTF8'
         )),
@@ -399,7 +462,9 @@ begin
     select c.id into v_cart_id from public.carts as c where c.customer_id = v_customer for update;
 
     -- Unpaid holds are bounded per customer, so nobody can sit on a product's whole stock
-    -- (or a slice of every product's) by checking out again and again without paying.
+    -- (or a slice of every product's) by checking out again and again without paying. An
+    -- order whose instalment plan is under way (first instalment paid) is not such a hold:
+    -- its own limit is instalments.max_open_plans.
     select
         coalesce(
             max((s.value #>> '{}')::bigint) filter (where s.key = 'checkout.max_lines'),
@@ -428,6 +493,7 @@ begin
         (
             select count(*) from public.orders as o
             where o.customer_id = v_customer and o.status = 'pending_payment'
+                and not private.is_plan_under_way(o.id)
         ) as open_orders
     into v_holds;
     if v_cart_id is null or v_holds.lines = 0 then
@@ -462,19 +528,29 @@ begin
 
     -- Every line: still for sale, at today's price, within the customer's hold limit; its
     -- units reserved at the centers with the most available units first.
+    -- A line naming a live session that features its product takes the session's live price
+    -- (never above the product's own) and remembers the session.
     for v_line in
-        select ci.product_id, ci.quantity, p.title, p.price, p.status, p.vendor_id,
+        select ci.product_id, ci.quantity, p.title, p.status, p.vendor_id,
+            least(live.live_price, p.price) as price, live.session_id,
             v.status as vendor_status, private.commission_bps(p.vendor_id, p.category_id) as commission_bps,
             ci.quantity + coalesce((
                 select sum(oi.quantity)
                 from public.orders as o
                 inner join public.order_items as oi on o.id = oi.order_id
                 where o.customer_id = v_customer and o.status = 'pending_payment'
-                    and oi.product_id = ci.product_id
+                    and oi.product_id = ci.product_id and not private.is_plan_under_way(o.id)
             ), 0) as held
         from public.cart_items as ci
         inner join public.products as p on ci.product_id = p.id
         inner join public.vendors as v on p.vendor_id = v.id
+        left join lateral (
+            select lp.session_id, lp.live_price
+            from public.livestream_products as lp
+            inner join public.livestream_sessions as s on lp.session_id = s.id
+            where lp.session_id = ci.livestream_session_id and lp.product_id = ci.product_id
+                and s.vendor_id = p.vendor_id and s.status = 'live'
+        ) as live on true
         where ci.cart_id = v_cart_id
         order by ci.product_id
     loop
@@ -527,6 +603,7 @@ begin
             v_prices := v_prices || v_line.price;
             v_quantities := v_quantities || v_take;
             v_commissions := v_commissions || v_line.commission_bps;
+            v_sessions := v_sessions || v_line.session_id;
             v_needed := v_needed - v_take;
         end loop;
         if v_needed > 0 then
@@ -549,6 +626,12 @@ begin
     v_fee := private.shipping_fee(cardinality(array(select distinct unnest(v_centers))));
     -- loyalty points redeemed: their value off the goods, the points held (ledger, level 5)
     v_discount := private.redemption_discount(v_customer, p_points, v_subtotal);
+    if p_plan is not null then
+        -- lipa kidogo kidogo: may this cart be paid in instalments? (20261127001160_instalments.sql)
+        perform private.check_plan_eligibility(
+            v_customer, v_subtotal - v_discount + v_fee, array(select distinct unnest(v_products))
+        );
+    end if;
     insert into public.orders (
         id, customer_id, status, subtotal, discount, shipping_fee, total, points_redeemed, currency,
         shipping_address, phone, idempotency_key, expires_at
@@ -561,15 +644,27 @@ begin
     );
     insert into public.order_items (
         order_id, customer_id, product_id, vendor_id, center_id, title, unit_price, quantity,
-        line_total, commission_bps
+        line_total, commission_bps, livestream_session_id
     )
     select
         v_order_id, v_customer, l.product_id, l.vendor_id, l.center_id, l.title, l.price,
-        l.quantity, l.price * l.quantity, l.commission_bps
-    from unnest(v_products, v_vendors, v_centers, v_titles, v_prices, v_quantities, v_commissions)
-        as l (product_id, vendor_id, center_id, title, price, quantity, commission_bps);
-    insert into public.payments (id, order_id, customer_id, provider, msisdn, amount, currency)
-    values (v_payment_id, v_order_id, v_customer, p_provider, v_phone, v_subtotal - v_discount + v_fee, 'TZS');
+        l.quantity, l.price * l.quantity, l.commission_bps, l.session_id
+    from unnest(
+        v_products, v_vendors, v_centers, v_titles, v_prices, v_quantities, v_commissions, v_sessions
+    ) as l (product_id, vendor_id, center_id, title, price, quantity, commission_bps, session_id);
+    -- the payment: the whole total, or the plan's first instalment
+    if p_plan is null then
+        insert into public.payments (id, order_id, customer_id, provider, msisdn, amount, currency)
+        values (v_payment_id, v_order_id, v_customer, p_provider, v_phone, v_subtotal - v_discount + v_fee, 'TZS');
+    else
+        v_first := private.create_plan(
+            v_order_id, v_customer, p_plan, p_provider, v_subtotal - v_discount + v_fee
+        );
+        insert into public.payments (
+            id, order_id, customer_id, provider, msisdn, amount, currency, instalment_id
+        )
+        values (v_payment_id, v_order_id, v_customer, p_provider, v_phone, v_first.amount, 'TZS', v_first.id);
+    end if;
     perform private.hold_points(v_order_id, v_customer, p_points);
     insert into private.payment_references (payment_id, provider)
     values (v_payment_id, p_provider);
@@ -578,17 +673,20 @@ begin
 end;
 $$;
 
-comment on function public.checkout(text, text, jsonb, integer) is
-'Checkout for the signed-in customer, in one transaction: locks the cart, re-reads prices, '
-'reserves stock per fulfillment center, creates the order (pending_payment; it expires after '
+comment on function public.checkout(text, text, jsonb, integer, text) is
+'Checkout for the signed-in customer, in one transaction: locks the cart, re-reads prices '
+'(a line naming a live session that features its product: the live price), reserves stock '
+'per fulfillment center, creates the order (pending_payment; it expires after '
 'payments.unpushed_hold_seconds unless a push is requested, which gives it '
-'payments.window_seconds), its lines (title and price snapshots) and a pending payment from '
-'the profile''s '
-'phone, and empties the cart. p_points loyalty points may pay part of the goods (held until '
-'the payment ends; 422 invalid_points / points_over_cap, 409 not_enough_points). Same '
-'Idempotency-Key and request: the same order back '
-'(replayed = true); same key, other request: HTTP 422 idempotency_key_reused. Unpaid holds '
-'are bounded (settings checkout.max_lines, checkout.max_open_orders, '
+'payments.window_seconds), its lines (title and price snapshots, the live session) and a '
+'pending payment from the profile''s phone, and empties the cart. p_points loyalty points '
+'may pay part of the goods (held until the payment ends; 422 invalid_points / '
+'points_over_cap, 409 not_enough_points). p_plan (pay_in_2, pay_in_3, pay_in_4): an '
+'instalment plan instead of paying in full: the payment is its first instalment, the stock '
+'stays reserved until the last (422 unknown_plan / plan_total_too_low / plan_total_too_high, '
+'409 plan_not_offered / too_many_plans). Same Idempotency-Key and request: the same order '
+'back (replayed = true); same key, other request: HTTP 422 idempotency_key_reused. Unpaid '
+'holds are bounded (settings checkout.max_lines, checkout.max_open_orders, '
 'checkout.max_units_per_product). Refusals: 401 sign_in_required, 400 '
 'idempotency_key_invalid, 422 unknown_provider / invalid_address / phone_missing / '
 'cart_empty / cart_too_large, 429 too_many_open_orders, 409 hold_limit_reached / '
@@ -599,8 +697,8 @@ comment on function public.checkout(text, text, jsonb, integer) is
 -- Privileges: signed-in users check out
 -- ---------------------------------------------------------------------------------------
 
-revoke all on function public.checkout(text, text, jsonb, integer)
+revoke all on function public.checkout(text, text, jsonb, integer, text)
 from public, anon, authenticated, service_role;
-grant execute on function public.checkout(text, text, jsonb, integer) to authenticated;
+grant execute on function public.checkout(text, text, jsonb, integer, text) to authenticated;
 
 revoke execute on all functions in schema private from public;

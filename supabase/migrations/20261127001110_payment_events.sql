@@ -65,7 +65,15 @@ begin
         failure_reason = coalesce(p_reason, failure_reason),
         failure_code = coalesce(p_code, failure_code)
     where id = p_payment_id;
+    if private.is_plan_under_way(v_order.id) then
+        -- a later instalment of a plan under way: only this attempt ended; the order, its
+        -- stock and its plan wait for another attempt until the grace period ends
+        perform private.instalment_attempt_failed(p_payment_id, p_reason);
+        return;
+    end if;
     if v_order.status = 'pending_payment' then
+        -- an instalment plan whose first instalment was not paid never starts
+        perform private.drop_unstarted_plan(v_order.id);
         update public.orders
         set status = v_order_status,
             cancel_reason = case when v_order_status = 'cancelled' then 'payment failed' end
@@ -84,9 +92,11 @@ end;
 $$;
 
 comment on function private.close_unpaid(uuid, text, text, text) is
-'A payment ends without money (failed or expired): its order is cancelled or expired, the '
-'reserved stock and any points held for it released, the items put back in the cart and the '
-'customer told.';
+'A payment ends without money (failed or expired): its order is cancelled or expired (and an '
+'instalment plan whose first instalment it was, cancelled), the reserved stock and any points '
+'held for it released, the items put back in the cart and the customer told. A later '
+'instalment of a plan under way ends alone: the plan waits for another attempt '
+'(private.instalment_attempt_failed).';
 
 create function private.honour_payment(p_payment_id uuid)
 returns void
@@ -102,7 +112,13 @@ begin
     from public.orders as o
     where o.id = (select p.order_id from public.payments as p where p.id = p_payment_id);
     update public.orders set status = 'paid' where id = v_order.id;
-    perform private.post_sale(p_payment_id);
+    if exists (select 1 from public.bnpl_orders as b where b.order_id = v_order.id) then
+        -- the last instalment of a plan: the plan's money (every instalment) buys the order
+        v_amount := v_order.total;
+        perform private.post_order_sale(v_order.id);
+    else
+        perform private.post_sale(p_payment_id);
+    end if;
     perform private.settle_points(v_order.id);
     perform private.create_shipments(v_order.id);
     -- the customer, and each vendor with lines in the order, in one statement
@@ -134,8 +150,9 @@ $$;
 
 comment on function private.honour_payment(uuid) is
 'The order of succeeded payment p_payment_id is honoured (its stock already committed): order '
-'paid, the sale posted to the ledger (vendors, commission, shipping), loyalty points earned '
-'and redeemed ones spent, parcels created, the customer and each vendor told.';
+'paid, the sale posted to the ledger (vendors, commission, shipping; for an instalment plan '
+'once, for the plan''s total, when its last instalment is paid), loyalty points earned and '
+'redeemed ones spent, parcels created, the customer and each vendor told.';
 
 create function private.settle_paid(p_payment public.payments, p_txn_id text)
 returns text
@@ -145,6 +162,10 @@ as $$
 declare
     v_order public.orders%rowtype;
 begin
+    if p_payment.instalment_id is not null then
+        -- an instalment: the plan decides (20261127001160_instalments.sql)
+        return private.settle_instalment(p_payment, p_txn_id);
+    end if;
     select * into v_order from public.orders where id = p_payment.order_id;
     if p_payment.status <> 'expired' then
         perform private.move_order_stock(v_order.id, true, true);
@@ -172,7 +193,8 @@ $$;
 comment on function private.settle_paid(public.payments, text) is
 'A payment (the locked row) succeeded: stock committed and the order honoured '
 '(private.honour_payment). Money after expiry takes the stock again if it is still there, '
-'else the payment is flagged for review and refund (success_after_expiry_no_stock).';
+'else the payment is flagged for review and refund (success_after_expiry_no_stock). An '
+'instalment''s payment goes to its plan (private.settle_instalment).';
 
 -- ---------------------------------------------------------------------------------------
 -- The push

@@ -160,6 +160,7 @@ stable
 set search_path = ''
 as $$
     -- every order in a paid-or-later state has exactly one succeeded payment of its total
+    -- (an instalment plan's order: below, its plan completed)
     select 'paid order has one succeeded payment of its total', o.id,
         format('%s succeeded payments', count(p.id))
     from public.orders as o
@@ -168,23 +169,94 @@ as $$
         and p.amount = o.total
     where o.status in ('paid', 'processing', 'partially_shipped', 'shipped', 'delivered',
         'completed', 'return_requested', 'returned')
+        and not exists (select 1 from public.bnpl_orders as b where b.order_id = o.id)
     group by o.id
     having count(p.id) <> 1
     union all
     -- money received for an order that is not paid waits for a review or goes back whole
+    -- (or pays an instalment of a plan under way)
     select 'succeeded payment of an unpaid order is in review or refunded', p.id, o.status
     from public.payments as p
     inner join public.orders as o on p.order_id = o.id
     where p.status in ('succeeded', 'partially_refunded') and not p.needs_review
         and o.status in ('pending_payment', 'cancelled', 'expired')
         and (select coalesce(sum(r.amount), 0) from public.refunds as r where r.payment_id = p.id) < p.amount
+        and not (
+            o.status = 'pending_payment'
+            and exists (select 1 from public.instalments as i where i.payment_id = p.id)
+        )
     union all
-    -- an order awaiting payment has an open payment, and no other state does
+    -- an order awaiting payment has an open payment (between two instalments of a plan: none,
+    -- or paid and failed ones), and no other state does
     select 'open payment belongs to an order awaiting payment', p.id, o.status
     from public.payments as p
     inner join public.orders as o on p.order_id = o.id
     where (p.status in ('pending', 'initiated', 'ambiguous')) <> (o.status = 'pending_payment')
         and not p.needs_review
+        and not (
+            o.status = 'pending_payment'
+            and exists (select 1 from public.bnpl_orders as b where b.order_id = o.id and b.status = 'active')
+        )
+    union all
+    -- instalment plans: the schedule adds up to the plan's total, which is its order's
+    select 'instalments add up to their plan''s total', b.id,
+        format('total %s, order %s, %s instalments of %s', b.total, o.total, count(i.id), sum(i.amount))
+    from public.bnpl_orders as b
+    inner join public.orders as o on b.order_id = o.id
+    left join public.instalments as i on b.id = i.plan_id
+    group by b.id, b.total, b.instalment_count, o.total
+    having b.total <> o.total or count(i.id) <> b.instalment_count
+        or coalesce(sum(i.amount), 0) <> b.total or min(i.number) <> 1 or max(i.number) <> b.instalment_count
+    union all
+    -- a plan's paid instalments are exactly its succeeded payments: each paid instalment by
+    -- one succeeded payment of its amount, and every other succeeded instalment payment (a
+    -- second one, one after the plan was cancelled) is a review case
+    select 'a paid instalment has one succeeded payment of its amount', i.id,
+        format('payment %s %s of %s', p.id, p.status, p.amount)
+    from public.instalments as i
+    left join public.payments as p on i.payment_id = p.id
+    where i.status = 'paid' and (
+        p.id is null or p.instalment_id is distinct from i.id or p.amount <> i.amount
+        or p.status not in ('succeeded', 'partially_refunded', 'refunded')
+    )
+    union all
+    select 'a succeeded instalment payment paid its instalment or is reviewed', p.id, p.status
+    from public.payments as p
+    where p.instalment_id is not null and p.status in ('succeeded', 'partially_refunded', 'refunded')
+        and p.review_reason is null
+        and not exists (select 1 from public.instalments as i where i.payment_id = p.id)
+    union all
+    -- the plan and its order move together; a completed plan's payments are its total
+    select 'a plan is in step with its order', b.id, format('plan %s, order %s', b.status, o.status)
+    from public.bnpl_orders as b
+    inner join public.orders as o on b.order_id = o.id
+    where case b.status
+        when 'pending' then o.status <> 'pending_payment'
+            or exists (select 1 from public.instalments as i where i.plan_id = b.id and i.status <> 'scheduled')
+        when 'active' then o.status <> 'pending_payment'
+            or not exists (select 1 from public.instalments as i where i.plan_id = b.id and i.status = 'paid')
+            or exists (select 1 from public.instalments as i where i.plan_id = b.id and i.status = 'cancelled')
+        when 'completed' then o.paid_at is null or o.status in ('pending_payment', 'expired')
+            or (
+                select coalesce(sum(pp.amount), 0)
+                from public.instalments as i
+                inner join public.payments as pp on i.payment_id = pp.id
+                where i.plan_id = b.id and i.status = 'paid'
+            ) <> b.total
+        else o.status not in ('cancelled', 'expired')
+            or exists (select 1 from public.instalments as i where i.plan_id = b.id and i.status = 'scheduled')
+    end
+    union all
+    -- a cancelled plan gives back every instalment paid, in full
+    select 'a cancelled plan refunds its paid instalments in full', i.id,
+        format('paid %s, refunds granted %s', p.amount, coalesce(r.granted, 0))
+    from public.bnpl_orders as b
+    inner join public.instalments as i on b.id = i.plan_id and i.status = 'paid'
+    inner join public.payments as p on i.payment_id = p.id
+    left join (
+        select x.payment_id, sum(x.amount) as granted from public.refunds as x group by x.payment_id
+    ) as r on p.id = r.payment_id
+    where b.status = 'cancelled' and coalesce(r.granted, 0) <> p.amount
     union all
     -- reserved stock is exactly what orders awaiting payment hold
     select 'reserved stock equals pending order quantities', i.id,
@@ -282,8 +354,12 @@ $$;
 
 comment on function private.payment_invariant_violations() is
 'Rows that break a money invariant (none when all is well): paid orders have exactly one '
-'succeeded payment of their total; money for unpaid orders is in review; open payments '
-'belong to orders awaiting payment; reserved stock equals what pending orders hold; stock is '
+'succeeded payment of their total; money for unpaid orders is in review (or pays an '
+'instalment of a plan under way); open payments belong to orders awaiting payment; an '
+'instalment plan''s schedule adds up to its total, its paid instalments are exactly its '
+'succeeded payments (others are in review), it moves with its order (a completed plan''s '
+'payments are its total) and a cancelled one refunds every paid instalment in full; '
+'reserved stock equals what pending orders hold; stock is '
 'never negative; every payment has its provider reference; payments.refunded_amount is the '
 'sum of its succeeded refunds and all refunds together never exceed the payment; every unit '
 'of stock is accounted for (stocked in - sold + back on the shelf = on hand); every payment '

@@ -408,6 +408,61 @@ $$;
 comment on function private.commission_of(bigint, integer) is
 'Commission on a line: line_total * bps / 10000, rounded half up to whole TZS.';
 
+create function private.sale_legs(p_order_id uuid, p_amount bigint)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_order public.orders%rowtype;
+begin
+    select * into v_order from public.orders where id = p_order_id;
+    return jsonb_build_array(
+        private.ledger_leg(private.ledger_account('unallocated'), p_amount, 'sale', v_order.id),
+        private.ledger_leg(private.ledger_account('loyalty_funding'), v_order.discount, 'discount', v_order.id),
+        private.ledger_leg(private.ledger_account('shipping_income'), -v_order.shipping_fee, 'shipping', v_order.id)
+    )
+    || (
+        select coalesce(jsonb_agg(leg order by oi.id, n), '[]'::jsonb)
+        from public.order_items as oi,
+            lateral (
+                values
+                (
+                    1,
+                    private.ledger_leg(
+                        private.ledger_account('vendor_pending', oi.vendor_id),
+                        -oi.line_total, 'sale', oi.order_id, oi.id
+                    )
+                ),
+                (
+                    2,
+                    private.ledger_leg(
+                        private.ledger_account('vendor_pending', oi.vendor_id),
+                        private.commission_of(oi.line_total, oi.commission_bps),
+                        'commission', oi.order_id, oi.id
+                    )
+                ),
+                (
+                    3,
+                    private.ledger_leg(
+                        private.ledger_account('commission'),
+                        -private.commission_of(oi.line_total, oi.commission_bps),
+                        'commission', oi.order_id, oi.id
+                    )
+                )
+            ) as x (n, leg)
+        where oi.order_id = v_order.id
+    );
+end;
+$$;
+
+comment on function private.sale_legs(uuid, bigint) is
+'The legs of an order''s sale paid with p_amount (its total): the money leaves unallocated for '
+'each line''s vendor (pending: line total, less commission), the platform''s commission and '
+'shipping income; a loyalty discount is the platform''s cost (loyalty_funding). Vendors are '
+'credited the undiscounted price.';
+
 create function private.post_sale(p_payment_id uuid)
 returns void
 language plpgsql
@@ -415,58 +470,64 @@ set search_path = ''
 as $$
 declare
     v_payment public.payments%rowtype;
-    v_order public.orders%rowtype;
 begin
     select * into v_payment from public.payments where id = p_payment_id;
-    select * into v_order from public.orders where id = v_payment.order_id;
     perform private.post_transfer(
-        'payment', v_payment.id, 'sale',
-        jsonb_build_array(
-            private.ledger_leg(private.ledger_account('unallocated'), v_payment.amount, 'sale', v_order.id),
-            private.ledger_leg(private.ledger_account('loyalty_funding'), v_order.discount, 'discount', v_order.id),
-            private.ledger_leg(private.ledger_account('shipping_income'), -v_order.shipping_fee, 'shipping', v_order.id)
-        )
-        || (
-            select coalesce(jsonb_agg(leg order by oi.id, n), '[]'::jsonb)
-            from public.order_items as oi,
-                lateral (
-                    values
-                    (
-                        1,
-                        private.ledger_leg(
-                            private.ledger_account('vendor_pending', oi.vendor_id),
-                            -oi.line_total, 'sale', oi.order_id, oi.id
-                        )
-                    ),
-                    (
-                        2,
-                        private.ledger_leg(
-                            private.ledger_account('vendor_pending', oi.vendor_id),
-                            private.commission_of(oi.line_total, oi.commission_bps),
-                            'commission', oi.order_id, oi.id
-                        )
-                    ),
-                    (
-                        3,
-                        private.ledger_leg(
-                            private.ledger_account('commission'),
-                            -private.commission_of(oi.line_total, oi.commission_bps),
-                            'commission', oi.order_id, oi.id
-                        )
-                    )
-                ) as x (n, leg)
-            where oi.order_id = v_order.id
-        ),
-        'order paid'
+        'payment', v_payment.id, 'sale', private.sale_legs(v_payment.order_id, v_payment.amount), 'order paid'
     );
 end;
 $$;
 
 comment on function private.post_sale(uuid) is
-'The order is honoured with payment p_payment_id: its money leaves unallocated for each '
-'line''s vendor (pending: line total, less commission), the platform''s commission and '
-'shipping income; a loyalty discount is the platform''s cost (loyalty_funding). Vendors are '
-'credited the undiscounted price.';
+'The order is honoured with payment p_payment_id (a full payment): its sale is posted '
+'(private.sale_legs), caused by the payment.';
+
+create function private.post_order_sale(p_order_id uuid)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_total bigint;
+begin
+    select o.total into v_total from public.orders as o where o.id = p_order_id;
+    perform private.post_transfer(
+        'order', p_order_id, 'sale', private.sale_legs(p_order_id, v_total), 'instalment plan completed'
+    );
+end;
+$$;
+
+comment on function private.post_order_sale(uuid) is
+'The order of a completed instalment plan is honoured: every instalment''s money was received '
+'into unallocated as it came; the sale of the plan''s total (the order''s) is posted once, '
+'caused by the order (private.sale_legs).';
+
+create function private.payment_paid_for_order(p_payment_id uuid)
+returns boolean
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    return exists (
+        select 1 from private.ledger_transfers as t
+        where t.cause_type = 'payment' and t.cause_id = p_payment_id and t.kind = 'sale'
+    )
+    or exists (
+        -- an instalment of a completed plan: the order's sale took its money
+        select 1
+        from public.instalments as i
+        inner join private.ledger_transfers as t
+            on t.cause_type = 'order' and t.cause_id = i.order_id and t.kind = 'sale'
+        where i.payment_id = p_payment_id and i.status = 'paid'
+    );
+end;
+$$;
+
+comment on function private.payment_paid_for_order(uuid) is
+'True when payment p_payment_id''s money went into its order''s sale: the payment the order '
+'was honoured with, or an instalment that paid a completed plan. Other money (a duplicate, '
+'an instalment of a plan not completed) is still unallocated.';
 
 create function private.post_order_completion()
 returns trigger
@@ -543,10 +604,7 @@ declare
     v_legs jsonb := '[]'::jsonb;
 begin
     select p.order_id into v_order_id from public.payments as p where p.id = p_payment_id;
-    if not exists (
-        select 1 from private.ledger_transfers as t
-        where t.cause_type = 'payment' and t.cause_id = p_payment_id and t.kind = 'sale'
-    ) then
+    if not private.payment_paid_for_order(p_payment_id) then
         -- this payment never paid for its order: its money is unallocated
         return jsonb_build_object(
             'amount', p_amount,
@@ -686,7 +744,90 @@ comment on function private.refund_allocation(uuid, bigint, jsonb, bigint) is
 'left of the order in proportion (all of it for a cancellation), rounded to the shilling. A '
 'line''s vendor gives back its price less the commission on it, from pending earnings, or '
 'from available ones once the order completed. A payment that never paid for its order '
-'gives back from unallocated. Returns {amount, legs, discount}.';
+'(private.payment_paid_for_order) gives back from unallocated. Returns {amount, legs, '
+'discount}.';
+
+create function private.split_refund_allocation(p_allocation jsonb, p_amounts bigint[])
+returns jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+    v_legs jsonb := p_allocation -> 'legs';
+    v_total bigint := (p_allocation ->> 'amount')::bigint;
+    v_count integer := jsonb_array_length(p_allocation -> 'legs');
+    v_full bigint [];
+    v_given bigint [];
+    v_part bigint [];
+    v_residual bigint;
+    v_best integer;
+    v_out jsonb := '[]'::jsonb;
+    v_leg jsonb;
+    v_part_legs jsonb;
+begin
+    select coalesce(array_agg((l ->> 'amount')::bigint order by n), '{}')
+    into v_full
+    from jsonb_array_elements(v_legs) with ordinality as x (l, n);
+    v_given := array_fill(0::bigint, array[greatest(v_count, 1)]);
+    for k in 1 .. cardinality(p_amounts) loop
+        v_part := array_fill(0::bigint, array[greatest(v_count, 1)]);
+        if k = cardinality(p_amounts) then
+            -- the last share takes what is left of every leg: the shares add up exactly
+            for j in 1 .. v_count loop
+                v_part[j] := v_full[j] - v_given[j];
+            end loop;
+        else
+            -- every leg in proportion (toward zero: a commission's two legs stay equal) ...
+            for j in 1 .. v_count loop
+                v_part[j] := trunc(v_full[j]::numeric * p_amounts[k] / v_total)::bigint;
+            end loop;
+            -- ... and the few shillings of rounding on the positive leg with the most left
+            v_residual := p_amounts[k] - coalesce((select sum(x) from unnest(v_part) as x), 0);
+            while v_residual <> 0 loop
+                v_best := null;
+                for j in 1 .. v_count loop
+                    if v_full[j] > 0 and v_full[j] - v_given[j] - v_part[j] - sign(v_residual) >= 0
+                        and v_part[j] + sign(v_residual) >= 0
+                        and (v_best is null
+                            or v_full[j] - v_given[j] - v_part[j] > v_full[v_best] - v_given[v_best] - v_part[v_best])
+                    then
+                        v_best := j;
+                    end if;
+                end loop;
+                if v_best is null then
+                    raise exception 'a refund cannot be split this way' using errcode = '22023';
+                end if;
+                v_part[v_best] := v_part[v_best] + sign(v_residual)::bigint;
+                v_residual := v_residual - sign(v_residual)::bigint;
+            end loop;
+        end if;
+        v_part_legs := '[]'::jsonb;
+        for j in 1 .. v_count loop
+            v_leg := (v_legs -> (j - 1)) || jsonb_build_object('amount', v_part[j]);
+            v_part_legs := v_part_legs || jsonb_build_array(v_leg);
+            v_given[j] := v_given[j] + v_part[j];
+        end loop;
+        v_out := v_out || jsonb_build_array(jsonb_build_object(
+            'amount', p_amounts[k],
+            'legs', v_part_legs,
+            'discount', -coalesce((
+                select sum((l ->> 'amount')::bigint) from jsonb_array_elements(v_part_legs) as l
+                where l ->> 'kind' = 'refund_discount'
+            ), 0)
+        ));
+    end loop;
+    return v_out;
+end;
+$$;
+
+comment on function private.split_refund_allocation(jsonb, bigint[]) is
+'Splits one refund allocation (private.refund_allocation: legs whose sum is its amount) into '
+'shares of p_amounts (adding up to it), one per payment an instalment plan''s order is refunded '
+'from: every leg in proportion, rounded toward zero (a commission''s two legs stay equal), the '
+'residual shillings on the positive leg with the most left, the last share taking what is '
+'left, so the shares'' legs add up exactly to the allocation''s. Returns a JSON array of '
+'{amount, legs, discount}.';
 
 create function private.post_refund_grant(p_refund_id uuid, p_allocation jsonb)
 returns void

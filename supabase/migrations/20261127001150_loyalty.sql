@@ -260,6 +260,8 @@ declare
     v_discount_back bigint;
     v_restored bigint;
     v_give bigint;
+    v_paid bigint;
+    v_refunded bigint;
 begin
     select * into v_order from public.orders where id = p_payment.order_id;
     v_customer := private.ledger_account('points_customer', v_order.customer_id);
@@ -270,8 +272,13 @@ begin
     into v_earned, v_reversed, v_restored
     from private.ledger_entries as e
     where e.account_id = v_customer and e.order_id = v_order.id;
-    -- the points the order earned, in proportion to what of its payment came back (floor)
-    v_take := (v_earned * p_payment.refunded_amount) / p_payment.amount - v_reversed;
+    -- the points the order earned, in proportion to what came back of the money that paid for
+    -- it (its payment, or every instalment of its plan) (floor)
+    select coalesce(sum(p.amount), 0), coalesce(sum(p.refunded_amount), 0)
+    into v_paid, v_refunded
+    from public.payments as p
+    where p.order_id = v_order.id and private.payment_paid_for_order(p.id);
+    v_take := case when v_paid > 0 then (v_earned * v_refunded) / v_paid else 0 end - v_reversed;
     if v_take > 0 then
         perform private.post_transfer(
             'refund', p_refund.id, 'reverse_points',
@@ -307,8 +314,9 @@ $$;
 
 comment on function private.return_points(public.refunds, public.payments) is
 'A refund reached the customer: the points the order earned are taken back in proportion to '
-'what of its payment has been refunded (even below zero), and the points spent on it given '
-'back in proportion to the discount refunded so far.';
+'what has been refunded of the money that paid for it (its payment, or its plan''s '
+'instalments; even below zero), and the points spent on it given back in proportion to the '
+'discount refunded so far.';
 
 -- ---------------------------------------------------------------------------------------
 -- Expiry (pg_cron, daily)
@@ -544,10 +552,49 @@ as $$
     from public.orders as o
     left join public.payments as p on o.id = p.order_id
     left join private.ledger_transfers as t
-        on t.cause_type = 'payment' and t.cause_id = p.id and t.kind = 'sale'
+        on (t.cause_type = 'payment' and t.cause_id = p.id or t.cause_type = 'order' and t.cause_id = o.id)
+        and t.kind = 'sale'
     where o.paid_at is not null
     group by o.id
-    having count(t.id) <> 1
+    having count(distinct t.id) <> 1
+    union all
+    -- a full payment buys its order; an instalment plan's money waits in unallocated and its
+    -- order is sold once, for the plan's total, when the plan completes
+    select 'a sale takes what paid for the order from unallocated', t.cause_id,
+        format('%s %s: unallocated %s, paid %s', t.cause_type, t.kind, coalesce(e.amount, 0), m.paid)
+    from private.ledger_transfers as t
+    left join lateral (
+        select sum(x.amount) as amount
+        from private.ledger_entries as x
+        inner join private.ledger_accounts as a on x.account_id = a.id and a.kind = 'unallocated'
+        where x.transfer_id = t.id
+    ) as e on true
+    cross join lateral (
+        select case
+            when t.cause_type = 'payment'
+                then (select p.amount from public.payments as p where p.id = t.cause_id)
+            else (
+                select coalesce(sum(pp.amount), 0)
+                from public.instalments as i
+                inner join public.payments as pp on i.payment_id = pp.id
+                where i.order_id = t.cause_id and i.status = 'paid'
+            )
+        end as paid
+    ) as m
+    where t.kind = 'sale' and coalesce(e.amount, 0) <> m.paid
+    union all
+    select 'instalment money waits in unallocated until its plan completes', p.id, b.status
+    from public.payments as p
+    inner join public.instalments as i on p.instalment_id = i.id
+    inner join public.bnpl_orders as b on i.plan_id = b.id
+    where exists (
+        select 1 from private.ledger_transfers as t
+        where t.cause_type = 'payment' and t.cause_id = p.id and t.kind = 'sale'
+    )
+    or (b.status <> 'completed' and exists (
+        select 1 from private.ledger_transfers as t
+        where t.cause_type = 'order' and t.cause_id = b.order_id and t.kind = 'sale'
+    ))
     union all
     select 'a sale credits the goods to their vendors', o.id,
         format('subtotal %s, credited %s', o.subtotal, coalesce(-sum(e.amount), 0))
@@ -622,9 +669,10 @@ comment on function private.money_invariant_violations() is
 'of the payment flow (private.payment_invariant_violations) and the ledger''s: transfers sum '
 'to zero, balances equal entries, each provider account equals payments less refunds and '
 'payouts, the ledger holds all the money, every payment, sale, completion, refund and payout '
-'is posted exactly as its row says, payout changes are audited, the points history equals the '
-'ledger and no balance is below zero without a reason. The test suites check it after every '
-'test.';
+'is posted exactly as its row says (an instalment plan''s order sold once, for the plan''s '
+'total, from the instalments'' unallocated money, when the plan completes), payout changes '
+'are audited, the points history equals the ledger and no balance is below zero without a '
+'reason. The test suites check it after every test.';
 
 -- ---------------------------------------------------------------------------------------
 -- Privileges

@@ -1,11 +1,16 @@
--- WATS schedules after payment: refunds and payouts sent to the providers, orders completed
--- when their return window closes, the weekly payout run and the daily points expiry.
+-- WATS schedules after checkout: instalments pushed when due, refunds and payouts sent to
+-- the providers, orders completed when their return window closes, the weekly payout run
+-- and the daily points expiry.
 -- Each is one row of private.scheduled_jobs (20261127001200_payment_schedules.sql): pg_cron
 -- runs it on hosted projects as `wats-<name>`, the local scheduler where pg_cron or pg_net
 -- is missing. Times are UTC (East Africa Time is UTC+3).
 
 insert into private.scheduled_jobs (name, schedule, sql_command, edge_function, description)
 values
+(
+    'instalment-push', '*/15 * * * *', null, 'instalment-push',
+    'Instalment plans: reminders, due instalments pushed, plans past their grace cancelled.'
+),
 (
     'refund-execute', '* * * * *', null, 'refund-execute',
     'Send granted refunds to the providers (reversal or refund) and settle their answers.'

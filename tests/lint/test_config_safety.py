@@ -42,7 +42,6 @@ LOCAL_VS_PRODUCTION: dict[str, tuple[Any, str]] = {
     "db.pooler.enabled": (False, "Supavisor is always on (transaction mode, port 6543)"),
     "db.seed.enabled": (False, "false: production is never seeded"),
     "studio.enabled": (False, "the Dashboard"),
-    "realtime.enabled": (False, "unused; may stay off"),
     "local_smtp.enabled": (False, "no local mail catcher; e-mail sign-up is off anyway"),
     "analytics.enabled": (False, "Logs Explorer"),
     "api.port": (54321, "https://<ref>.supabase.co"),

@@ -1,4 +1,4 @@
-"""Anomaly alerts (supabase/migrations/20261127001310_alerts.sql): each rule is driven with
+"""Anomaly alerts (supabase/migrations/20261127001500_alerts.sql): each rule is driven with
 data written for the test, evaluated twice (one alert row, however often it is evaluated
 while firing; every admin notified once), then the data is taken away and the next
 evaluation resolves it (admins told again). The scheduled job `evaluate-alerts` is paused on

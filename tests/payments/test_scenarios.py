@@ -61,7 +61,7 @@ def test_sandbox_scenario(market: Market, digits: str, provider: str):
         assert state["order_status"] == "pending_payment"
 
 
-@pytest.mark.parametrize("provider", ["airtel", "halopesa"])
+@pytest.mark.parametrize("provider", ["airtel", "mixx", "halopesa"])
 def test_a_lost_callback_is_found_by_reconciliation(market: Market, provider: str):
     customer = market.customer("90")
     bought = market.buy(customer, provider)
@@ -71,7 +71,7 @@ def test_a_lost_callback_is_found_by_reconciliation(market: Market, provider: st
     assert ("status_query", "applied") in market.events(bought["payment_id"])
 
 
-@pytest.mark.parametrize("provider", ["mpesa", "airtel", "halopesa"])
+@pytest.mark.parametrize("provider", ["mpesa", "airtel", "mixx", "halopesa"])
 def test_an_unanswered_prompt_is_settled_as_failed_by_reconciliation(market: Market, provider: str):
     customer = market.customer("94")
     bought = market.buy(customer, provider, stock=5)

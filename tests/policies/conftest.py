@@ -33,6 +33,8 @@ def cell_of(item: pytest.Item) -> tuple[str, str, str] | None:
         return (f"fn:{params['name']}", params["role"], "execute")
     if name == "test_storage_cell":
         return ("storage.objects", params["role"], params["op"])
+    if name == "test_realtime_cell":
+        return ("realtime.messages", params["role"], params["op"])
     return None
 
 

@@ -146,9 +146,10 @@ def test_nobody_inserts_payments_points_or_notifications(world: World) -> None:
             "order_id": world.orders[("customer", "delivered")]["order_id"],
             "customer_id": c.uid,
             "plan": "pay_in_2",
-            "principal": 2,
+            "instalment_count": 2,
+            "provider": "mpesa",
             "total": 2,
-            "schedule": [{"due_on": "2030-01-01", "amount": 1}, {"due_on": "2030-02-01", "amount": 1}],
+            "interval_days": 14,
         },
     }
     for name, payload in rows.items():

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from supabase import Client
 
-from tests.policies import after_payment, metrics, money
+from tests.policies import after_payment, instalments, metrics, money, notifications
 from tests.policies.actors import Actor, Outcome
 from tests.policies.harness import assert_denied
 from tests.policies.matrix import COVERAGE, MATRIX, ROLES, FunctionSpec
@@ -249,6 +249,21 @@ def test_function_cell(world: World, pending: dict[str, Any], name: str, role: s
 
     elif name in metrics.NAMES:
         sides = metrics.check(world, name, role, value, what)
+
+    elif name in instalments.NAMES:
+        sides = instalments.check(world, name, role, value, what)
+
+    elif name == "livestream_sales":
+        sides = check_rows(
+            world,
+            f,
+            role,
+            lambda c: c.rpc(name, {}).in_("vendor_id", my_vendors).execute(),
+            "r.vendor_id = any(%(vendors)s::uuid[])",
+            {**params, "vendors": my_vendors},
+        )
+    elif name in notifications.NAMES:
+        sides = notifications.check(world, name, role, value, what)
 
     elif name == "refunds_to_execute":
         sides = after_payment.refunds_to_execute(world, role, value, what)

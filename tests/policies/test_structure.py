@@ -18,14 +18,15 @@ def exposed_schemas(target) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_every_table_has_a_matrix_file(target, db: psycopg.Connection) -> None:  # type: ignore[no-untyped-def]
-    """Tables (and views) of the exposed schemas, of private, and storage.objects."""
+    """Tables (and views) of the exposed schemas, of private, storage.objects, and
+    realtime.messages (its policies are ours: who may join a private Realtime topic)."""
     schemas = [*exposed_schemas(target), "private"]
     rows = db.execute(
         "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where c.relkind = any(%s) and n.nspname = any(%s)",
         [list(RELATION_KINDS), schemas],
     ).fetchall()
-    tables = {r[0] for r in rows} | {"storage.objects"}
+    tables = {r[0] for r in rows} | {"storage.objects", "realtime.messages"}
     files = {spec.table for spec in MATRIX.tables.values()}
     assert tables - files == set(), f"tables without a file in policies/: {sorted(tables - files)}"
     assert files - tables == set(), f"files in policies/ for tables that do not exist: {sorted(files - tables)}"
@@ -54,18 +55,20 @@ def test_file_names_the_migration_that_implements_it(label: str) -> None:
         f"{label}: migration = {spec.migration!r} is not a file of supabase/migrations"
     )
     sql = path.read_text().lower()
-    wanted = "on storage.objects" if spec.table == "storage.objects" else f"create table {spec.table} ("
+    on_theirs = spec.table in ("storage.objects", "realtime.messages")
+    wanted = f"on {spec.table}" if on_theirs else f"create table {spec.table} ("
     assert wanted in sql, f"{label}: {spec.migration} does not implement {spec.table} ({wanted!r} not found)"
 
 
 def test_every_matrix_cell_has_a_test() -> None:
     """Every cell of every file (and every function entry) is one parametrized test."""
-    from tests.policies import test_functions, test_storage, test_tables
+    from tests.policies import test_functions, test_realtime, test_storage, test_tables
 
     tested = (
         {(label, role, op) for label, role, op in test_tables.CELLS}
         | {(f"fn:{name}", role, "execute") for name, role in test_functions.CELLS}
         | {("storage.objects", role, op) for role, op in test_storage.CELLS}
+        | {("realtime.messages", role, op) for role, op in test_realtime.CELLS}
     )
     assert tested == set(COVERAGE.required), (
         f"cells without a test: {sorted(set(COVERAGE.required) - tested)[:20]}; "

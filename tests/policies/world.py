@@ -10,10 +10,12 @@ Arranging (``World.arrange``):
   approval) and ``bystander`` (no shop, no cart, a notification).
 - Shops are opened through the Data API by their owners and approved by the admin through
   the Data API (which promotes the owner to role vendor); the pending one stays pending.
-- Catalog rows (categories, centers, products, images, stock, livestreams), shipments,
-  returns, BNPL plans and a payout go straight to the database as
-  ``postgres`` (the migration role), as trusted SQL would write them; a small refund of each
-  shopper's paid order is granted by the admin (rpc refund_payment).
+- Catalog rows (categories, centers, products, images, stock, livestreams and reminders),
+  shipments, returns and a payout go straight to the database as ``postgres`` (the
+  migration role), as trusted SQL would write them; a small refund of each shopper's paid
+  order is granted by the admin (rpc refund_payment).
+- Each shopper checks out one cart on an instalment plan (``rpc checkout`` with
+  ``p_plan``) and pays its first instalment: the plan is under way, its stock held.
 - Orders go through the real money path: each shopper fills their cart and calls
   ``rpc checkout`` as themself, the service role applies the provider's success with
   ``rpc apply_payment_event`` (stock committed, order paid, loyalty points, notifications),
@@ -82,6 +84,8 @@ UNIVERSE = {
     "returns": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "loyalty_points": "customer_id = any(%(users)s) and created_at >= %(started)s",
     "bnpl_orders": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "instalments": "customer_id = any(%(users)s) and created_at >= %(started)s",
+    "livestream_reminders": "user_id = any(%(users)s)",
     "notifications": "user_id = any(%(users)s) and created_at >= %(started)s",
     "audit_logs": (
         "created_at >= %(started)s and (actor_id = any(%(users)s) or entity_id = any(%(users)s) "
@@ -104,6 +108,10 @@ UNIVERSE = {
     ),
     "private.category_commissions": "category_id = any(%(categories)s)",
     "private.loyalty_expiry_notices": "customer_id = any(%(users)s)",
+    "push_devices": "user_id = any(%(users)s)",
+    "marketing_consents": "user_id = any(%(users)s)",
+    "private.notification_rules": "true",
+    "private.notification_deliveries": "user_id = any(%(users)s)",
     "storage.objects": (
         "(bucket_id = 'product-images' and (storage.foldername(name))[1] = any(%(folders)s)) "
         "or bucket_id = %(other_bucket)s "
@@ -135,7 +143,9 @@ PROBE_COLUMN = {
     "private.notification_texts": "body",
     "returns": "resolution_note",
     "loyalty_points": "note",
-    "bnpl_orders": "fee",
+    "bnpl_orders": "cancel_reason",
+    "instalments": "reminded_at",
+    "livestream_reminders": "notified_at",
     "notifications": "read_at",
     "audit_logs": "action",
     "private.idempotency_records": "request_fingerprint",
@@ -151,6 +161,10 @@ PROBE_COLUMN = {
     "private.ledger_entries": "kind",
     "private.category_commissions": "commission_bps",
     "private.loyalty_expiry_notices": "notified_at",
+    "push_devices": "platform",
+    "marketing_consents": "granted",
+    "private.notification_rules": "sms",
+    "private.notification_deliveries": "last_error",
 }
 
 #: How an allowed delete is tried without losing arranged rows: on a fresh copy (victim) of
@@ -165,6 +179,8 @@ DELETE_RESTORE = {
     "shipments",
     "vendor_accounts",
     "carts",
+    "livestream_reminders",
+    "push_devices",
 }
 
 
@@ -337,6 +353,7 @@ class World:
         self._arrange_catalog()
         self._arrange_orders()
         self._arrange_after_orders()
+        self._arrange_notifications()
         self._arrange_storage()
 
     def _arrange_admin(self) -> None:
@@ -462,14 +479,15 @@ class World:
         self.carts[shopper] = rows[0]["id"]
         return rows[0]["id"]
 
-    def checkout(self, shopper: str, items: list[tuple[str, int]]) -> dict[str, Any]:
-        """Fill the shopper's cart through the Data API and check out as them; what the cart
-        held before (arranged rows other tests read) is put back afterwards."""
+    def checkout(self, shopper: str, items: list[tuple[str, int]], plan: str | None = None) -> dict[str, Any]:
+        """Fill the shopper's cart through the Data API and check out as them (on an
+        instalment plan with ``plan``); what the cart held before (arranged rows other tests
+        read) is put back afterwards."""
         actor = self.actors[shopper]
         cart = self.ensure_cart(shopper)
         held = self.q("select product_id, quantity, created_at from public.cart_items where cart_id = %s", [cart])
         try:
-            return self._checkout(shopper, actor, cart, items)
+            return self._checkout(shopper, actor, cart, items, plan)
         finally:
             for product_id, quantity, created_at in held:
                 self.q(
@@ -478,7 +496,9 @@ class World:
                     [cart, self.users[shopper], product_id, quantity, created_at],
                 )
 
-    def _checkout(self, shopper: str, actor: Actor, cart: str, items: list[tuple[str, int]]) -> dict[str, Any]:
+    def _checkout(
+        self, shopper: str, actor: Actor, cart: str, items: list[tuple[str, int]], plan: str | None = None
+    ) -> dict[str, Any]:
         assert actor.run(lambda c: c.table("cart_items").delete().eq("cart_id", cart).execute()).ok
         for product_id, quantity in items:
             out = actor.run(
@@ -487,12 +507,14 @@ class World:
                 )
             )
             assert out.ok, f"{shopper} could not fill the cart: {out}"
-        out = actor.run(
-            lambda c: c.rpc(
-                "checkout",
-                {"p_idempotency_key": f"policy-{uuid.uuid4()}", "p_provider": "mpesa", "p_shipping_address": ADDRESS},
-            ).execute()
-        )
+        args: dict[str, Any] = {
+            "p_idempotency_key": f"policy-{uuid.uuid4()}",
+            "p_provider": "mpesa",
+            "p_shipping_address": ADDRESS,
+        }
+        if plan is not None:
+            args["p_plan"] = plan
+        out = actor.run(lambda c: c.rpc("checkout", args).execute())
         assert out.ok, f"{shopper} checkout failed: {out}"
         result = dict(out.data)
         result["shopper"] = shopper
@@ -604,16 +626,10 @@ class World:
                 ).execute()
             )
             assert out.ok, f"admin could not grant a refund: {out}"
-            total = int(paid["amount"])
-            first = total // 2
-            schedule = [
-                {"due_on": "2030-01-01", "amount": first, "paid_at": None},
-                {"due_on": "2030-02-01", "amount": total - first, "paid_at": None},
-            ]
+            self.plan_under_way(shopper)
             self.q(
-                "insert into public.bnpl_orders (order_id, customer_id, plan, principal, total, schedule) "
-                "values (%s, %s, 'pay_in_2', %s, %s, %s)",
-                [paid["order_id"], self.users[shopper], total, total, Jsonb(schedule)],
+                "insert into public.livestream_reminders (session_id, user_id) values (%s, %s)",
+                [self.sessions[("other_vendor", "live")], self.users[shopper]],
             )
             product = self.products[
                 ("vendor" if shopper in ("customer", "other_vendor", "admin") else "other_vendor", "active")
@@ -630,6 +646,14 @@ class World:
                 [self.users[persona]],
             )
         self._arrange_money_out()
+
+    def plan_under_way(self, shopper: str) -> dict[str, Any]:
+        """The shopper buys 10 spare units (23,000 TZS) on a pay_in_2 plan and pays the first
+        instalment: the plan is active, its order awaits the second with its stock held."""
+        result = self.checkout(shopper, [(self.products[("vendor", "spare")], 10)], "pay_in_2")
+        self.pay(result)
+        self.orders[(shopper, "plan")] = result
+        return result
 
     def complete(self, order_id: str) -> None:
         """The order's return window passes: it completes and its vendors' earnings become
@@ -671,6 +695,23 @@ class World:
             "values ('policy_suite', %s, 'resolved', 'policy suite', now())",
             [self.run],
         )
+
+    def _arrange_notifications(self) -> None:
+        """Every persona registers a device and consents to marketing through the Data API
+        (rpc register_push_device, set_marketing_consent); a notification each then queues
+        their push sends."""
+        for persona in ("customer", "other_customer", "vendor", "other_vendor", "admin", "bystander"):
+            token = f"ExponentPushToken[policy-{self.run}-{persona}]"
+            out = self.actors[persona].run(
+                lambda c, t=token: c.rpc("register_push_device", {"p_token": t, "p_platform": "android"}).execute()
+            )
+            assert out.ok, f"{persona} could not register a device: {out}"
+            out = self.actors[persona].run(lambda c: c.rpc("set_marketing_consent", {"p_granted": True}).execute())
+            assert out.ok, f"{persona} could not give consent: {out}"
+            self.q(
+                "select private.notify(%s, 'system', %s::jsonb, '{}'::jsonb)",
+                [self.users[persona], json.dumps({"title": "Policy suite", "body": self.run})],
+            )
 
     def _arrange_storage(self) -> None:
         self.misc_folder = f"policy-{self.run}-misc"
@@ -825,9 +866,10 @@ class World:
             return [
                 {
                     "session_id": self.sessions[(s, first[s])],
-                    "product_id": self.products[(s, "draft")],
+                    "product_id": self.products[(s, "spare")],  # only active products are featured
                     "vendor_id": self.vendors[s],
                     "position": 2,
+                    "live_price": 1500,
                 }
                 for s in shops
             ]
@@ -947,17 +989,37 @@ class World:
                 for p in SHOPPERS
             ]
         if label == "bnpl_orders":
-            schedule = [{"due_on": "2030-01-01", "amount": 1000}, {"due_on": "2030-02-01", "amount": 1000}]
             return [
                 {
                     "order_id": self.orders[(p, "delivered")]["order_id"],
                     "customer_id": u[p],
                     "plan": "pay_in_2",
-                    "principal": 2000,
+                    "instalment_count": 2,
+                    "provider": "mpesa",
                     "total": 2000,
-                    "schedule": schedule,
+                    "interval_days": 14,
                 }
                 for p in SHOPPERS
+            ]
+        if label == "instalments":
+            plans = {p: self.one("select id::text from public.bnpl_orders where order_id = %s",
+                                 [self.orders[(p, "plan")]["order_id"]]) for p in SHOPPERS}  # fmt: skip
+            return [
+                {
+                    "plan_id": plans[p],
+                    "order_id": self.orders[(p, "plan")]["order_id"],
+                    "customer_id": u[p],
+                    "number": 3,
+                    "amount": 1,
+                    "due_at": (now + dt.timedelta(days=40)).isoformat(),
+                }
+                for p in SHOPPERS
+            ]
+        if label == "livestream_reminders":
+            return [
+                {"session_id": self.sessions[session], "user_id": u[p]}
+                for p in SHOPPERS
+                for session in (("vendor", "scheduled"), ("other_vendor", "cancelled"), ("pending", "scheduled"))
             ]
         if label == "notifications":
             return [{"user_id": u[p], "type": "system", "title": f"Candidate {rand()}"} for p in SHOPPERS]
@@ -1001,6 +1063,18 @@ class World:
             return [{"customer_id": u["other_customer"], "last_activity_at": now.isoformat()}]
         if label == "private.ops_alerts":
             return [{"rule": "policy_suite", "subject": self.run, "summary": "policy suite"}]
+        if label == "push_devices":
+            return [{"user_id": u[p], "token": f"ExponentPushToken[cand-{rand(10)}]"} for p in SHOPPERS]
+        if label == "marketing_consents":
+            return [{"user_id": u[p], "granted": False} for p in SHOPPERS]
+        if label == "private.notification_rules":
+            return [{"type": f"cand_{rand(6)}", "purpose": "service"}]
+        if label == "private.notification_deliveries":
+            notification = self.one(
+                "select id::text from public.notifications where user_id = %s order by created_at limit 1",
+                [u["customer"]],
+            )
+            return [{"notification_id": notification, "user_id": u["customer"], "channel": "sms", "purpose": "service"}]
         raise AssertionError(f"no insert candidates for {label}")
 
     @contextlib.contextmanager

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import base64
+import secrets
 import time
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.padding import PKCS7
 from starlette.testclient import TestClient
 
 from wats.sandbox.signing import airtel_hash, compact_json
@@ -109,7 +115,7 @@ def test_success_callback_is_signed_and_status_moves(
     body = callback.json()
     tx = body["transaction"]
     assert tx["id"] == "OK1" and tx["status_code"] == "TS" and tx["airtel_money_id"]
-    assert body["hash"] == airtel_hash(env["AIRTEL_CALLBACK_HASH_KEY"], tx)
+    assert body["hash"] == airtel_hash(env["AIRTEL_CALLBACK_HASH_KEY"], {"transaction": tx})
     assert callback.body.decode() == compact_json(body)
     after = status(client, tok, "OK1")
     assert after["data"]["transaction"]["status"] == "TS"
@@ -156,7 +162,7 @@ def test_duplicates_bad_signature_ambiguous_refused(
     assert len(by_ref["DUP"]) == FAST.duplicate_count
     assert all(b == by_ref["DUP"][0] for b in by_ref["DUP"])
     [bad] = by_ref["BAD"]
-    assert bad["hash"] != airtel_hash(env["AIRTEL_CALLBACK_HASH_KEY"], bad["transaction"])
+    assert bad["hash"] != airtel_hash(env["AIRTEL_CALLBACK_HASH_KEY"], bad)
     assert by_ref["AMB"][0]["transaction"]["status_code"] == "TS"
     assert "REF" not in by_ref
     assert status(client, tok, "AMB")["data"]["transaction"]["status"] == "TS"
@@ -219,3 +225,64 @@ def test_webhook_answer_is_recorded_and_5xx_retried(
     wait_idle(client)
     [rejected] = client.get("/_sandbox/deliveries", params={"ref": "NORETRY"}).json()
     assert (rejected["state"], rejected["status_code"], len(rejected["attempts"])) == ("failed", 401, 1)
+
+
+# Airtel's published callback sample (developer portal, Collection API, "Callback
+# authentication": sample body, sample key, sample hash; the same three appear in public
+# client code). The sandbox must sign exactly as Airtel does.
+AIRTEL_SAMPLE_KEY = "a4f48f692d2b4df9acbad7dff60a32a6"
+AIRTEL_SAMPLE_HASH = "zITVAAGYSlzl1WkUQJn81kbpT5drH3koffT8jCkcJJA="
+AIRTEL_SAMPLE = {
+    "transaction": {
+        "id": "BBZMiscxy",
+        "message": "Paid UGX 5,000 to TECH LIMITED, Trans ID MP210603.1234.L06941.",
+        "status_code": "TS",
+        "airtel_money_id": "MP210603.1234.L06941",
+    }
+}
+
+
+def test_the_published_callback_sample_reproduces() -> None:
+    assert airtel_hash(AIRTEL_SAMPLE_KEY, AIRTEL_SAMPLE) == AIRTEL_SAMPLE_HASH
+    # the hash field itself is never part of what is signed
+    assert airtel_hash(AIRTEL_SAMPLE_KEY, {**AIRTEL_SAMPLE, "hash": "x"}) == AIRTEL_SAMPLE_HASH
+
+
+def signed_headers(env: dict[str, str], tok: str, body: bytes, *, tamper: bool = False) -> dict[str, str]:
+    """Airtel's message signing as a client does it: AES-256-CBC of the body, key:iv RSA-wrapped."""
+    key, iv = secrets.token_bytes(32), secrets.token_bytes(16)
+    padder = PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    signed = body + (b" " if tamper else b"")
+    cipher = encryptor.update(padder.update(signed) + padder.finalize()) + encryptor.finalize()
+    public = serialization.load_der_public_key(base64.b64decode(env["AIRTEL_ENCRYPTION_PUBLIC_KEY"]))
+    key_iv = f"{base64.b64encode(key).decode()}:{base64.b64encode(iv).decode()}".encode()
+    wrapped = public.encrypt(key_iv, padding.PKCS1v15())  # type: ignore[union-attr]
+    return {
+        **headers(tok),
+        "content-type": "application/json",
+        "x-signature": base64.b64encode(cipher).decode(),
+        "x-key": base64.b64encode(wrapped).decode(),
+    }
+
+
+def test_v2_signed_push_accepted_bad_or_missing_signature_refused(
+    client: TestClient, env: dict[str, str], webhook: WebhookReceiver
+) -> None:
+    tok = token(client, env)
+    body = compact_json(push_body(msisdn("01", "25568"), "V2OK")).encode()
+    ok = client.post("/airtel/merchant/v2/payments/", content=body, headers=signed_headers(env, tok, body))
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["status"]["response_code"] == "DP00800001006"
+    bad_body = compact_json(push_body(msisdn("01", "25568"), "V2BAD")).encode()
+    bad = client.post(
+        "/airtel/merchant/v2/payments/", content=bad_body, headers=signed_headers(env, tok, bad_body, tamper=True)
+    )
+    assert (bad.status_code, bad.json()["status"]["response_code"]) == (400, "DP00800001026")
+    unsigned = client.post("/airtel/merchant/v2/payments/", content=bad_body, headers=headers(tok))
+    assert (unsigned.status_code, unsigned.json()["status"]["response_code"]) == (400, "DP00800001026")
+    # refused pushes create nothing; v1 keeps working unsigned
+    assert client.get("/_sandbox/transactions/airtel/V2BAD").status_code == 404
+    push(client, tok, msisdn("01", "25568"), "V1OK")
+    wait_idle(client)
+    assert {r.json()["transaction"]["id"] for r in webhook.for_provider("airtel")} == {"V2OK", "V1OK"}

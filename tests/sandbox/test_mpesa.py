@@ -220,3 +220,27 @@ def test_reversal(client: TestClient, env: dict[str, str]) -> None:
     assert [r["amount"] for r in txn["refunds"]] == [5000, 10000]
     # a reversal is found by its reference, as a transaction of its own
     assert status_word(client, headers, "R1") == "Completed"
+
+
+def test_status_query_answers_as_the_openapi_documents(client: TestClient, env: dict[str, str]) -> None:
+    """The OpenAPI's published Query Transaction Status answer (M-Pesa OpenAPI developer
+    portal, Query Transaction Status, response parameters) names the mobile-money id
+    ``output_OriginalTransactionID`` and says ``output_Reversed``; it has no
+    ``output_TransactionID``. The sandbox answers in that shape."""
+    headers = session_headers(client, env)
+    paid = client.post(f"{MARKET}/c2bPayment/singleStage/", json=c2b_body(msisdn("01"), "Q1"), headers=headers)
+    assert paid.status_code == 201
+    reply = client.get(
+        f"{MARKET}/queryTransactionStatus/",
+        params={
+            "input_QueryReference": "Q1",
+            "input_ServiceProviderCode": "000000",
+            "input_ThirdPartyConversationID": "qQ1",
+            "input_Country": "TZN",
+        },
+        headers=headers,
+    ).json()
+    assert reply["output_ResponseTransactionStatus"] == "Completed"
+    assert reply["output_OriginalTransactionID"] == paid.json()["output_TransactionID"]
+    assert reply["output_Reversed"] == "False"
+    assert "output_TransactionID" not in reply

@@ -148,6 +148,7 @@ def test_the_work_after_payment_runs_on_the_clock(db):
             "select name, schedule, sql_command, edge_function from private.scheduled_jobs"
         ).fetchall()
     }
+    assert jobs["instalment-push"] == ("*/15 * * * *", None, "instalment-push")
     assert jobs["refund-execute"] == ("* * * * *", None, "refund-execute")
     assert jobs["payout-execute"] == ("* * * * *", None, "payout-execute")
     assert jobs["complete-orders"][1:] == ("select public.complete_orders()", None)

@@ -1,6 +1,7 @@
 """The API gateway on one port, as ``supabase start`` serves it: ``/rest/v1`` (Data API),
-``/auth/v1`` (Auth), ``/storage/v1`` (Storage) and ``/functions/v1`` (Edge Functions),
-behind the checks Kong makes (:mod:`.guards`), plus the stand-in's health endpoint."""
+``/auth/v1`` (Auth), ``/storage/v1`` (Storage), ``/functions/v1`` (Edge Functions) and
+``/realtime/v1`` (Realtime's WebSocket), behind the checks Kong makes (:mod:`.guards`),
+plus the stand-in's health endpoint."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from supabase_standin.auth.service import AuthService
 from supabase_standin.database import Pool
 from supabase_standin.functions.host import FunctionsHost
 from supabase_standin.gateway.guards import ASGIApp, Gateway, Receive, Scope, Send
+from supabase_standin.realtime.service import RealtimeService, deny
 from supabase_standin.rest.service import RestConfig, RestService
 from supabase_standin.routing import Router, route
 from supabase_standin.storage.service import StorageService
@@ -56,6 +59,8 @@ class Services:
         self.api_pool = pool(config, "authenticator", min_size=2, max_size=20)
         self.auth_pool = pool(config, "supabase_auth_admin", min_size=1, max_size=8)
         self.storage_admin_pool = pool(config, "supabase_storage_admin", min_size=1, max_size=4)
+        # Realtime connects as the owner of realtime.messages (see supabase_standin.realtime).
+        self.realtime_pool = pool(config, "supabase_realtime_admin", min_size=1, max_size=6)
         self.rest = RestService(
             RestConfig(
                 schemas=list(api.schemas),
@@ -69,6 +74,9 @@ class Services:
         self.functions = FunctionsHost(config, dict(functions_env))
         self.auth = AuthService(config, self.auth_pool)
         self.storage = StorageService(config, self.api_pool, self.storage_admin_pool)
+        self.realtime = RealtimeService(
+            self.realtime_pool, config.db_url(user="supabase_realtime_admin"), config.jwt_secret
+        )
 
     async def start(self) -> None:
         for p in (self.api_pool, self.auth_pool, self.storage_admin_pool):
@@ -76,8 +84,10 @@ class Services:
         await self.rest.start()
         await self.storage.start()
         await self.functions.start()
+        await self.realtime.start()
 
     async def stop(self) -> None:
+        await self.realtime.stop()
         await self.functions.stop()
         await self.storage.stop()
         await self.rest.stop()
@@ -88,6 +98,7 @@ class Services:
         fns = self.functions.functions.values()
         return {
             "rest": self.rest.ready,
+            "realtime": self.realtime.ready,
             "functions": all(f.ready.is_set() for f in fns),
             "function_processes": {
                 f.name: {
@@ -125,6 +136,9 @@ class ServiceRouter:
         async def functions(request: Request, params: dict[str, str]) -> Response:
             return await s.functions.handle(request, params["path"])
 
+        async def realtime(request: Request, params: dict[str, str]) -> Response:
+            return await s.realtime.handle_http(request, params["path"])
+
         async def health(_request: Request, _params: dict[str, str]) -> Response:
             return _json(200, s.health())
 
@@ -141,6 +155,7 @@ class ServiceRouter:
                 route(METHODS, "auth/v1/{path:path}", auth),
                 route(METHODS, "storage/v1/{path:path}", storage),
                 route(METHODS, "functions/v1/{path:path}", functions),
+                route(METHODS, "realtime/v1/{path:path}", realtime),
                 route(("GET", "HEAD"), health_path.lstrip("/"), health),
             ],
             not_found=no_route,
@@ -150,6 +165,13 @@ class ServiceRouter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            websocket = WebSocket(scope, receive, send)
+            if scope.get("path", "").startswith("/realtime/v1/"):
+                await self.services.realtime.handle_websocket(websocket)
+            else:
+                await deny(websocket, 404, {"message": "no Route matched with those values"})
             return
         if scope["type"] != "http":
             return

@@ -72,6 +72,9 @@ class Gateway:
         self.storage_max_body = storage_max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -162,9 +165,38 @@ class Gateway:
             if not started:
                 await send_json(send, 500, internal_error(path), cors)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade (Realtime): Kong's apikey check (header or query string),
+        refused with an HTTP answer in JSON before the upgrade."""
+        path: str = scope.get("path", "")
+        if self._needs_api_key(path):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            key = headers.get("apikey") or _query_apikey(scope)
+            refusal = None
+            if not key:
+                refusal = "No API key found in request"
+            elif key not in self.api_keys:
+                refusal = "Invalid authentication credentials"
+            if refusal is not None:
+                await self._deny_websocket(scope, send, 401, json.dumps({"message": refusal}).encode())
+                return
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            log.exception("unhandled error serving the WebSocket %s", path)
+
+    @staticmethod
+    async def _deny_websocket(scope: Scope, send: Send, status: int, body: bytes) -> None:
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+
     @staticmethod
     def _needs_api_key(path: str) -> bool:
-        if path.startswith("/rest/v1") or path.startswith("/graphql/v1"):
+        if path.startswith("/rest/v1") or path.startswith("/graphql/v1") or path.startswith("/realtime/v1"):
             return True
         if path.startswith("/auth/v1"):
             return not any(path == p or path.startswith(p + "/") for p in OPEN_AUTH_PATHS)

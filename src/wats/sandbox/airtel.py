@@ -1,10 +1,14 @@
 """Airtel Money Tanzania (Airtel Africa Open API, collection v1), as the sandbox imitates it.
 
-Paths under ``/airtel``: ``POST /auth/oauth2/token``, ``POST /merchant/v1/payments/``,
+Paths under ``/airtel``: ``POST /auth/oauth2/token``, ``POST /merchant/v1/payments/`` and
+``POST /merchant/v2/payments/`` (the same push with Airtel's message signing: ``x-signature``
+= the body AES-256-CBC-encrypted, ``x-key`` = ``base64(key):base64(iv)`` RSA-encrypted with
+the portal key; a missing or wrong signature is refused with ``DP00800001026``),
 ``GET /standard/v1/payments/{id}``, ``POST /standard/v1/payments/refund`` (the whole
 payment back), ``POST /standard/v2/disbursements/`` (B2C, PIN RSA-encrypted) and
 ``GET /standard/v2/disbursements/{id}?transactionType=B2C``. Callbacks go to
-``{webhook_base}/airtel`` with ``hash`` = base64 HMAC-SHA256 over the ``transaction`` JSON.
+``{webhook_base}/airtel`` with ``hash`` = base64 HMAC-SHA256 over the whole body without
+``hash``, 2-space indented (Airtel's published sample).
 Refunds and disbursements play out the refund scenario of the payer's phone. The KYC user
 enquiry (``GET /standard/v1/users/{msisdn}``, 9 digits) answers a wallet's holder before a
 vendor's first payout.
@@ -23,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 from wats.sandbox.callbacks import with_fields
 from wats.sandbox.context import BadJson, Sandbox, bearer, json_object, positive_whole, reply, sandbox_of
 from wats.sandbox.scenarios import Scenario
-from wats.sandbox.signing import airtel_hash, constant_time_equal, rsa_decrypt_bearer
+from wats.sandbox.signing import airtel_hash, airtel_signed_body_ok, constant_time_equal, rsa_decrypt_bearer
 from wats.sandbox.store import (
     DUPLICATE,
     EXPIRED,
@@ -123,7 +127,9 @@ def callback_payload(
         "airtel_money_id": txn.txn_id,
     }
     transaction = with_fields(transaction, fields)
-    return {"transaction": transaction, "hash": airtel_hash(key or sb.config.airtel_callback_hash_key, transaction)}
+    body: dict[str, Any] = {"transaction": transaction}
+    body["hash"] = airtel_hash(key or sb.config.airtel_callback_hash_key, body)
+    return body
 
 
 def _schedule_callbacks(sb: Sandbox, txn: Transaction) -> None:
@@ -154,6 +160,21 @@ def _schedule_callbacks(sb: Sandbox, txn: Transaction) -> None:
         interval_s=s.duplicate_interval_s,
         kind="duplicate" if duplicate else "callback",
     )
+
+
+async def push_v2(request: Request) -> Response:
+    """The signed push: refused with DP00800001026 unless x-signature/x-key match the body."""
+    sb = sandbox_of(request)
+    if (problem := _auth(request, sb)) is not None:
+        return problem
+    if not airtel_signed_body_ok(
+        sb.airtel_key,
+        request.headers.get("x-key", ""),
+        request.headers.get("x-signature", ""),
+        await request.body(),
+    ):
+        return _fail(400, "X-signature and payload did not match", "ESB000001", "DP00800001026")
+    return await push(request)
 
 
 async def push(request: Request) -> Response:
@@ -432,6 +453,8 @@ routes: list[BaseRoute] = [
     Route("/airtel/auth/oauth2/token", token, methods=["POST"]),
     Route("/airtel/merchant/v1/payments/", push, methods=["POST"]),
     Route("/airtel/merchant/v1/payments", push, methods=["POST"]),
+    Route("/airtel/merchant/v2/payments/", push_v2, methods=["POST"]),
+    Route("/airtel/merchant/v2/payments", push_v2, methods=["POST"]),
     Route("/airtel/standard/v1/payments/refund", refund, methods=["POST"]),
     Route("/airtel/standard/v1/payments/{id}", status, methods=["GET"]),
     Route("/airtel/standard/v2/disbursements/", disburse, methods=["POST"]),

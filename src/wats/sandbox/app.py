@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wats.sandbox import control
+from wats.sandbox import beem, control, expo
 from wats.sandbox.callbacks import Dispatcher
 from wats.sandbox.config import SandboxConfig
 from wats.sandbox.context import Sandbox
+from wats.sandbox.messages import Messages
 from wats.sandbox.protocols import PROTOCOLS
 from wats.sandbox.signing import load_private_key
 from wats.sandbox.store import Store
@@ -40,6 +42,7 @@ def create_app(config: SandboxConfig) -> Starlette:
         dispatcher=Dispatcher(store),
         mpesa_key=load_private_key(config.mpesa_private_key_pem),
         airtel_key=load_private_key(config.airtel_private_key_pem),
+        messages=Messages(Path(config.message_log_dir) if config.message_log_dir else None),
     )
 
     @asynccontextmanager
@@ -50,7 +53,12 @@ def create_app(config: SandboxConfig) -> Starlette:
             await sandbox.dispatcher.aclose()
 
     app = Starlette(
-        routes=[*(route for module in PROTOCOLS.values() for route in module.routes), *control.routes],
+        routes=[
+            *(route for module in PROTOCOLS.values() for route in module.routes),
+            *beem.routes,
+            *expo.routes,
+            *control.routes,
+        ],
         exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
         lifespan=lifespan,
     )

@@ -5,7 +5,9 @@ ClickPesa's, as on the Deno side (``_shared/payments/clickpesa.ts``).
 
 Paths under ``/clickpesa/third-parties``: ``POST /generate-token`` (``client-id`` and
 ``api-key`` headers), ``POST /payments/initiate-ussd-push-request`` (checksum required),
-``GET /payments/{orderReference}``, and for money going back ``POST
+``GET /payments/{orderReference}`` (with the setting ``clickpesa_fee_percent`` the reports
+carry ``collectedAmount`` net of ClickPesa's fee, and ``fee`` when ``clickpesa_report_fee``
+is 1), and for money going back ``POST
 /payouts/preview-mobile-money-payout``, ``POST /payouts/create-mobile-money-payout`` (both
 checksummed) and ``GET /payouts/{orderReference}``. Webhooks (``PAYMENT …`` and ``PAYOUT
 …``) go to ``{webhook_base}/halopesa``, signed with the checksum key over the canonical
@@ -16,6 +18,7 @@ wallet that does not exist is refused by the preview.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import Any
@@ -27,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from wats.sandbox.callbacks import with_fields
 from wats.sandbox.context import BadJson, Sandbox, json_object, reply, sandbox_of
 from wats.sandbox.scenarios import RefundScenario, Scenario
-from wats.sandbox.signing import clickpesa_checksum, constant_time_equal
+from wats.sandbox.signing import clickpesa_checksum, clickpesa_legacy_checksum, constant_time_equal
 from wats.sandbox.store import (
     DUPLICATE,
     EXPIRED,
@@ -92,6 +95,18 @@ async def generate_token(request: Request) -> Response:
     return reply(200, {"success": True, "token": f"Bearer {token}"})
 
 
+def collected(sb: Sandbox, amount: int) -> dict[str, str]:
+    """``collectedAmount`` as the account's fee setting reports it (and ``fee`` when shown)."""
+    percent = sb.store.settings.clickpesa_fee_percent
+    if percent <= 0 or amount <= 0:
+        return {"collectedAmount": str(amount)}
+    fee = math.ceil(amount * round(percent * 100) / 10_000)
+    shown = {"collectedAmount": str(max(0, amount - fee))}
+    if sb.store.settings.clickpesa_report_fee:
+        shown["fee"] = f"{fee}.00"
+    return shown
+
+
 def _payment_view(sb: Sandbox, txn: Transaction) -> dict[str, Any]:
     status = txn.status()
     word = {SUCCESS: "SUCCESS", PENDING: "PROCESSING", FAILED: "FAILED", EXPIRED: "FAILED"}[status]
@@ -106,6 +121,8 @@ def _payment_view(sb: Sandbox, txn: Transaction) -> dict[str, Any]:
         "paymentPhoneNumber": txn.msisdn,
         "orderReference": txn.ref,
         "collectedAmount": txn.amount,
+        # a number here, as the status query answers it, unless the account nets fees
+        **(collected(sb, txn.amount) if status == SUCCESS and sb.store.settings.clickpesa_fee_percent > 0 else {}),
         "collectedCurrency": txn.currency,
         "message": message,
         "updatedAt": iso(updated),
@@ -123,16 +140,20 @@ def webhook_payload(
     message: str,
     key: str | None = None,
     fields: dict[str, Any] | None = None,
+    checksum_method: str = "canonical",
+    event_field: str = "event",
 ) -> dict[str, Any]:
+    """A payment webhook, signed with the ``canonical`` checksum (or the ``legacy`` one);
+    ``event_field`` is ``event`` or ``eventType`` (a documented failure sample's name)."""
     success = outcome == SUCCESS
     payload: dict[str, Any] = {
-        "event": "PAYMENT RECEIVED" if success else "PAYMENT FAILED",
+        event_field: "PAYMENT RECEIVED" if success else "PAYMENT FAILED",
         "data": {
             "id": txn.txn_id,
             "status": "SUCCESS" if success else "FAILED",
             "paymentReference": txn.extra.get("payment_reference", ""),
             "orderReference": txn.ref,
-            "collectedAmount": str(txn.amount),
+            **(collected(sb, txn.amount) if success else {"collectedAmount": str(txn.amount)}),
             "collectedCurrency": txn.currency,
             "message": message,
             "channel": txn.extra.get("channel", "HALOPESA"),
@@ -146,8 +167,9 @@ def webhook_payload(
         },
     }
     payload = with_fields(payload, fields)
-    payload["checksum"] = clickpesa_checksum(key or sb.config.clickpesa_checksum_key, payload)
-    payload["checksumMethod"] = "canonical"
+    sign = clickpesa_legacy_checksum if checksum_method == "legacy" else clickpesa_checksum
+    payload["checksum"] = sign(key or sb.config.clickpesa_checksum_key, payload)
+    payload["checksumMethod"] = checksum_method
     return payload
 
 

@@ -32,6 +32,16 @@ class Settings:
     callback_retry_delay_s: float = 1.0
     #: Lifetime of Airtel/Mixx access tokens and M-Pesa sessions.
     token_ttl_s: int = 3600
+    #: Seconds Beem or Expo keep a scripted ``hang`` request before answering.
+    message_hang_s: float = 20.0
+    #: 1: Mixx posts callbacks to ``…/mixx/<token>`` (a registered URL whose query string
+    #: the provider dropped, or that was registered in the path form); 0: ``…/mixx?token=``.
+    mixx_callback_path_token: int = 0
+    #: ClickPesa's collection fee in percent, charged as ceil(amount × percent / 100) and
+    #: deducted from ``collectedAmount`` (an account that nets fees); 0: gross amounts.
+    clickpesa_fee_percent: float = 0.0
+    #: 1: the payment reports carry that fee as ``fee``; 0: only the net amount.
+    clickpesa_report_fee: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,12 +90,21 @@ class SandboxConfig:
     mixx_b2c_msisdn: str
     mixx_b2c_pin: str
     mixx_b2c_brand_id: str
+    #: The transaction query (MTPGGetSODetails): the PIN of the biller MSISDN.
+    mixx_query_pin: str
     clickpesa_client_id: str
     clickpesa_api_key: str
     clickpesa_checksum_key: str
     #: ``…/functions/v1/payment-webhook``; the provider name is appended.
     webhook_base: str = DEFAULT_WEBHOOK_BASE
     settings: Settings = field(default_factory=Settings)
+    #: Expo push: the project's access token (enhanced push security; empty: not required).
+    expo_access_token: str = ""
+    #: Beem SMS: API key and secret (Basic authentication).
+    beem_api_key: str = ""
+    beem_secret_key: str = ""
+    #: Folder of sms-gateway.log and push.log (None: not written).
+    message_log_dir: str | None = None
 
     @classmethod
     def from_env(
@@ -120,11 +139,16 @@ class SandboxConfig:
             mixx_b2c_msisdn=need("SANDBOX_MIXX_B2C_MSISDN"),
             mixx_b2c_pin=need("SANDBOX_MIXX_B2C_PIN"),
             mixx_b2c_brand_id=need("SANDBOX_MIXX_B2C_BRAND_ID"),
+            mixx_query_pin=need("SANDBOX_MIXX_QUERY_PIN"),
             clickpesa_client_id=need("SANDBOX_CLICKPESA_CLIENT_ID"),
             clickpesa_api_key=need("SANDBOX_CLICKPESA_API_KEY"),
             clickpesa_checksum_key=need("SANDBOX_CLICKPESA_CHECKSUM_KEY"),
             webhook_base=(webhook_base or env.get("SANDBOX_WEBHOOK_BASE") or DEFAULT_WEBHOOK_BASE).rstrip("/"),
             settings=settings or Settings(),
+            expo_access_token=env.get("SANDBOX_EXPO_ACCESS_TOKEN", ""),
+            beem_api_key=env.get("SANDBOX_BEEM_API_KEY", ""),
+            beem_secret_key=env.get("SANDBOX_BEEM_SECRET_KEY", ""),
+            message_log_dir=env.get("SANDBOX_MESSAGE_LOG_DIR") or None,
         )
 
     def webhook_url(self, provider: str) -> str:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 
 from wats.sandbox.callbacks import Dispatcher
 from wats.sandbox.config import SandboxConfig
+from wats.sandbox.messages import Messages
 from wats.sandbox.store import Store
 
 
@@ -23,6 +24,8 @@ class Sandbox:
     mpesa_key: rsa.RSAPrivateKey
     #: Decrypts Airtel disbursement PINs.
     airtel_key: rsa.RSAPrivateKey
+    #: What the messaging providers (Beem SMS, Expo push) received.
+    messages: Messages
 
 
 def sandbox_of(request: Request) -> Sandbox:

@@ -36,10 +36,15 @@ async def index(request: Request) -> Response:
             "providers": {
                 "mpesa": "/mpesa/sandbox/ipg/v2/vodacomTZN/",
                 "airtel": "/airtel/",
-                "mixx": "/mixx/token, /mixx/push-billpay",
+                "mixx": "/mixx/token, /mixx/push-billpay, /mixx/query",
                 "halopesa": "/clickpesa/third-parties/",
             },
             "webhooks": {p: sb.config.webhook_url(p) for p in CALLBACK_PROVIDERS},
+            "messaging": {
+                "sms": "/beem/v1/send (Beem)",
+                "push": "/expo/--/api/v2/push/send, …/getReceipts (Expo)",
+                "received": "/_sandbox/sms, /_sandbox/push",
+            },
             "refunds": {
                 "mpesa": "PUT …/reversal/",
                 "airtel": "/airtel/standard/v1/payments/refund, /airtel/standard/v2/disbursements/",
@@ -122,6 +127,7 @@ async def reset(request: Request) -> Response:
     sb = sandbox_of(request)
     await sb.dispatcher.cancel_all()
     sb.store.reset()
+    sb.messages.reset()
     return _json(200, {"reset": True, "settings": sb.store.settings.to_json()})
 
 
@@ -230,7 +236,13 @@ async def idle(request: Request) -> Response:
 
 
 def _manual_payload(
-    sb: Sandbox, txn: Transaction, outcome: str, message: str, forged: bool, fields: dict[str, Any] | None
+    sb: Sandbox,
+    txn: Transaction,
+    outcome: str,
+    message: str,
+    forged: bool,
+    fields: dict[str, Any] | None,
+    clickpesa_form: dict[str, str],
 ) -> tuple[str, dict[str, Any]]:
     key = "forged-" + txn.ref if forged else None
     if txn.provider == "airtel":
@@ -241,7 +253,7 @@ def _manual_payload(
         url = mixx.callback_url(sb, token="forged" + txn.ref if forged else None)
         return url, mixx.callback_payload(txn, outcome=outcome, description=message, fields=fields)
     return sb.config.webhook_url(clickpesa.PROVIDER), clickpesa.webhook_payload(
-        sb, txn, outcome=outcome, message=message, key=key, fields=fields
+        sb, txn, outcome=outcome, message=message, key=key, fields=fields, **clickpesa_form
     )
 
 
@@ -250,7 +262,8 @@ async def send_callback(request: Request) -> Response:
 
     Body (all optional): ``{"outcome": "success"|"failed", "reason": "insufficient_funds",
     "message": "...", "amount": 123, "signature": "valid"|"invalid", "copies": 1,
-    "delay_s": 0, "fields": {...}}``. ``fields`` is merged into the provider's payload
+    "delay_s": 0, "fields": {...}}``; ClickPesa also ``"checksum_method": "canonical"|"legacy"``
+    and ``"event_field": "event"|"eventType"``. ``fields`` is merged into the provider's payload
     before it is signed (Airtel: into ``transaction``), objects recursively, ``null``
     removing a key: a correctly signed callback with malformed values. The sandbox's own
     record of the transaction is not changed.
@@ -284,9 +297,14 @@ async def send_callback(request: Request) -> Response:
     fields = body.get("fields")
     if fields is not None and not isinstance(fields, dict):
         return _json(400, {"error": "fields must be an object"})
+    checksum_method = body.get("checksum_method", "canonical")
+    event_field = body.get("event_field", "event")
+    if checksum_method not in ("canonical", "legacy") or event_field not in ("event", "eventType"):
+        return _json(400, {"error": "checksum_method is canonical or legacy; event_field is event or eventType"})
     forged = body.get("signature", "valid") == "invalid"
     variant = dataclasses.replace(txn, amount=amount)
-    url, payload = _manual_payload(sb, variant, outcome, message, forged, fields)
+    form = {"checksum_method": str(checksum_method), "event_field": str(event_field)}
+    url, payload = _manual_payload(sb, variant, outcome, message, forged, fields, form)
     sent = sb.dispatcher.schedule(
         provider=provider,
         ref=txn.ref,
@@ -298,6 +316,51 @@ async def send_callback(request: Request) -> Response:
         kind="manual-forged" if forged else "manual",
     )
     return _json(202, {"deliveries": [d.id for d in sent]})
+
+
+async def sms(request: Request) -> Response:
+    """Every SMS the gateway accepted, oldest first; ``?to=<phone>`` filters (full phones:
+    the log file masks them)."""
+    sb = sandbox_of(request)
+    to = request.query_params.get("to")
+    return _json(200, [m.to_json() for m in sb.messages.sms if not to or m.to == to])
+
+
+async def push(request: Request) -> Response:
+    """Every push notification Expo accepted, oldest first; ``?to=<token>`` filters."""
+    sb = sandbox_of(request)
+    to = request.query_params.get("to")
+    return _json(200, [m.to_json() for m in sb.messages.push if not to or m.to == to])
+
+
+async def message_attempts(request: Request) -> Response:
+    """Every attempt to reach a recipient, accepted or not: ``?channel=sms|push&to=…``."""
+    sb = sandbox_of(request)
+    q = request.query_params
+    rows = [a for a in sb.messages.attempts if (not q.get("channel") or a["channel"] == q["channel"])]
+    return _json(200, [a for a in rows if not q.get("to") or a["to"] == q["to"]])
+
+
+async def message_script(request: Request) -> Response:
+    """Script what the next attempts to reach one recipient do: ``{"to": phone or token,
+    "outcomes": ["server_error", "accept"]}`` (``messages.SMS_OUTCOMES`` /
+    ``PUSH_OUTCOMES``); later attempts are accepted."""
+    sb = sandbox_of(request)
+    channel = request.path_params["channel"]
+    if channel not in ("sms", "push"):
+        return _json(404, {"error": "not found"})
+    try:
+        body = await json_object(request)
+    except BadJson as exc:
+        return _json(400, {"error": str(exc)})
+    to, outcomes = body.get("to"), body.get("outcomes")
+    if not isinstance(to, str) or not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
+        return _json(400, {"error": "give to (a phone or token) and outcomes (a list of names)"})
+    try:
+        sb.messages.script(channel, to, outcomes)
+    except ValueError as exc:
+        return _json(400, {"error": str(exc)})
+    return _json(200, {"to": to, "outcomes": outcomes})
 
 
 routes: list[BaseRoute] = [
@@ -316,4 +379,8 @@ routes: list[BaseRoute] = [
     Route("/_sandbox/deliveries", deliveries, methods=["GET"]),
     Route("/_sandbox/payouts", payouts, methods=["GET"]),
     Route("/_sandbox/payouts/{provider}/{reference}/callback", send_payout_callback, methods=["POST"]),
+    Route("/_sandbox/sms", sms, methods=["GET"]),
+    Route("/_sandbox/push", push, methods=["GET"]),
+    Route("/_sandbox/messages/attempts", message_attempts, methods=["GET"]),
+    Route("/_sandbox/{channel:str}/script", message_script, methods=["POST"]),
 ]

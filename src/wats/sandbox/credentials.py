@@ -66,9 +66,13 @@ def _generate() -> dict[str, str]:
         "mixx_b2c_msisdn": "255650000001",
         "mixx_b2c_pin": f"{secrets.randbelow(10**4):04d}",
         "mixx_b2c_brand_id": str(1000 + secrets.randbelow(9000)),
+        "mixx_query_pin": f"{secrets.randbelow(10**4):04d}",
         "clickpesa_client_id": "ID" + secrets.token_hex(12),
         "clickpesa_api_key": "SK" + secrets.token_urlsafe(30),
         "clickpesa_checksum_key": secrets.token_urlsafe(32),
+        "expo_access_token": secrets.token_urlsafe(30),
+        "beem_api_key": secrets.token_hex(8),
+        "beem_secret_key": secrets.token_urlsafe(24),
     }
 
 
@@ -78,10 +82,12 @@ def _load_or_create(home: Path) -> dict[str, str]:
         data = json.loads(path.read_text())
         if isinstance(data, dict) and data.get("version") in _KNOWN_VERSIONS:
             stored = {str(k): str(v) for k, v in data.items()}
-            if stored["version"] == str(_VERSION):
+            fresh = _generate()
+            if stored["version"] == str(_VERSION) and fresh.keys() <= stored.keys():
                 return stored
-            # an older file: keep its secrets, add the ones it lacks
-            _write(path, {**_generate(), **stored, "version": str(_VERSION)})
+            # an older file, or one without a secret added since: keep its secrets, add the
+            # ones it lacks
+            _write(path, {**fresh, **stored, "version": str(_VERSION)})
             return _load_or_create(home)
     home.mkdir(parents=True, exist_ok=True)
     data = _generate()
@@ -135,11 +141,19 @@ def ensure_credentials(
         "MIXX_B2C_PIN": c["mixx_b2c_pin"],
         "MIXX_B2C_SENDER_NAME": "WATS Marketplace",
         "MIXX_B2C_BRAND_ID": c["mixx_b2c_brand_id"],
+        "MIXX_QUERY_URL": f"{base}/mixx/query",
+        "MIXX_QUERY_PIN": c["mixx_query_pin"],
         "CLICKPESA_BASE_URL": f"{base}/clickpesa/third-parties",
         "CLICKPESA_CLIENT_ID": c["clickpesa_client_id"],
         "CLICKPESA_API_KEY": c["clickpesa_api_key"],
         "CLICKPESA_CHECKSUM_KEY": c["clickpesa_checksum_key"],
         "WATS_SANDBOX_URL": base,
+        "EXPO_PUSH_URL": f"{base}/expo/--/api/v2/push",
+        "EXPO_ACCESS_TOKEN": c["expo_access_token"],
+        "BEEM_SMS_URL": f"{base}/beem/v1/send",
+        "BEEM_API_KEY": c["beem_api_key"],
+        "BEEM_SECRET_KEY": c["beem_secret_key"],
+        "BEEM_SENDER_ID": "WATS",
         # -- sandbox side ------------------------------------------------------------------
         "SANDBOX_WEBHOOK_BASE": webhook,
         "SANDBOX_MPESA_API_KEY": c["mpesa_api_key"],
@@ -158,9 +172,13 @@ def ensure_credentials(
         "SANDBOX_MIXX_B2C_MSISDN": c["mixx_b2c_msisdn"],
         "SANDBOX_MIXX_B2C_PIN": c["mixx_b2c_pin"],
         "SANDBOX_MIXX_B2C_BRAND_ID": c["mixx_b2c_brand_id"],
+        "SANDBOX_MIXX_QUERY_PIN": c["mixx_query_pin"],
         "SANDBOX_CLICKPESA_CLIENT_ID": c["clickpesa_client_id"],
         "SANDBOX_CLICKPESA_API_KEY": c["clickpesa_api_key"],
         "SANDBOX_CLICKPESA_CHECKSUM_KEY": c["clickpesa_checksum_key"],
+        "SANDBOX_EXPO_ACCESS_TOKEN": c["expo_access_token"],
+        "SANDBOX_BEEM_API_KEY": c["beem_api_key"],
+        "SANDBOX_BEEM_SECRET_KEY": c["beem_secret_key"],
     }
 
 

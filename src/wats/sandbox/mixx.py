@@ -2,11 +2,15 @@
 
 Paths under ``/mixx`` (the real URLs are issued per partner): ``POST /token``
 (form-encoded password grant), ``POST /push-billpay`` (Bearer + ``Username`` /
-``Password`` headers) and ``POST /b2c`` (B2C "Account to Wallet": XML ``REQMFCI``,
+``Password`` headers), ``POST /query`` (the transaction query: XML ``MTPGGetSODetails``
+authenticated by the biller MSISDN and its PIN in the body; ``RESULTCODE`` 0 with
+``TXNSTATUS`` Posted once paid, Pending before, Failed after a refusal or expiry,
+``GetSOError001`` for an unknown reference) and ``POST /b2c`` (B2C "Account to Wallet": XML ``REQMFCI``,
 authenticated by the disbursement account's MSISDN and PIN in the body; synchronous XML
 reply ``TXNID``/``TXNSTATUS``/``MESSAGE``; it plays out the refund scenario of the payee's
-phone). There is no status query, for payments or payouts. Callbacks go, unsigned, to the
-one callback URL registered for the biller: ``{webhook_base}/mixx?token=<callback token>``.
+phone). There is no status query for payouts. Callbacks go, unsigned, to the one callback
+URL registered for the biller: ``{webhook_base}/mixx?token=<callback token>``, or
+``{webhook_base}/mixx/<callback token>`` when the setting ``mixx_callback_path_token`` is 1.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from wats.sandbox.scenarios import Scenario
 from wats.sandbox.signing import constant_time_equal
 from wats.sandbox.store import (
     DUPLICATE,
+    EXPIRED,
+    FAILED,
     LOST,
     PAID,
     PAY_ANSWER_LOST,
+    PENDING,
     REFUSE_BALANCE,
     REFUSE_PAYEE,
     REFUSED,
@@ -48,7 +55,10 @@ _INVALID = {"Message": "The request is invalid."}
 
 
 def callback_url(sb: Sandbox, token: str | None = None) -> str:
-    return f"{sb.config.webhook_url(PROVIDER)}?token={token or sb.config.mixx_callback_token}"
+    secret = token or sb.config.mixx_callback_token
+    if sb.store.settings.mixx_callback_path_token:
+        return f"{sb.config.webhook_url(PROVIDER)}/{secret}"
+    return f"{sb.config.webhook_url(PROVIDER)}?token={secret}"
 
 
 async def token(request: Request) -> Response:
@@ -236,8 +246,47 @@ async def b2c(request: Request) -> Response:
     return _xml(200, {**echo, "TXNID": payout.provider_id, "TXNSTATUS": "error000", "MESSAGE": "Success"})
 
 
+_QUERY_WORD = {SUCCESS: "Posted", PENDING: "Pending", FAILED: "Failed", EXPIRED: "Failed"}
+
+
+async def query(request: Request) -> Response:
+    """The transaction query (MTPGGetSODetails) by the ReferenceID pushed with."""
+    sb = sandbox_of(request)
+    fields = _command(await request.body())
+    if fields is None or fields.get("TYPE") != "MTPGGetSODetails":
+        return _xml(400, {"RESULTCODE": "GetSOError100", "RESULTDESC": "Invalid request"})
+    if not (
+        constant_time_equal(fields.get("MSISDN", ""), sb.config.mixx_biller_msisdn)
+        and constant_time_equal(fields.get("PIN", ""), sb.config.mixx_query_pin)
+    ):
+        return _xml(
+            200, {"TYPE": "MTPGGetSODetails", "RESULTCODE": "GetSOError002", "RESULTDESC": "Authentication failed"}
+        )
+    reference = fields.get("EXTERNALREFID") or fields.get("REFERENCEID", "")
+    txn = sb.store.get(PROVIDER, reference)
+    if txn is None:
+        return _xml(
+            200, {"TYPE": "MTPGGetSODetails", "RESULTCODE": "GetSOError001", "RESULTDESC": "Sales order not found"}
+        )
+    status = txn.status()
+    return _xml(
+        200,
+        {
+            "TYPE": "MTPGGetSODetails",
+            "RESULTCODE": "0",
+            "RESULTDESC": "Sales order details retrieved successfully",
+            "TXNID": txn.txn_id if status == SUCCESS else "",
+            "TXNSTATUS": _QUERY_WORD[status],
+            "EXTERNALREFID": txn.ref,
+            "MSISDN": txn.msisdn,
+            "AMOUNT": str(txn.amount),
+        },
+    )
+
+
 routes: list[BaseRoute] = [
     Route("/mixx/token", token, methods=["POST"]),
+    Route("/mixx/query", query, methods=["POST"]),
     Route("/mixx/push-billpay", push_billpay, methods=["POST"]),
     Route("/mixx/b2c", b2c, methods=["POST"]),
 ]

@@ -1,7 +1,9 @@
 """Vodacom M-Pesa Tanzania OpenAPI (market vodacomTZN), as the sandbox imitates it.
 
 Paths: ``/mpesa/{sandbox|openapi}/ipg/v2/vodacomTZN/{getSession,c2bPayment/singleStage,
-queryTransactionStatus,reversal}/``. The single-stage C2B is synchronous: the reply is held
+queryTransactionStatus,reversal}/``. The status query answers the mobile-money id as
+``output_OriginalTransactionID`` (the OpenAPI's published response). The single-stage C2B
+is synchronous: the reply is held
 until the simulated customer answers and carries the outcome. There is no callback.
 Reversals (partial amounts allowed, at most what is left of the payment) are synchronous
 too; they play out the refund scenario of the payer's phone and are found by the status
@@ -212,7 +214,8 @@ async def query_transaction_status(request: Request) -> Response:
                 "output_ResponseCode": "INS-0",
                 "output_ResponseDesc": "Request processed successfully",
                 "output_ResponseTransactionStatus": _reversal_word(reversed_),
-                "output_TransactionID": reversed_.provider_id,
+                "output_OriginalTransactionID": reversed_.provider_id,
+                "output_Reversed": "False",
                 **echo,
             },
         )
@@ -222,7 +225,10 @@ async def query_transaction_status(request: Request) -> Response:
             "output_ResponseCode": "INS-0",
             "output_ResponseDesc": "Request processed successfully",
             "output_ResponseTransactionStatus": _status_word(txn),
-            "output_TransactionID": txn.txn_id,
+            # the OpenAPI's published answer names the mobile-money id this way, and says
+            # whether the payment was reversed
+            "output_OriginalTransactionID": txn.txn_id if txn.status() == SUCCESS else "",
+            "output_Reversed": "True" if txn.refunded_amount >= txn.amount > 0 else "False",
             **echo,
         },
     )

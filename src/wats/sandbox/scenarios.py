@@ -56,7 +56,8 @@ TABLE: tuple[ScenarioInfo, ...] = (
         {
             "mpesa": "n/a (no callbacks): plain success",
             "airtel": "push accepted; no callback; status TS after answer_delay_s",
-            "mixx": "push accepted; no callback and no status API: stays unresolved until our expiry",
+            "mixx": "push accepted; no callback; the transaction query (MTPGGetSODetails) says Posted "
+            "after answer_delay_s (without MIXX_QUERY_* it stays unresolved until our expiry)",
             "halopesa": "push accepted; no webhook; status SUCCESS after answer_delay_s",
         },
     ),
@@ -101,7 +102,8 @@ TABLE: tuple[ScenarioInfo, ...] = (
             "mpesa": "reply held prompt_timeout_s then 408 INS-9 (ambiguous; a shorter adapter "
             "timeout also gives ambiguous); status Pending, then Expired after prompt_timeout_s",
             "airtel": "push accepted; no callback; status TIP, then TE after prompt_timeout_s",
-            "mixx": "push accepted; no callback (no status API): our expiry resolves it",
+            "mixx": "push accepted; no callback; query Pending, then Failed after prompt_timeout_s "
+            "(without MIXX_QUERY_*: our expiry resolves it)",
             "halopesa": "push accepted; no webhook; status PROCESSING, then FAILED "
             "'Request timed out' after prompt_timeout_s",
         },

@@ -1,6 +1,7 @@
 """What WATS runs in the stand-in's process besides the Supabase services, plugged in as
 :class:`supabase_standin.Extension` objects: the mobile-money sandbox (and the provider
-settings it shares with the Edge Functions) and the payment scheduler."""
+settings it shares with the Edge Functions), the payment scheduler and what wakes
+notify-dispatch."""
 
 from __future__ import annotations
 
@@ -18,10 +19,21 @@ from wats.sandbox.app import create_app as create_sandbox_app
 from wats.sandbox.config import SandboxConfig
 from wats.sandbox.credentials import adapter_env, ensure_credentials
 from wats.settings import Settings
+from wats.stack.notify import run as run_notify
 from wats.stack.scheduler import run as run_scheduler
 
-#: Prefixes of the variables the payment adapters read.
-PROVIDER_PREFIXES = ("MPESA_", "AIRTEL_", "MIXX_", "CLICKPESA_", "PAYMENTS_", "WATS_PAYMENT")
+#: Prefixes of the variables the payment and messaging adapters read.
+PROVIDER_PREFIXES = (
+    "MPESA_",
+    "AIRTEL_",
+    "MIXX_",
+    "CLICKPESA_",
+    "PAYMENTS_",
+    "WATS_PAYMENT",
+    "EXPO_",
+    "BEEM_",
+    "NOTIFY_",
+)
 
 
 def project_env(settings: Settings) -> dict[str, str]:
@@ -39,8 +51,11 @@ def webhook_base(settings: Settings) -> str:
 
 
 def sandbox_env(settings: Settings) -> dict[str, str]:
-    """Both sides of the sandbox's wire: adapter variables and the sandbox's secrets."""
-    return ensure_credentials(settings.home, settings.sandbox_url, webhook_base(settings))
+    """Both sides of the sandbox's wire: adapter variables and the sandbox's secrets (and
+    where it logs the SMS and pushes it received: the stack's log folder)."""
+    env = ensure_credentials(settings.home, settings.sandbox_url, webhook_base(settings))
+    env["SANDBOX_MESSAGE_LOG_DIR"] = str(settings.log_dir)
+    return env
 
 
 def functions_env(settings: Settings) -> dict[str, str]:
@@ -129,6 +144,34 @@ class Scheduler:
         return True
 
 
+class NotifyWaker:
+    """The local stand-in for pg_net waking notify-dispatch (:mod:`wats.stack.notify`)."""
+
+    name = "notify"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    def ports(self) -> list[Port]:
+        return []
+
+    def functions_env(self) -> dict[str, str]:
+        return {}
+
+    async def start(self, config: StackConfig) -> None:
+        self._task = asyncio.create_task(run_notify(self.settings))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def ready(self) -> bool:
+        return True
+
+
 def for_settings(settings: Settings) -> list[Extension]:
     """The extensions of one WATS instance, in start order."""
-    return [Sandbox(settings), Scheduler(settings)]
+    return [Sandbox(settings), Scheduler(settings), NotifyWaker(settings)]

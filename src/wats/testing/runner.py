@@ -28,6 +28,7 @@ def test_functions(settings: Settings) -> dict[str, str]:
 #: Scheduled jobs the suites run by hand and assert on; the test instance pauses them so a
 #: run of the clock cannot take a refund or payout from under a test.
 PAUSED_JOBS = (
+    "instalment-push",
     "refund-execute",
     "payout-execute",
     "complete-orders",

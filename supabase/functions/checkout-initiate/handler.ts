@@ -5,17 +5,20 @@
  * 2. `checkout` RPC as the customer — one transaction checks the key and the address,
  *    locks the cart, re-reads prices, reserves stock and creates the order and a pending
  *    payment (or replays the result recorded for this key);
- * 3. `claim_payment_push` RPC — at most one push per payment, whatever the retries (the
- *    claim alone hands out the reference to push with: customers never see it);
- * 4. the provider's adapter pushes the prompt to the customer's phone;
- * 5. `record_payment_initiation` RPC — initiated, failed (stock released) or ambiguous.
+ * 3-5. the push (_shared/edge/push.ts, shared with instalment-push): `claim_payment_push`
+ *    (at most one push per payment, whatever the retries; the claim alone hands out the
+ *    reference to push with: customers never see it), the provider's adapter prompts the
+ *    customer's phone, `record_payment_initiation` (initiated, failed: stock released, or
+ *    ambiguous).
+ *
+ * With `plan` (pay_in_2/3/4) the order is paid by an instalment plan and the payment is its
+ * first instalment (the database checks the cart qualifies and fixes the schedule).
  *
  * No prices, totals or states are computed here; each RPC is a typed function of
  * _shared/edge/rpc.ts, which names the SQL function it calls.
  */
 import {
   isProviderName,
-  type PaymentAdapter,
   type ProviderName,
   PROVIDERS,
 } from "../_shared/payments/mod.ts";
@@ -29,16 +32,18 @@ import {
 } from "../_shared/edge/http.ts";
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
+import {
+  type PushDeps,
+  pushPayment,
+  type Status,
+} from "../_shared/edge/push.ts";
 import * as sql from "../_shared/edge/rpc.ts";
 import { reportError } from "../_shared/edge/observe.ts";
 
 export type { CheckoutResult } from "../_shared/edge/rpc.ts";
 
-export interface CheckoutDeps {
+export interface CheckoutDeps extends PushDeps {
   userRpc(accessToken: string): Rpc;
-  serviceRpc: Rpc;
-  adapterFor(provider: ProviderName): PaymentAdapter;
-  background(task: () => Promise<unknown>, label: string): void;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -49,6 +54,9 @@ export interface CheckoutRequest {
   idempotencyKey: string;
   /** Loyalty points to spend on the order (0: none); the database checks the balance and cap. */
   redeemPoints: number;
+  /** An instalment plan (pay_in_2, pay_in_3, pay_in_4) instead of paying in full; the
+   * database says which plans exist and whether the cart qualifies. */
+  plan: string | null;
 }
 
 /** Text a person could have typed: well-formed Unicode without control characters
@@ -99,6 +107,7 @@ export function parseCheckoutRequest(
     provider,
     shipping_address: address,
     redeem_points: points = 0,
+    plan = null,
     ...rest
   } = body as Record<string, unknown>;
   const unknown = Object.keys(rest);
@@ -160,16 +169,22 @@ export function parseCheckoutRequest(
       "redeem_points must be a whole number of points, 0 or more",
     );
   }
+  if (plan !== null && (typeof plan !== "string" || !isPlainText(plan))) {
+    // which plans exist is the database's to say (422 unknown_plan)
+    throw new HttpError(
+      422,
+      "invalid_plan",
+      "plan must be the name of an instalment plan, or null to pay in full",
+    );
+  }
   return {
     provider,
     shippingAddress,
     idempotencyKey: key,
     redeemPoints: points,
+    plan,
   };
 }
-
-/** Order and payment status as the database reports them after a step. */
-type Status = Pick<sql.PaymentStatus, "order_status" | "payment_status">;
 
 function accepted(
   result: sql.CheckoutResult,
@@ -187,6 +202,7 @@ function accepted(
       currency: result.currency,
       provider: result.provider,
       expires_at: result.expires_at,
+      ...(result.plan ? { plan: result.plan } : {}),
       ...extra,
     },
     {
@@ -220,106 +236,25 @@ export async function handleCheckout(
       req.headers,
       await readBody(req, MAX_BODY),
     );
-    let result = await sql.checkout(deps.userRpc(token), request);
+    const result = await sql.checkout(deps.userRpc(token), request);
 
     if (result.payment_status !== "pending" || result.push_requested) {
       // A retry of a checkout whose prompt was already sent: never push twice.
       return accepted(result, result);
     }
-    const claim = await sql.claimPaymentPush(
-      deps.serviceRpc,
-      result.payment_id,
-    );
-    if (!claim.claimed || !claim.provider_ref) return accepted(result, claim);
-    const providerRef = claim.provider_ref;
-    // the claim opened the full payment window
-    result = { ...result, expires_at: claim.expires_at ?? result.expires_at };
-
-    let adapter: PaymentAdapter;
-    try {
-      adapter = deps.adapterFor(result.provider);
-    } catch (error) {
-      reportError("payment provider not configured:", error);
-      await sql.recordPaymentInitiation(deps.serviceRpc, {
-        paymentId: result.payment_id,
-        outcome: "failed",
-        failureReason: "provider_error",
-        detail: { message: "provider not configured" },
-      });
-      throw new HttpError(
-        503,
-        "provider_unavailable",
-        `${result.provider} payments are not available right now; nothing was charged`,
-        undefined,
-        300,
-      );
-    }
-    const payment = {
-      reference: providerRef,
+    const pushed = await pushPayment(deps, {
+      paymentId: result.payment_id,
+      provider: result.provider,
       amount: result.amount,
-      currency: "TZS" as const,
       msisdn: result.msisdn,
       description: `WATS order ${result.order_id.slice(0, 8)}`,
-    };
-
-    if (adapter.capabilities.mode === "sync") {
-      // M-Pesa's push blocks until the customer answers: answer the app now, finish later.
-      const recorded = await sql.recordPaymentInitiation(deps.serviceRpc, {
-        paymentId: result.payment_id,
-        outcome: "initiated",
-      });
-      deps.background(async () => {
-        const reply = await adapter.initiate(payment);
-        if (reply.state === "succeeded" || reply.state === "failed") {
-          await sql.applyPaymentEvent(deps.serviceRpc, {
-            provider: result.provider,
-            providerRef,
-            outcome: reply.state,
-            providerTxnId: reply.providerTxnId ?? null,
-            failureReason: reply.failureReason ?? null,
-            source: "initiate_response",
-          });
-        } else if (reply.state === "ambiguous") {
-          await sql.recordPaymentInitiation(deps.serviceRpc, {
-            paymentId: result.payment_id,
-            outcome: "ambiguous",
-            detail: {
-              code: reply.rawCode ?? null,
-              message: reply.message ?? null,
-            },
-          });
-        }
-      }, `push ${result.payment_id}`);
-      return accepted(result, recorded);
-    }
-
-    const reply = await adapter.initiate(payment);
-    const outcome = reply.state === "succeeded" ? "initiated" : reply.state;
-    try {
-      const recorded = await sql.recordPaymentInitiation(deps.serviceRpc, {
-        paymentId: result.payment_id,
-        outcome,
-        providerTxnId: reply.providerTxnId ?? null,
-        failureReason: reply.failureReason ?? null,
-        detail: {
-          code: reply.rawCode ?? null,
-          message: reply.message ?? null,
-        },
-      });
-      return accepted(
-        result,
-        recorded,
-        reply.failureReason ? { failure_reason: reply.failureReason } : {},
-      );
-    } catch (error) {
-      // The prompt went out but we could not record it: reconciliation will ask the
-      // provider (the push was claimed, so it is never sent again).
-      reportError("could not record the push outcome:", error);
-      return accepted(result, {
-        order_status: result.order_status,
-        payment_status: "ambiguous",
-      });
-    }
+    });
+    // the claim opened the full payment window
+    return accepted(
+      { ...result, expires_at: pushed.expiresAt ?? result.expires_at },
+      pushed.status,
+      pushed.failureReason ? { failure_reason: pushed.failureReason } : {},
+    );
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error, corsHeaders);
     reportError("checkout-initiate failed:", error);

@@ -48,6 +48,7 @@ function checkoutResult(over: Partial<CheckoutResult> = {}): CheckoutResult {
     expires_at: "2026-11-27T12:00:00Z",
     replayed: false,
     push_requested: false,
+    plan: null,
     ...over,
   };
 }
@@ -416,4 +417,64 @@ Deno.test("CORS preflight is answered without touching anything", async () => {
     ),
   );
   assertEquals(calls.length, 0);
+});
+
+Deno.test("an instalment plan is passed to the database and its schedule answered", async () => {
+  const adapter = new ScriptedAdapter("airtel", ASYNC_HMAC, {});
+  const plan = {
+    plan_id: "b1a00000-0000-4000-8000-000000000001",
+    plan: "pay_in_2",
+    status: "pending" as const,
+    total: 25000,
+    instalments: [
+      {
+        number: 1,
+        amount: 12500,
+        due_at: "2026-11-27T11:55:00Z",
+        status: "scheduled" as const,
+      },
+      {
+        number: 2,
+        amount: 12500,
+        due_at: "2026-12-11T11:55:00Z",
+        status: "scheduled" as const,
+      },
+    ],
+  };
+  const { calls, deps } = setup(
+    adapter,
+    checkoutResult({ amount: 12500, plan }),
+  );
+  const response = await handleCheckout(
+    request({
+      provider: "airtel",
+      shipping_address: address,
+      plan: "pay_in_2",
+    }),
+    deps,
+  );
+  assertEquals(response.status, 202);
+  const body = await response.json();
+  assertEquals([body.amount, body.plan.plan, body.plan.instalments.length], [
+    12500,
+    "pay_in_2",
+    2,
+  ]);
+  assertEquals(calls[0].args.p_plan, "pay_in_2");
+  assertEquals(adapter.initiated[0].amount, 12500);
+
+  const plain = setup(adapter, checkoutResult());
+  await handleCheckout(
+    request({ provider: "airtel", shipping_address: address }),
+    plain.deps,
+  );
+  assert(!("p_plan" in plain.calls[0].args), "no plan: nothing sent");
+  for (const bad of [3, "pay\u0000in_2", { n: 2 }]) {
+    const refused = await handleCheckout(
+      request({ provider: "airtel", shipping_address: address, plan: bad }),
+      plain.deps,
+    );
+    assertEquals(refused.status, 422);
+    assertEquals((await refused.json()).error.code, "invalid_plan");
+  }
 });

@@ -42,20 +42,44 @@ export interface WebhookDeps {
 
 const MAX_BODY = 64 * 1024;
 
-/** `/payment-webhook/airtel` (local) or `/functions/v1/payment-webhook/airtel` → airtel. */
+/**
+ * Providers whose callback URL may carry our secret as its last path segment
+ * (`…/payment-webhook/mixx/<token>`): Mixx, whose URL is registered once and may lose a
+ * query string. Every other provider's path ends at its name.
+ */
+const PATH_TOKEN_PROVIDERS: ReadonlySet<string> = new Set(["mixx"]);
+
+/**
+ * `/payment-webhook/airtel` (what a function receives: hosted Supabase and the local
+ * functions host pass the path from the function's name on) or
+ * `/functions/v1/payment-webhook/airtel` → airtel; `/payment-webhook/mixx/<token>` → mixx.
+ */
 export function providerFromPath(pathname: string): string | null {
   const parts = pathname.split("/").filter(Boolean);
   const at = parts.indexOf("payment-webhook");
-  if (at < 0 || parts.length !== at + 2) return null;
-  return parts[at + 1];
+  if (at < 0) return null;
+  if (parts.length === at + 2) return parts[at + 1];
+  if (parts.length === at + 3 && PATH_TOKEN_PROVIDERS.has(parts[at + 1])) {
+    return parts[at + 1];
+  }
+  return null;
 }
 
-/** The path as received, with the value of a `token` query parameter (Mixx's callback
- * secret) left out: the stored event proves it was there, not what it was. */
+/** The path as received, with Mixx's callback secret left out, wherever it travelled: the
+ * value of a `token` query parameter, or the path segment after the provider. The stored
+ * event proves it was there, not what it was. */
 export function redactedPath(url: URL): string {
   const copy = new URL(url);
   if (copy.searchParams.has("token")) {
     copy.searchParams.set("token", "[redacted]");
+  }
+  const parts = copy.pathname.split("/");
+  const at = parts.indexOf("payment-webhook");
+  const named = parts.slice(at + 1).filter(Boolean);
+  if (at >= 0 && named.length === 2 && PATH_TOKEN_PROVIDERS.has(named[0])) {
+    copy.pathname = [...parts.slice(0, at + 1), named[0], "[redacted]"].join(
+      "/",
+    );
   }
   return copy.pathname + copy.search;
 }
@@ -127,7 +151,12 @@ export async function handleWebhook(
     });
     if (!parsed.authentic) {
       const rejection = parsed.rejection ?? "unauthentic";
-      await finish(false, rejection);
+      await finish(
+        false,
+        parsed.rejectionDetail
+          ? `${rejection}: ${parsed.rejectionDetail}`.slice(0, 500)
+          : rejection,
+      );
       return answer(
         parsed,
         rejection === "malformed" ? "invalid" : "unauthentic",

@@ -64,6 +64,14 @@ Deno.test("the provider is the last path segment, locally and on Supabase", () =
   assertEquals(providerFromPath("/functions/v1/payment-webhook/mixx"), "mixx");
   assertEquals(providerFromPath("/payment-webhook"), null);
   assertEquals(providerFromPath("/payment-webhook/airtel/extra"), null);
+  // Mixx's secret may be the last path segment (the form Mixx keeps, if it drops queries)
+  assertEquals(providerFromPath("/payment-webhook/mixx/s3cret"), "mixx");
+  assertEquals(
+    providerFromPath("/functions/v1/payment-webhook/mixx/s3cret"),
+    "mixx",
+  );
+  assertEquals(providerFromPath("/payment-webhook/mixx/a/b"), null);
+  assertEquals(providerFromPath("/payment-webhook/halopesa/s3cret"), null);
 });
 
 Deno.test("an unknown provider is 404 and nothing is stored", async () => {
@@ -201,6 +209,20 @@ Deno.test("the stored path keeps Mixx's URL token out", () => {
     redactedPath(new URL("http://x/payment-webhook/airtel")),
     "/payment-webhook/airtel",
   );
+  for (
+    const path of [
+      "/payment-webhook/mixx/s3cret-Token_value",
+      "/functions/v1/payment-webhook/mixx/s3cret-Token_value/",
+    ]
+  ) {
+    const stored = redactedPath(new URL(`http://x${path}`));
+    assertEquals(stored.includes("s3cret"), false, stored);
+    assertEquals(stored.endsWith("/mixx/[redacted]"), true, stored);
+  }
+  assertEquals(
+    redactedPath(new URL("http://x/payment-webhook/mixx/s3cret?token=s3cret")),
+    "/payment-webhook/mixx/[redacted]?token=%5Bredacted%5D",
+  );
 });
 
 const payoutOk: ParsedCallback = {
@@ -273,4 +295,35 @@ Deno.test("a forged refund callback changes nothing; a database failure asks for
     down.deps,
   );
   assertEquals(retry.status, 503);
+});
+
+Deno.test("a Mixx callback to /payment-webhook/mixx/<token> reaches the adapter whole; the stored path hides the token", async () => {
+  const calls: RpcCall[] = [];
+  let seenUrl = "";
+  const adapter = new ScriptedAdapter("mixx", ASYNC_HMAC, {
+    callback: (input) => {
+      seenUrl = input.url;
+      return parsedOk;
+    },
+  });
+  const serviceRpc = recordingRpc("service", calls, {
+    record_webhook_event: () => "e0e00000-0000-4000-8000-000000000002",
+    finish_webhook_event: () => null,
+    apply_payment_event: () => ({ result: "applied" }),
+  });
+  const res = await handleWebhook(
+    post("/payment-webhook/mixx/zzSecretTokenValue0123456789"),
+    { serviceRpc, adapterFor: () => adapter },
+  );
+  assertEquals(res.status, 200);
+  assertEquals(seenUrl.endsWith("/mixx/zzSecretTokenValue0123456789"), true);
+  assertEquals(calls[0].args.p_path, "/payment-webhook/mixx/[redacted]");
+  assertEquals(JSON.stringify(calls).includes("zzSecretTokenValue"), false);
+  // another provider with an extra segment is no route: 404, nothing stored
+  const other = await handleWebhook(
+    post("/payment-webhook/airtel/zzSecretTokenValue0123456789"),
+    { serviceRpc, adapterFor: () => adapter },
+  );
+  assertEquals(other.status, 404);
+  assertEquals(calls.length, 3);
 });

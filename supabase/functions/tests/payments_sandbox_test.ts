@@ -29,6 +29,19 @@ interface Seen {
 
 const seen: Seen[] = [];
 
+/** Variables some steps set for the adapters (the webhook receiver's included): a
+ * deployment's settings, over the ones ensure_credentials gave. */
+const overrides: Record<string, string> = {};
+const envWith = (name: string) => overrides[name] ?? Deno.env.get(name);
+
+async function settings(values: Record<string, number>): Promise<void> {
+  await sandbox("/_sandbox/settings", {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(values),
+  });
+}
+
 const PREFIX: Record<ProviderName, string> = {
   mpesa: "25575",
   airtel: "25568",
@@ -142,14 +155,15 @@ Deno.test({
         onListen: () => {},
       },
       async (request, info) => {
+        // the provider, then (Mixx's path form) the callback token
         const match = new URL(request.url).pathname.match(
-          /\/payment-webhook\/([a-z]+)$/,
+          /\/payment-webhook\/([a-z]+)(\/[^/]+)?$/,
         );
         const provider = match?.[1];
         if (!isProviderName(provider)) {
           return new Response("?", { status: 404 });
         }
-        const adapter = createPaymentAdapter(provider);
+        const adapter = createPaymentAdapter(provider, { env: envWith });
         const parsed = await adapter.verifyAndParseCallback({
           headers: request.headers,
           rawBody: await request.text(),
@@ -503,6 +517,16 @@ Deno.test({
         const status = await mpesa.queryStatus(result.providerRef);
         assert(status.supported);
         assertEquals(status.state, "succeeded");
+        // the id comes from output_OriginalTransactionID, and reverses the payment
+        assert(status.providerTxnId, "the status answer names the payment");
+        const reversed = await mpesa.refund({
+          providerRef: result.providerRef,
+          providerTxnId: status.providerTxnId,
+          amount: 1000,
+          reference: refundRef("Q7"),
+        });
+        assert(reversed.supported);
+        assertEquals(reversed.state, "refunded");
       });
 
       await t.step(
@@ -535,6 +559,133 @@ Deno.test({
           }
         },
       );
+
+      // -- go-live (issue 14) ------------------------------------------------------------
+      const mixx = createPaymentAdapter("mixx");
+      await t.step(
+        "mixx: callbacks to the path form are authentic",
+        async () => {
+          await settings({ mixx_callback_path_token: 1 });
+          try {
+            const result = await payment(mixx, "01");
+            const [cb] = await until("callback", () => {
+              const got = callbacksFor(result.providerRef);
+              return got.length ? got : undefined;
+            });
+            assert(cb.parsed.authentic, JSON.stringify(cb.parsed));
+            assertEquals(cb.status, 200);
+          } finally {
+            await settings({ mixx_callback_path_token: 0 });
+          }
+        },
+      );
+
+      await t.step(
+        "mixx: a lost callback is found by the transaction query",
+        async () => {
+          assert(mixx.capabilities.statusQuery);
+          const result = await payment(mixx, "90");
+          const status = await until("Posted", async () => {
+            const s = await mixx.queryStatus(result.providerRef);
+            return s.supported && s.state === "succeeded" ? s : undefined;
+          });
+          assert(status.supported);
+          assert(status.providerTxnId);
+          assertEquals(status.amount, 10_000);
+          assertEquals(callbacksFor(result.providerRef).length, 0);
+          const unknown = await mixx.queryStatus("NOSUCHREF1");
+          assert(unknown.supported);
+          assertEquals(unknown.notFound, true);
+        },
+      );
+
+      await t.step(
+        "halopesa: reports net of ClickPesa's fee are read as what the customer paid",
+        async () => {
+          await settings({
+            clickpesa_fee_percent: 1.5,
+            clickpesa_report_fee: 0,
+          });
+          overrides.CLICKPESA_COLLECTED_AMOUNT = "net";
+          overrides.CLICKPESA_COLLECTION_FEE_PERCENT = "1.5";
+          try {
+            const net = createPaymentAdapter("halopesa", { env: envWith });
+            const result = await payment(net, "01");
+            const [cb] = await until("webhook", () => {
+              const got = callbacksFor(result.providerRef);
+              return got.length ? got : undefined;
+            });
+            assert(cb.parsed.authentic);
+            assertEquals([cb.parsed.amount, cb.parsed.fee], [10_000, 150]);
+            const status = await net.queryStatus(result.providerRef);
+            assert(status.supported);
+            assertEquals([status.amount, status.fee], [10_000, 150]);
+            // with the fee in the report, no setting is needed
+            await settings({ clickpesa_report_fee: 1 });
+            delete overrides.CLICKPESA_COLLECTION_FEE_PERCENT;
+            const reported = await createPaymentAdapter("halopesa", {
+              env: envWith,
+            }).queryStatus(result.providerRef);
+            assert(reported.supported);
+            assertEquals([reported.amount, reported.fee], [10_000, 150]);
+          } finally {
+            delete overrides.CLICKPESA_COLLECTED_AMOUNT;
+            delete overrides.CLICKPESA_COLLECTION_FEE_PERCENT;
+            await settings({
+              clickpesa_fee_percent: 0,
+              clickpesa_report_fee: 0,
+            });
+          }
+        },
+      );
+
+      await t.step(
+        "halopesa: legacy checksums are refused with their reason; eventType is read",
+        async () => {
+          const halopesa = createPaymentAdapter("halopesa");
+          const result = await payment(halopesa, "90");
+          for (
+            const body of [{ checksum_method: "legacy" }, {
+              event_field: "eventType",
+            }]
+          ) {
+            await sandbox(
+              `/_sandbox/transactions/halopesa/${result.providerRef}/callback`,
+              {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify(body),
+              },
+            );
+          }
+          const [legacy, typed] = await until("both webhooks", () => {
+            const got = callbacksFor(result.providerRef);
+            return got.length >= 2 ? got : undefined;
+          });
+          assertEquals([legacy.status, legacy.parsed.rejection], [
+            401,
+            "unverifiable_signature",
+          ]);
+          assert(typed.parsed.authentic);
+          assertEquals([typed.status, typed.parsed.state], [200, "succeeded"]);
+        },
+      );
+
+      await t.step("airtel: signed v2 pushes are accepted", async () => {
+        overrides.AIRTEL_COLLECTION_API = "v2";
+        try {
+          const v2 = createPaymentAdapter("airtel", { env: envWith });
+          const result = await payment(v2, "01");
+          assertEquals(result.state, "initiated", JSON.stringify(result));
+          const [cb] = await until("callback", () => {
+            const got = callbacksFor(result.providerRef);
+            return got.length ? got : undefined;
+          });
+          assert(cb.parsed.authentic);
+        } finally {
+          delete overrides.AIRTEL_COLLECTION_API;
+        }
+      });
     } finally {
       stop.abort();
       await server.finished;

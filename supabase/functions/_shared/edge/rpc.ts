@@ -40,7 +40,9 @@ export type RpcName =
   | "claim_payout"
   | "record_wallet_check"
   | "record_payout_outcome"
-  | "apply_payout_event";
+  | "apply_payout_event"
+  | "pay_next_instalment"
+  | "run_instalment_schedule";
 
 async function call<T>(
   rpc: Rpc,
@@ -73,6 +75,25 @@ export interface CheckoutArgs {
   shippingAddress: Record<string, unknown>;
   /** Loyalty points to spend (checked against the balance and cap by the database). */
   redeemPoints?: number;
+  /** An instalment plan instead of paying in full (pay_in_2, pay_in_3, pay_in_4). */
+  plan?: string | null;
+}
+
+/** One instalment of a plan's schedule (`private.plan_summary`). */
+export interface InstalmentSummary {
+  number: number;
+  amount: number;
+  due_at: string;
+  status: "scheduled" | "paid" | "cancelled";
+}
+
+/** An order's instalment plan, as checkout answers it (`private.plan_summary`). */
+export interface PlanSummary {
+  plan_id: string;
+  plan: string;
+  status: "pending" | "active" | "completed" | "cancelled";
+  total: number;
+  instalments: InstalmentSummary[];
 }
 
 /** What `public.checkout` answers (`private.checkout_result`): never the reference. */
@@ -88,13 +109,16 @@ export interface CheckoutResult {
   expires_at: string;
   replayed: boolean;
   push_requested: boolean;
+  /** The instalment plan (null when the order is paid in full): `amount` is then the
+   * first instalment's. */
+  plan: PlanSummary | null;
 }
 
 /**
- * `public.checkout(p_idempotency_key, p_provider, p_shipping_address, p_points)`, as the
- * customer: the order and its pending payment, or the answer recorded for this key.
+ * `public.checkout(p_idempotency_key, p_provider, p_shipping_address, p_points, p_plan)`,
+ * as the customer: the order and its pending payment, or the answer recorded for this key.
  * Refuses with PTnnn (idempotency_key_invalid, unknown_provider, invalid_address,
- * cart_empty, points_over_cap, not_enough_points …).
+ * cart_empty, points_over_cap, not_enough_points, unknown_plan, plan_not_offered …).
  */
 export function checkout(rpc: Rpc, a: CheckoutArgs): Promise<CheckoutResult> {
   return call(rpc, "checkout", {
@@ -102,6 +126,7 @@ export function checkout(rpc: Rpc, a: CheckoutArgs): Promise<CheckoutResult> {
     p_provider: a.provider,
     p_shipping_address: a.shippingAddress,
     p_points: a.redeemPoints ? a.redeemPoints : undefined,
+    p_plan: a.plan ?? undefined,
   });
 }
 
@@ -521,4 +546,54 @@ export function applyPayoutEvent(
     p_failure_reason: a.failureReason,
     p_webhook_event_id: a.webhookEventId,
   });
+}
+
+// -- instalment-push -----------------------------------------------------------------------
+
+/** A pending payment of one instalment (`private.instalment_payment_info`): what to push. */
+export interface InstalmentPayment {
+  payment_id: string;
+  order_id: string;
+  plan_id: string;
+  /** The instalment's number in its plan (1 …). */
+  instalment: number;
+  amount: number;
+  currency: "TZS";
+  provider: ProviderName;
+  msisdn: string;
+  payment_status: PaymentState;
+  order_status: OrderState;
+  /** True when its push was already claimed (never push twice). */
+  push_requested: boolean;
+  expires_at: string;
+  /** True when the payment already existed (the customer tapped again). */
+  replayed: boolean;
+}
+
+/** `public.pay_next_instalment(p_plan_id)`, as the customer: a payment of the next
+ * instalment of their active plan, or the one already open. Refuses with PTnnn
+ * (plan_not_found, plan_not_active, phone_missing, too_many_attempts). */
+export function payNextInstalment(
+  rpc: Rpc,
+  planId: string,
+): Promise<InstalmentPayment> {
+  return call(rpc, "pay_next_instalment", { p_plan_id: planId });
+}
+
+/** What one run of the instalment job did (`public.run_instalment_schedule`). */
+export interface InstalmentRun {
+  reminded: number;
+  cancelled: number;
+  busy: number;
+  /** New payments of due instalments: each to push. */
+  due: InstalmentPayment[];
+}
+
+/** `public.run_instalment_schedule(p_limit)`: reminders, cancellations past the grace
+ * period, and the payments of due instalments to push. Service role. */
+export function runInstalmentSchedule(
+  rpc: Rpc,
+  limit: number,
+): Promise<InstalmentRun> {
+  return call(rpc, "run_instalment_schedule", { p_limit: limit });
 }

@@ -4,10 +4,13 @@
  * - Auth: OAuth2 client credentials (`POST /auth/oauth2/token`), token cached until
  *   shortly before `expires_in`.
  * - Push: `POST /merchant/v1/payments/`, msisdn as the 9-digit national number; the reply
- *   only says "in progress". The outcome comes by callback (URL set in the Airtel portal)
+ *   only says "in progress". With `AIRTEL_COLLECTION_API=v2` the push goes to
+ *   `/merchant/v2/payments/` with Airtel's message signing (`x-signature`, `x-key`; see
+ *   airtelSignature). The outcome comes by callback (URL set in the Airtel portal)
  *   or by `GET /standard/v1/payments/{id}`.
  * - Callback: `{transaction: {id, message, status_code: TS|TF, airtel_money_id}, hash}`
- *   where `hash` = base64 HMAC-SHA256 (portal key) over the JSON of `transaction`.
+ *   where `hash` = base64 HMAC-SHA256 (portal key) over the whole body without `hash`,
+ *   2-space indented as Airtel's sample shows (compact accepted too: airtelHashInputs).
  * - Refunds: the refund API (`POST /standard/v1/payments/refund`, by `airtel_money_id`)
  *   gives back the WHOLE payment, synchronously, and cannot be asked about afterwards. A
  *   part of a payment goes back as a disbursement (B2C, `POST /standard/v2/disbursements/`,
@@ -19,6 +22,7 @@
  *   refund, by our payout reference); before a wallet's first payout, the KYC user enquiry
  *   (`GET /standard/v1/users/{msisdn}`, 9 digits) tells whose it is.
  */
+import { Buffer } from "node:buffer";
 import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
 import { oauthGrant, ProviderClient } from "./client.ts";
 import { type AirtelConfig, airtelConfig } from "./config.ts";
@@ -74,19 +78,78 @@ import type {
 } from "./types.ts";
 
 /**
- * The exact bytes Airtel's `hash` is computed over: the JSON of the `transaction` object
- * as received (keys in their received order, compact). Airtel's documentation is vague
- * about this serialisation; if the live service differs, change only this function.
+ * The texts Airtel's callback `hash` may be computed over: the whole callback body without
+ * its `hash` (`{"transaction": {…}}`, keys in their received order), serialised with
+ * 2-space indentation, as Airtel's published sample reproduces (see airtel_test.ts), or
+ * compactly. Which whitespace the live service hashes is not published, so both are
+ * accepted; the documented (indented) form comes first.
  */
-export function airtelHashInput(transaction: unknown): string {
-  return JSON.stringify(transaction);
+export function airtelHashInputs(body: Record<string, unknown>): string[] {
+  const { hash: _hash, ...signed } = body;
+  return [JSON.stringify(signed, null, 2), JSON.stringify(signed)];
 }
 
+/** The `hash` Airtel sends with `body`: base64 HMAC-SHA256 (portal key) over the whole
+ * body without `hash`, 2-space indented (the documented form). */
 export async function airtelCallbackHash(
   key: string,
-  transaction: unknown,
+  body: Record<string, unknown>,
 ): Promise<string> {
-  return await hmacSha256Base64(key, airtelHashInput(transaction));
+  return await hmacSha256Base64(key, airtelHashInputs(body)[0]);
+}
+
+/** True when `received` is the hash of `body` in one of its accepted serialisations; every
+ * candidate is computed and compared in constant time. */
+async function airtelHashMatches(
+  key: string,
+  body: Record<string, unknown>,
+  received: string,
+): Promise<boolean> {
+  let match = false;
+  for (const input of airtelHashInputs(body)) {
+    const expected = await hmacSha256Base64(key, input);
+    if (timingSafeEqual(expected, received)) match = true;
+  }
+  return match;
+}
+
+/**
+ * Airtel's message signing (collection v2, `POST /merchant/v2/payments/`): the request body
+ * is encrypted with AES-256-CBC (PKCS#7 padding) under a fresh random key and IV; the
+ * base64 ciphertext is the `x-signature` header, and `base64(key) + ":" + base64(iv)`,
+ * RSA-encrypted with the portal's public key, is `x-key`. Airtel's published example (key,
+ * IV, payload, signature) reproduces with this function (airtel_test.ts).
+ */
+export async function airtelSignature(
+  body: string,
+  key: Uint8Array<ArrayBuffer>,
+  iv: Uint8Array<ArrayBuffer>,
+): Promise<string> {
+  const aes = await crypto.subtle.importKey("raw", key, "AES-CBC", false, [
+    "encrypt",
+  ]);
+  const encrypted = await crypto.subtle.encrypt(
+    { name: "AES-CBC", iv },
+    aes,
+    new TextEncoder().encode(body),
+  );
+  return Buffer.from(encrypted).toString("base64");
+}
+
+/** The `x-signature` and `x-key` headers of a signed (v2) request carrying `body`. */
+export async function airtelSignedHeaders(
+  body: string,
+  publicKey: string,
+): Promise<Record<string, string>> {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const iv = crypto.getRandomValues(new Uint8Array(16));
+  const keyIv = `${Buffer.from(key).toString("base64")}:${
+    Buffer.from(iv).toString("base64")
+  }`;
+  return {
+    "x-signature": await airtelSignature(body, key, iv),
+    "x-key": rsaPkcs1EncryptBase64(publicKey, keyIv),
+  };
 }
 
 type Mapped = {
@@ -106,10 +169,11 @@ export function mapAirtelResponseCode(code: string | undefined): Mapped | null {
       return { state: "failed", reason: "wrong_pin" };
     case "DP00800001003":
       return { state: "failed", reason: "limit" };
-    case "DP00800001004":
-    case "DP00800001005":
-    case "DP00800001010":
-    case "DP00800001026":
+    case "DP00800001004": // invalid amount
+    case "DP00800001005": // invalid transaction id
+    case "DP00800001009": // "Do not honor": the wallet's bank or Airtel refused it
+    case "DP00800001010": // not permitted
+    case "DP00800001026": // x-signature and payload did not match (signed v2 requests)
       return { state: "failed", reason: "provider_error" };
     case "DP00800001006":
       return { state: "initiated" };
@@ -209,26 +273,35 @@ export class AirtelAdapter implements PaymentAdapter, PayoutAdapter {
   }
 
   initiate(payment: PaymentRequest): Promise<InitiateResult> {
-    const { country, currency } = this.cfg;
+    const { country, currency, signing } = this.cfg;
     const id = payment.reference;
-    return this.client.push(payment, () => ({
-      method: "POST",
-      path: "/merchant/v1/payments/",
-      json: {
-        reference: (payment.description || payment.reference).slice(0, 64),
-        subscriber: {
-          country,
-          currency,
-          msisdn: toNationalMsisdn(payment.msisdn),
-        },
-        transaction: {
-          amount: payment.amount,
-          country,
-          currency,
-          id,
-        },
+    const json = {
+      reference: (payment.description || payment.reference).slice(0, 64),
+      subscriber: {
+        country,
+        currency,
+        msisdn: toNationalMsisdn(payment.msisdn),
       },
-    }), (reply) => pushResult(id, reply));
+      transaction: {
+        amount: payment.amount,
+        country,
+        currency,
+        id,
+      },
+    };
+    return this.client.push(payment, async () => {
+      if (!signing) {
+        return { method: "POST", path: "/merchant/v1/payments/", json };
+      }
+      // v2: the exact bytes sent are the bytes signed
+      const body = JSON.stringify(json);
+      return {
+        method: "POST",
+        path: "/merchant/v2/payments/",
+        headers: await airtelSignedHeaders(body, signing.publicKey),
+        body,
+      };
+    }, (reply) => pushResult(id, reply));
   }
 
   async verifyAndParseCallback(input: CallbackInput): Promise<ParsedCallback> {
@@ -268,11 +341,7 @@ export class AirtelAdapter implements PaymentAdapter, PayoutAdapter {
     }
     const received = str(body.hash);
     if (!received) return { ...result, rejection: "missing_signature" };
-    const expected = await airtelCallbackHash(
-      this.cfg.callbackHashKey,
-      body.transaction,
-    );
-    if (!timingSafeEqual(expected, received)) {
+    if (!await airtelHashMatches(this.cfg.callbackHashKey, body, received)) {
       return { ...result, rejection: "bad_signature" };
     }
     return { ...result, authentic: true };

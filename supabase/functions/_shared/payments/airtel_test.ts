@@ -3,7 +3,8 @@ import { constants, generateKeyPairSync, privateDecrypt } from "node:crypto";
 import { assert, assertEquals } from "./assert.ts";
 import {
   airtelCallbackHash,
-  airtelHashInput,
+  airtelHashInputs,
+  airtelSignature,
   mapAirtelResponseCode,
   mapAirtelTransactionStatus,
 } from "./airtel.ts";
@@ -206,7 +207,7 @@ async function callback(
   const body: Record<string, unknown> = { transaction };
   if (opts.hash !== null) {
     body.hash = opts.hash ??
-      await airtelCallbackHash(opts.key ?? HASH_KEY, transaction);
+      await airtelCallbackHash(opts.key ?? HASH_KEY, { transaction });
   }
   opts.tamper?.(body);
   return {
@@ -261,18 +262,128 @@ Deno.test("airtel: callback hash — valid, forged, tampered, missing", async ()
   assertEquals([garbage.authentic, garbage.rejection], [false, "malformed"]);
 });
 
-Deno.test("airtel: hash input is the compact JSON of the transaction object", async () => {
+/*
+ * Airtel's published callback sample. Source: Airtel Africa developer portal, Collection
+ * API, "Callback authentication" (sample body, sample private key and the hash it gives);
+ * the same body, key and hash appear in public client code (an Airtel client's docstring and
+ * a Java HMAC example quoting the key). The hash reproduces only over the whole body
+ * `{"transaction": {…}}` with 2-space indentation: not over the inner object, not over the
+ * compact body.
+ */
+const AIRTEL_SAMPLE_KEY = "a4f48f692d2b4df9acbad7dff60a32a6";
+const AIRTEL_SAMPLE_HASH = "zITVAAGYSlzl1WkUQJn81kbpT5drH3koffT8jCkcJJA=";
+const AIRTEL_SAMPLE_TRANSACTION = {
+  id: "BBZMiscxy",
+  message: "Paid UGX 5,000 to TECH LIMITED, Trans ID MP210603.1234.L06941.",
+  status_code: "TS",
+  airtel_money_id: "MP210603.1234.L06941",
+};
+
+Deno.test("airtel: the published callback sample's hash reproduces (whole body, 2-space indent)", async () => {
+  const body = { transaction: AIRTEL_SAMPLE_TRANSACTION };
   assertEquals(
-    airtelHashInput({
-      id: "A",
-      message: "m",
-      status_code: "TS",
-      airtel_money_id: "X",
-    }),
-    '{"id":"A","message":"m","status_code":"TS","airtel_money_id":"X"}',
+    await airtelCallbackHash(AIRTEL_SAMPLE_KEY, body),
+    AIRTEL_SAMPLE_HASH,
   );
-  const expected = await airtelCallbackHash("k", { a: 1 });
-  assertEquals(expected.length, 44); // base64 of 32 bytes
+  // what the adapter used to sign, and the compact body, do not give the sample's hash
+  const { hmacSha256Base64 } = await import("./crypto.ts");
+  for (
+    const wrong of [
+      JSON.stringify(AIRTEL_SAMPLE_TRANSACTION),
+      JSON.stringify(body),
+    ]
+  ) {
+    assert(
+      await hmacSha256Base64(AIRTEL_SAMPLE_KEY, wrong) !== AIRTEL_SAMPLE_HASH,
+    );
+  }
+  // the sample, sent as Airtel documents it, is authentic for an adapter with that key
+  const { adapter } = setup({ AIRTEL_CALLBACK_HASH_KEY: AIRTEL_SAMPLE_KEY });
+  const sample = {
+    transaction: AIRTEL_SAMPLE_TRANSACTION,
+    hash: AIRTEL_SAMPLE_HASH,
+  };
+  for (
+    const rawBody of [JSON.stringify(sample, null, 2), JSON.stringify(sample)]
+  ) {
+    const parsed = await adapter.verifyAndParseCallback({
+      headers: new Headers({ "content-type": "application/json" }),
+      rawBody,
+      url: "http://127.0.0.1:54321/functions/v1/payment-webhook/airtel",
+    });
+    assert(parsed.authentic, "the published sample must verify");
+    assertEquals(
+      [parsed.providerRef, parsed.providerTxnId, parsed.state],
+      ["BBZMiscxy", "MP210603.1234.L06941", "succeeded"],
+    );
+  }
+  // one changed character of the body breaks it
+  const tampered = await adapter.verifyAndParseCallback({
+    headers: new Headers(),
+    rawBody: JSON.stringify({
+      transaction: { ...AIRTEL_SAMPLE_TRANSACTION, id: "BBZMiscxz" },
+      hash: AIRTEL_SAMPLE_HASH,
+    }),
+    url: "http://x/payment-webhook/airtel",
+  });
+  assertEquals(tampered.rejection, "bad_signature");
+});
+
+Deno.test("airtel: a hash over the compact whole body is accepted too (live whitespace unknown)", async () => {
+  const { adapter } = setup();
+  const { hmacSha256Base64 } = await import("./crypto.ts");
+  const compact = await hmacSha256Base64(
+    HASH_KEY,
+    JSON.stringify({ transaction: tx }),
+  );
+  const ok = await adapter.verifyAndParseCallback(
+    await callback(tx, { hash: compact }),
+  );
+  assert(ok.authentic);
+  // the old (wrong) input, the inner object alone, is refused
+  const inner = await hmacSha256Base64(HASH_KEY, JSON.stringify(tx));
+  const old = await adapter.verifyAndParseCallback(
+    await callback(tx, { hash: inner }),
+  );
+  assertEquals([old.authentic, old.rejection], [false, "bad_signature"]);
+  assertEquals(airtelHashInputs({ transaction: { a: 1 }, hash: "h" }), [
+    '{\n  "transaction": {\n    "a": 1\n  }\n}',
+    '{"transaction":{"a":1}}',
+  ]);
+});
+
+/*
+ * Airtel's published message-signing example (developer portal, "Message signing": payload,
+ * AES key and IV in base64, and the x-signature they give); the same vector is checked in
+ * the public 121-platform Airtel integration (message_signing.ts). Note the trailing space
+ * in the sample's transaction id: it is part of the published payload.
+ */
+Deno.test("airtel: the published message-signing example reproduces (x-signature)", async () => {
+  const payload = {
+    reference: "1234",
+    subscriber: { country: "UG", currency: "UGX", msisdn: "752604392" },
+    transaction: {
+      amount: "100",
+      country: "UG",
+      currency: "UGX",
+      id: "test_id ",
+    },
+  };
+  const key = Uint8Array.from(
+    atob("PSw37xtnShLl7zgWn4dLSnf1J5GRhRsOD4OfvJOuLIM="),
+    (c) => c.charCodeAt(0),
+  );
+  const iv = Uint8Array.from(
+    atob("gGIhDvCBnSBhBgYiXCyMnw=="),
+    (c) => c.charCodeAt(0),
+  );
+  assertEquals(
+    await airtelSignature(JSON.stringify(payload), key, iv),
+    "bDOsVGZzbK0P5jO/M5QVMH/qxSmRJLEvIPZCdW6H81xvsZNI6jZej54oBQlHZ38yy63QNeyy" +
+      "YcfEkGJ8f3f15wHWs86V9BCIpHSesS3SrhozE/gGA1fLydeSS26mw0jhyt9XIpabk1RjDH59" +
+      "SfsrkHKU38I5mRlthG/t2qXJck0FhNR64bgOExm9CsuxUlfpsSoW1g81g1u5a4yMFIHhp77f" +
+      "+h3EXNHzcEsdSWhqTho=",
+  );
 });
 
 Deno.test("airtel: failed callback reason; IP allow-list", async () => {
@@ -663,4 +774,110 @@ Deno.test("airtel: a disbursement whose answer was lost is asked about by our re
   });
   assert(down.supported);
   assertEquals(down.transportError, "provider_unavailable");
+});
+
+/*
+ * Airtel's published refund reply (developer portal, Collection API, "Refund", response
+ * sample): `data.transaction {airtel_money_id: "CI210104.1549.C00029", status: "SUCCESS"}`
+ * with `status {code "200", message "SUCCESS", result_code "ESB000010"}`. The review of the
+ * portal reports `status.success: false` beside the successful transaction; the copies of
+ * the sample in public client code (a PHP Airtel client's test stub, a Python client's
+ * docstring) show `success: true`. Both must read as refunded: the transaction status
+ * decides, never the flag.
+ */
+for (const success of [false, true]) {
+  Deno.test(`airtel: the published refund sample is a refund (status.success ${success})`, async () => {
+    const { mock, adapter } = setup();
+    mock.on("POST", "/standard/v1/payments/refund", () =>
+      json(200, {
+        data: {
+          transaction: {
+            airtel_money_id: "CI210104.1549.C00029",
+            status: "SUCCESS",
+          },
+        },
+        status: {
+          code: "200",
+          message: "SUCCESS",
+          result_code: "ESB000010",
+          success,
+        },
+      }));
+    const done = await adapter.refund({ ...refund, wholePayment: true });
+    assert(done.supported);
+    assertEquals([done.state, done.providerRefundId], [
+      "refunded",
+      "CI210104.1549.C00029",
+    ]);
+  });
+}
+
+Deno.test("airtel: DP00800001009 (do not honor) is a refusal; DP00800001026 too", async () => {
+  assertEquals(mapAirtelResponseCode("DP00800001009"), {
+    state: "failed",
+    reason: "provider_error",
+  });
+  const { mock, adapter } = setup();
+  for (const code of ["DP00800001009", "DP00800001026"]) {
+    mock.on("POST", "/merchant/v1/payments/", () => pushReply(code, false));
+    const r = await adapter.initiate(payment);
+    assertEquals([r.state, r.failureReason, r.rawCode], [
+      "failed",
+      "provider_error",
+      code,
+    ]);
+  }
+});
+
+Deno.test("airtel: v2 pushes are signed (x-signature over the exact body, x-key = RSA(key:iv))", async () => {
+  const { mock, adapter } = setup({
+    AIRTEL_COLLECTION_API: "v2",
+    AIRTEL_ENCRYPTION_PUBLIC_KEY: DISBURSEMENT.AIRTEL_ENCRYPTION_PUBLIC_KEY,
+  });
+  mock.on("POST", "/merchant/v2/payments/", () => pushReply("DP00800001006"));
+  const r = await adapter.initiate(payment);
+  assertEquals(r.state, "initiated");
+  assertEquals(mock.callsTo("/merchant/v1/payments/").length, 0);
+  const push = mock.callsTo("/merchant/v2/payments/")[0];
+  const keyIv = privateDecrypt(
+    { key: airtelKeys.privateKey, padding: constants.RSA_PKCS1_PADDING },
+    Buffer.from(push.headers.get("x-key") ?? "", "base64"),
+  ).toString();
+  const [keyB64, ivB64] = keyIv.split(":");
+  const toBytes = (b64: string) =>
+    Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  assertEquals(toBytes(keyB64).length, 32);
+  assertEquals(toBytes(ivB64).length, 16);
+  assertEquals(
+    push.headers.get("x-signature"),
+    await airtelSignature(push.body, toBytes(keyB64), toBytes(ivB64)),
+  );
+  assertEquals(JSON.parse(push.body).transaction.id, payment.reference);
+  // two pushes never share a key
+  await adapter.initiate({ ...payment, reference: "W00000000000000000A2" });
+  const second = mock.callsTo("/merchant/v2/payments/")[1];
+  assert(second.headers.get("x-key") !== push.headers.get("x-key"));
+});
+
+Deno.test("airtel: v2 needs the portal's public key; a bad version is a config error", () => {
+  let error: unknown = null;
+  try {
+    setup({ AIRTEL_COLLECTION_API: "v2" });
+  } catch (e) {
+    error = e;
+  }
+  assert(String(error).includes("AIRTEL_ENCRYPTION_PUBLIC_KEY"));
+  error = null;
+  try {
+    setup({ AIRTEL_COLLECTION_API: "v3" });
+  } catch (e) {
+    error = e;
+  }
+  assert(String(error).includes("AIRTEL_COLLECTION_API"));
+  // v2 with the key but no PIN: signing on, disbursements off
+  const { adapter } = setup({
+    AIRTEL_COLLECTION_API: "v2",
+    AIRTEL_ENCRYPTION_PUBLIC_KEY: DISBURSEMENT.AIRTEL_ENCRYPTION_PUBLIC_KEY,
+  });
+  assertEquals(adapter.capabilities.refund?.partial, null);
 });

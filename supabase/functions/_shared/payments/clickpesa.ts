@@ -15,6 +15,15 @@
  * - Status: `GET /payments/{orderReference}` → an array of payments.
  * - Webhook: `{event: "PAYMENT RECEIVED" | "PAYMENT FAILED", data: {…}, checksum,
  *   checksumMethod}` signed like requests, over the body without checksum/checksumMethod.
+ *   A documented failure sample names the event `eventType`: read the same. A webhook whose
+ *   `checksumMethod` is `legacy` is checked as ClickPesa's earlier documentation defines that
+ *   checksum (top-level values, sorted by key, concatenated); as that covers nothing inside
+ *   `data` (a nested object concatenates as "[object Object]"), such a webhook is refused
+ *   with the reason stored, unless every value is a plain one.
+ * - Amounts: `collectedAmount` is what the customer paid unless the account deducts
+ *   ClickPesa's fee from collections (CLICKPESA_COLLECTED_AMOUNT=net): the fee is then added
+ *   back (from the report's `fee`, else from CLICKPESA_COLLECTION_FEE_PERCENT), so the
+ *   database still compares what the customer paid with the order's total.
  * - Refunds: no refund API for collections; money goes back as a mobile-money payout to
  *   the payer's wallet, with our refund reference as `orderReference`:
  *   `POST /payouts/preview-mobile-money-payout` (checks the phone, the fee and our
@@ -89,6 +98,50 @@ export async function clickPesaChecksum(
   return await hmacSha256Hex(key, canonicalJson(rest));
 }
 
+/**
+ * ClickPesa's earlier ("legacy") checksum, as its documentation defined it: the payload's
+ * keys sorted, their values concatenated (`Object.values(sorted).join("")`: a nested object
+ * becomes "[object Object]", an array its comma-joined items), hex HMAC-SHA256 with the
+ * checksum key; `checksum`/`checksumMethod` left out.
+ */
+export async function clickPesaLegacyChecksum(
+  key: string,
+  payload: Record<string, unknown>,
+): Promise<string> {
+  const { checksum: _c, checksumMethod: _m, ...rest } = payload;
+  const values = Object.keys(rest).sort().map((k) => rest[k]);
+  return await hmacSha256Hex(key, values.join(""));
+}
+
+/** True when a legacy checksum covers every value of `payload` (no nested object or
+ * array, whose contents the concatenation loses). */
+function legacyCovers(payload: Record<string, unknown>): boolean {
+  const { checksum: _c, checksumMethod: _m, ...rest } = payload;
+  return Object.values(rest).every((v) => v === null || typeof v !== "object");
+}
+
+/**
+ * The gross amount (what the customer paid) when ClickPesa reports `net` of a fee of
+ * `basisPoints` charged as ceil(gross × rate): the smallest whole G with
+ * G − ceil(G × rate) = net, or null when none fits. Two amounts can give the same net (a
+ * round total T and T + 1); the smaller is taken, which is right for every total whose fee
+ * is a whole number. For the others (about `rate` of all totals) the amount differs from
+ * the order's total and the database sends the payment to review: never paid short, and
+ * exact once the database checks the net itself (the SQL change proposed in issue 14).
+ */
+export function grossFromNet(net: number, basisPoints: number): number | null {
+  // G − ceil(G × rate) grows by 0 or 1 per shilling, so every fit lies next to
+  // net / (1 − rate)
+  const fits: number[] = [];
+  const near = Math.floor(net * 10_000 / (10_000 - basisPoints));
+  for (let gross = Math.max(net, near - 2); gross <= near + 2; gross++) {
+    if (gross - Math.ceil(gross * basisPoints / 10_000) === net) {
+      fits.push(gross);
+    }
+  }
+  return fits.length > 0 ? fits[0] : null;
+}
+
 /** ClickPesa's three-letter currency code, upper-cased; null for anything else. */
 function currencyCode(value: unknown): string | null {
   const text = str(value)?.trim();
@@ -97,17 +150,39 @@ function currencyCode(value: unknown): string | null {
 
 /**
  * The money fields of a ClickPesa payment (webhook `data` or a status-query item): the
- * collected amount is always reported; currency and the payer's phone may be missing.
+ * collected amount is always reported; currency and the payer's phone may be missing. With
+ * `net` amounts the fee is added back: `amount` is what the customer paid, `fee` the part
+ * ClickPesa kept; a fee that cannot be known makes the amount unreadable (review).
  */
-function clickPesaReport(data: Record<string, unknown>) {
+function clickPesaReport(
+  data: Record<string, unknown>,
+  cfg: Pick<ClickPesaConfig, "collectedAmount" | "feeBasisPoints">,
+) {
+  let amount = reported(data.collectedAmount, wholeAmount, true);
+  let fee: number | null = null;
+  if (cfg.collectedAmount === "net" && amount.value !== null) {
+    const net = amount.value;
+    const reportedFee = reported(data.fee, wholeAmount, false);
+    if (reportedFee.value !== null) fee = reportedFee.value;
+    else if (!reportedFee.unreadable && cfg.feeBasisPoints !== null) {
+      const gross = grossFromNet(net, cfg.feeBasisPoints);
+      fee = gross === null ? null : gross - net;
+    }
+    amount = fee === null
+      ? { value: null, unreadable: true }
+      : { value: net + fee, unreadable: false };
+  }
   return {
-    amount: reported(data.collectedAmount, wholeAmount, true),
-    currency: reported(data.collectedCurrency, currencyCode, false),
-    msisdn: reported(
-      obj(data.customer).customerPhoneNumber ?? data.paymentPhoneNumber,
-      toCanonicalMsisdn,
-      false,
-    ),
+    fee,
+    fields: {
+      amount,
+      currency: reported(data.collectedCurrency, currencyCode, false),
+      msisdn: reported(
+        obj(data.customer).customerPhoneNumber ?? data.paymentPhoneNumber,
+        toCanonicalMsisdn,
+        false,
+      ),
+    },
   };
 }
 
@@ -209,7 +284,8 @@ export class ClickPesaAdapter implements PaymentAdapter, PayoutAdapter {
     const parsed = parseJson(input.rawBody);
     const body = obj(parsed);
     const data = obj(body.data);
-    const event = str(body.event) ?? null;
+    // a documented failure sample names it eventType
+    const event = str(body.event) ?? str(body.eventType) ?? null;
     if (event?.startsWith("PAYOUT ")) {
       return await this.verified(
         input,
@@ -218,7 +294,7 @@ export class ClickPesaAdapter implements PaymentAdapter, PayoutAdapter {
       );
     }
     const message = str(data.message) ?? null;
-    const report = clickPesaReport(data);
+    const { fields: report, fee } = clickPesaReport(data, this.cfg);
     let state: PaymentState | null = null;
     if (event === "PAYMENT RECEIVED") state = "succeeded";
     else if (event === "PAYMENT FAILED") state = "failed";
@@ -229,6 +305,7 @@ export class ClickPesaAdapter implements PaymentAdapter, PayoutAdapter {
       state,
       failureReason: state === "failed" ? reasonFromText(message) : null,
       amount: report.amount.value,
+      fee: fee ?? undefined,
       currency: report.currency.value,
       msisdn: report.msisdn.value,
       unreadable: unreadableOf(report),
@@ -257,7 +334,31 @@ export class ClickPesaAdapter implements PaymentAdapter, PayoutAdapter {
     }
     const received = str(body.checksum);
     if (!received) return { ...result, rejection: "missing_signature" };
-    const expected = await clickPesaChecksum(this.cfg.checksumKey, body);
+    const method = (str(body.checksumMethod) ?? "canonical").toLowerCase();
+    let expected: string;
+    if (method === "canonical") {
+      expected = await clickPesaChecksum(this.cfg.checksumKey, body);
+    } else if (method === "legacy") {
+      if (!legacyCovers(body)) {
+        return {
+          ...result,
+          rejection: "unverifiable_signature",
+          rejectionDetail:
+            "checksumMethod legacy covers only the top-level values: " +
+            "the data object is not signed; ask ClickPesa to sign this application's " +
+            "webhooks with the canonical checksum",
+        };
+      }
+      expected = await clickPesaLegacyChecksum(this.cfg.checksumKey, body);
+    } else {
+      return {
+        ...result,
+        rejection: "unverifiable_signature",
+        rejectionDetail: `unknown checksumMethod ${
+          JSON.stringify(method.slice(0, 40))
+        }`,
+      };
+    }
     if (!timingSafeEqual(expected, received.toLowerCase())) {
       return { ...result, rejection: "bad_signature" };
     }
@@ -296,7 +397,7 @@ export class ClickPesaAdapter implements PaymentAdapter, PayoutAdapter {
     return this.client.status({
       method: "GET",
       path: `/payments/${encodeURIComponent(providerRef)}`,
-    }, statusResult);
+    }, (reply) => statusResult(reply, this.cfg));
   }
 
   /**
@@ -671,7 +772,10 @@ function pushResult(providerRef: string, reply: HttpResult): InitiateResult {
   return { state: "failed", failureReason: reason, ...base };
 }
 
-function statusResult(reply: HttpResult): StatusResult {
+function statusResult(
+  reply: HttpResult,
+  cfg: Pick<ClickPesaConfig, "collectedAmount" | "feeBasisPoints">,
+): StatusResult {
   const list = Array.isArray(reply.json) ? reply.json.map(obj) : null;
   const answer = {
     rawCode: `HTTP ${reply.status}`,
@@ -695,13 +799,14 @@ function statusResult(reply: HttpResult): StatusResult {
   const status = str(latest.status);
   const state = mapClickPesaStatus(status);
   const message = str(latest.message);
-  const report = clickPesaReport(latest);
+  const { fields: report, fee } = clickPesaReport(latest, cfg);
   return {
     supported: true,
     state,
     failureReason: state === "failed" ? reasonFromText(message) : undefined,
     providerTxnId: str(latest.id) || undefined,
     amount: report.amount.value ?? undefined,
+    fee: fee ?? undefined,
     msisdn: report.msisdn.value ?? undefined,
     unreadable: unreadableOf(report),
     rawCode: status,

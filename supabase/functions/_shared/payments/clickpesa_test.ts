@@ -1,6 +1,12 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { canonicalJson, hmacSha256Hex } from "./crypto.ts";
-import { clickPesaChecksum, mapClickPesaStatus } from "./clickpesa.ts";
+import {
+  clickPesaChecksum,
+  clickPesaLegacyChecksum,
+  grossFromNet,
+  mapClickPesaStatus,
+} from "./clickpesa.ts";
+import { percentToBasisPoints } from "./config.ts";
 import { createPaymentAdapter } from "./mod.ts";
 import { envOf, FakeClock, json, MockProvider } from "./testing.ts";
 import { tokenCache } from "./token_cache.ts";
@@ -498,4 +504,219 @@ Deno.test("halopesa/clickpesa: PAYOUT webhooks are refund outcomes, signed like 
   // payments are untouched by the routing
   const payment = await webhook("PAYMENT RECEIVED", { ...received });
   assertEquals([payment.subject, payment.state], [undefined, "succeeded"]);
+});
+
+/*
+ * ClickPesa's published PAYMENT RECEIVED sample (docs.clickpesa.com, "Webhooks", Sample
+ * Payload Data). The documentation shows no checksum on it; it is signed here with the
+ * documented canonical checksum (docs.clickpesa.com, "Checksum": keys sorted recursively,
+ * compact JSON, hex HMAC-SHA256, checksum/checksumMethod left out).
+ */
+const DOC_PAYMENT_RECEIVED = {
+  event: "PAYMENT RECEIVED",
+  data: {
+    id: "ORD123456LCP7890",
+    status: "SUCCESS",
+    paymentReference: "abc123def456ghi789",
+    orderReference: "ORD123456",
+    collectedAmount: "10000",
+    collectedCurrency: "TZS",
+    message: "success",
+    channel: "CRDB DIRECT DEBIT MANDATE",
+    updatedAt: "2024-04-10T18:22:56.153Z",
+    createdAt: "2024-04-10T18:22:16.949Z",
+    customer: {
+      customerName: "John Doe",
+      customerEmail: "john@example.com",
+      customerPhoneNumber: "255700000000",
+    },
+  },
+};
+
+async function signed(
+  payload: Record<string, unknown>,
+  method: "canonical" | "legacy" | null = "canonical",
+  key = CHECKSUM_KEY,
+) {
+  const body: Record<string, unknown> = { ...payload };
+  body.checksum = method === "legacy"
+    ? await clickPesaLegacyChecksum(key, payload)
+    : await clickPesaChecksum(key, payload);
+  if (method) body.checksumMethod = method;
+  return {
+    headers: new Headers({ "content-type": "application/json" }),
+    rawBody: JSON.stringify(body),
+    url: "http://127.0.0.1:54321/functions/v1/payment-webhook/halopesa",
+    sourceIp: "127.0.0.1",
+  };
+}
+
+Deno.test("halopesa/clickpesa: the documented PAYMENT RECEIVED sample reads as paid (gross)", async () => {
+  const { adapter } = setup();
+  const parsed = await adapter.verifyAndParseCallback(
+    await signed(DOC_PAYMENT_RECEIVED),
+  );
+  assert(parsed.authentic);
+  assertEquals(
+    [parsed.state, parsed.providerRef, parsed.amount, parsed.currency],
+    ["succeeded", "ORD123456", 10000, "TZS"],
+  );
+  assertEquals([parsed.msisdn, parsed.fee, parsed.unreadable], [
+    "255700000000",
+    undefined,
+    [],
+  ]);
+});
+
+Deno.test("halopesa/clickpesa: a failure sample naming the event eventType is read as event", async () => {
+  const { adapter } = setup();
+  const failed = {
+    eventType: "PAYMENT FAILED",
+    data: {
+      ...DOC_PAYMENT_RECEIVED.data,
+      status: "FAILED",
+      collectedAmount: "0",
+      message: "Insufficient balance",
+    },
+  };
+  const parsed = await adapter.verifyAndParseCallback(await signed(failed));
+  assert(parsed.authentic);
+  assertEquals([parsed.state, parsed.failureReason, parsed.rawCode], [
+    "failed",
+    "insufficient_funds",
+    "PAYMENT FAILED",
+  ]);
+});
+
+Deno.test("halopesa/clickpesa: legacy checksums are computed as documented; one that leaves data unsigned is refused with a reason", async () => {
+  // the legacy definition (docs.clickpesa.com "Checksum", earlier revision): sorted keys,
+  // values concatenated — for the documented example payload that is "100USDTX123"
+  assertEquals(
+    await clickPesaLegacyChecksum("secret-key", {
+      reference: "TX123",
+      amount: 100,
+      currency: "USD",
+    }),
+    await hmacSha256Hex("secret-key", "100USDTX123"),
+  );
+  // a webhook's data is an object: "PAYMENT RECEIVED[object Object]" signs nothing of it
+  assertEquals(
+    await clickPesaLegacyChecksum(CHECKSUM_KEY, DOC_PAYMENT_RECEIVED),
+    await hmacSha256Hex(CHECKSUM_KEY, "[object Object]PAYMENT RECEIVED"),
+  );
+  const { adapter } = setup();
+  const legacy = await adapter.verifyAndParseCallback(
+    await signed(DOC_PAYMENT_RECEIVED, "legacy"),
+  );
+  assertEquals([legacy.authentic, legacy.rejection], [
+    false,
+    "unverifiable_signature",
+  ]);
+  assert(legacy.rejectionDetail?.includes("legacy"));
+  // a forged amount would carry the same legacy checksum: that is why it is refused
+  const forged = await adapter.verifyAndParseCallback(
+    await signed({
+      ...DOC_PAYMENT_RECEIVED,
+      data: { ...DOC_PAYMENT_RECEIVED.data, collectedAmount: "1" },
+    }, "legacy"),
+  );
+  assertEquals(forged.rejection, "unverifiable_signature");
+  // a flat payload is fully covered: verified (a wrong key is still refused)
+  const flat = { event: "PAYMENT RECEIVED", orderReference: "ORD1" };
+  const flatOk = await adapter.verifyAndParseCallback(
+    await signed(flat, "legacy"),
+  );
+  assertEquals(flatOk.rejection, "malformed"); // authentic, but no payment in it
+  const flatBad = await adapter.verifyAndParseCallback(
+    await signed(flat, "legacy", "wrong"),
+  );
+  assertEquals(flatBad.rejection, "bad_signature");
+  const unknown = await adapter.verifyAndParseCallback({
+    ...(await signed(DOC_PAYMENT_RECEIVED)),
+    rawBody: JSON.stringify({
+      ...DOC_PAYMENT_RECEIVED,
+      checksum: "00",
+      checksumMethod: "sha1-ish",
+    }),
+  });
+  assertEquals(unknown.rejection, "unverifiable_signature");
+  // no checksumMethod at all: the canonical checksum (the documented default)
+  const bare = await adapter.verifyAndParseCallback(
+    await signed(DOC_PAYMENT_RECEIVED, null),
+  );
+  assert(bare.authentic);
+});
+
+Deno.test("halopesa/clickpesa: net-of-fee amounts — the fee from the report or the setting is added back", async () => {
+  const netSample = {
+    ...DOC_PAYMENT_RECEIVED,
+    data: { ...DOC_PAYMENT_RECEIVED.data, collectedAmount: "9850" },
+  };
+  // gross (default): the net figure is what ClickPesa says was paid → a mismatch for SQL
+  const gross = await setup().adapter.verifyAndParseCallback(
+    await signed(netSample),
+  );
+  assertEquals([gross.amount, gross.fee], [9850, undefined]);
+  // net with the fee in the report
+  const reported = await setup({ CLICKPESA_COLLECTED_AMOUNT: "net" }).adapter
+    .verifyAndParseCallback(
+      await signed({
+        ...netSample,
+        data: { ...netSample.data, fee: "150.00" },
+      }),
+    );
+  assertEquals([reported.amount, reported.fee, reported.unreadable], [
+    10000,
+    150,
+    [],
+  ]);
+  // net with the fee from the setting (1.5 %: 10,000 − 150 = 9,850)
+  const configured = setup({
+    CLICKPESA_COLLECTED_AMOUNT: "net",
+    CLICKPESA_COLLECTION_FEE_PERCENT: "1.5",
+  });
+  const bySetting = await configured.adapter.verifyAndParseCallback(
+    await signed(netSample),
+  );
+  assertEquals([bySetting.amount, bySetting.fee], [10000, 150]);
+  // net without any way to know the fee: unreadable → review, never paid
+  const unknown = await setup({ CLICKPESA_COLLECTED_AMOUNT: "net" }).adapter
+    .verifyAndParseCallback(await signed(netSample));
+  assertEquals([unknown.amount, unknown.unreadable], [null, ["amount"]]);
+  // the status query reads the same way
+  configured.mock.on("GET", `${API}/payments/ORD123456`, () =>
+    json(200, [{
+      ...netSample.data,
+      status: "SUCCESS",
+    }]));
+  const status = await configured.adapter.queryStatus("ORD123456");
+  assert(status.supported);
+  assertEquals([status.state, status.amount, status.fee], [
+    "succeeded",
+    10000,
+    150,
+  ]);
+});
+
+Deno.test("halopesa/clickpesa: gross from net — round totals exact, never more than a fit", () => {
+  assertEquals(grossFromNet(9850, 150), 10000); // 10,001 gives 9,850 too: the smaller
+  assertEquals(grossFromNet(98, 100), 99); // only 99 − ceil(0.99) gives 98
+  // every total whose fee is whole comes back exactly; any other fit differs from the
+  // total, so SQL's exact comparison sends it to review instead of paying
+  for (const total of [1000, 2500, 10_000, 120_000, 9_999_900]) {
+    const net = total - Math.ceil(total * 175 / 10_000);
+    assertEquals(grossFromNet(net, 175), total, `${total}`);
+  }
+  for (const total of [1001, 123_457]) {
+    const net = total - Math.ceil(total * 175 / 10_000);
+    const gross = grossFromNet(net, 175)!;
+    assert(gross - Math.ceil(gross * 175 / 10_000) === net);
+    assert(gross <= total);
+  }
+  assertEquals(percentToBasisPoints("1.5"), 150);
+  assertEquals(percentToBasisPoints("0.75"), 75);
+  assertEquals(percentToBasisPoints("2"), 200);
+  assertEquals(percentToBasisPoints("1,5"), null);
+  assertEquals(percentToBasisPoints("0"), null);
+  assertEquals(percentToBasisPoints("100"), null);
 });

@@ -193,10 +193,22 @@ export interface AirtelConfig extends CommonTimeouts {
     /** The portal's RSA public key the PIN is encrypted with (PEM or base64 DER). */
     publicKey: string;
   } | null;
+  /**
+   * Signed requests (`AIRTEL_COLLECTION_API=v2`): the push goes to `/merchant/v2/payments/`
+   * with `x-signature`/`x-key`, the AES key wrapped with the portal's RSA public key
+   * (`AIRTEL_ENCRYPTION_PUBLIC_KEY`, the same key the disbursement PIN uses). Null: v1,
+   * unsigned.
+   */
+  signing: { publicKey: string } | null;
 }
 
 export function airtelConfig(env: EnvGetter): AirtelConfig {
   const r = new Reader(env);
+  const api = r.optional("AIRTEL_COLLECTION_API", "v1").toLowerCase();
+  if (api !== "v1" && api !== "v2") {
+    r.missing.push("AIRTEL_COLLECTION_API (v1 or v2)");
+  }
+  const signed = api === "v2";
   const cfg: AirtelConfig = {
     ...commonTimeouts(r),
     baseUrl: r.url("AIRTEL_BASE_URL"),
@@ -206,11 +218,23 @@ export function airtelConfig(env: EnvGetter): AirtelConfig {
     country: r.optional("AIRTEL_COUNTRY", "TZ"),
     currency: r.optional("AIRTEL_CURRENCY", "TZS"),
     callbackAllowedIps: r.list("AIRTEL_CALLBACK_ALLOWED_IPS"),
-    disbursement: r.group({
+    disbursement: null,
+    signing: signed
+      ? { publicKey: r.required("AIRTEL_ENCRYPTION_PUBLIC_KEY") }
+      : null,
+  };
+  if (signed) {
+    // the public key serves signing; the PIN alone decides whether disbursements are on
+    const pin = r.optional("AIRTEL_DISBURSEMENT_PIN", "");
+    cfg.disbursement = pin && cfg.signing?.publicKey
+      ? { pin, publicKey: cfg.signing.publicKey }
+      : null;
+  } else {
+    cfg.disbursement = r.group({
       pin: "AIRTEL_DISBURSEMENT_PIN",
       publicKey: "AIRTEL_ENCRYPTION_PUBLIC_KEY",
-    }),
-  };
+    });
+  }
   r.done("airtel");
   return cfg;
 }
@@ -225,7 +249,8 @@ export interface MixxConfig extends CommonTimeouts {
   billerMsisdn: string;
   /** Prefix of every ReferenceID (Mixx routes by it). */
   billerCode: string;
-  /** Secret carried as `?token=` in the callback URL registered with Mixx. */
+  /** Secret carried in the callback URL registered with Mixx: as `?token=` or as the last
+   * path segment (`…/payment-webhook/mixx/<token>`), whichever form Mixx keeps. */
   callbackToken: string;
   callbackAllowedIps: string[];
   /**
@@ -245,6 +270,17 @@ export interface MixxConfig extends CommonTimeouts {
     /** `LANGUAGE1` of the payer's SMS (EN or SW). */
     language: string;
   } | null;
+  /**
+   * The transaction query (XML `MTPGGetSODetails` to its own URL, authenticated by the
+   * biller MSISDN and a PIN in the body): how reconciliation settles a payment whose
+   * callback was lost. Null when not configured: such a payment expires (docs/payments.md).
+   */
+  query: {
+    url: string;
+    /** `MSISDN` of the query: the biller MSISDN unless Mixx issues another. */
+    msisdn: string;
+    pin: string;
+  } | null;
 }
 
 export function mixxConfig(env: EnvGetter): MixxConfig {
@@ -260,7 +296,16 @@ export function mixxConfig(env: EnvGetter): MixxConfig {
     callbackToken: r.required("MIXX_CALLBACK_TOKEN"),
     callbackAllowedIps: r.list("MIXX_CALLBACK_ALLOWED_IPS"),
     b2c: null,
+    query: null,
   };
+  const query = r.group({ url: "MIXX_QUERY_URL", pin: "MIXX_QUERY_PIN" });
+  if (query) {
+    cfg.query = {
+      ...query,
+      msisdn: r.optional("MIXX_QUERY_MSISDN", cfg.billerMsisdn),
+    };
+    if (!isHttpUrl(query.url)) r.missing.push("MIXX_QUERY_URL");
+  }
   const b2c = r.group({
     url: "MIXX_B2C_URL",
     accountMsisdn: "MIXX_B2C_MSISDN",
@@ -287,6 +332,23 @@ export interface ClickPesaConfig extends CommonTimeouts {
   /** Checksum key: signs our requests and verifies ClickPesa's webhooks. */
   checksumKey: string;
   callbackAllowedIps: string[];
+  /**
+   * What `collectedAmount` is: `gross` (what the customer paid, the default) or `net` (less
+   * ClickPesa's collection fee, when the account deducts fees from collections). In `net`
+   * the fee comes from the report's `fee` field, else from `feeBasisPoints`.
+   */
+  collectedAmount: "gross" | "net";
+  /** CLICKPESA_COLLECTION_FEE_PERCENT in basis points (1.5 % → 150), or null. */
+  feeBasisPoints: number | null;
+}
+
+/** A percentage with at most two decimals ("1.5", "2", "0.75") in basis points; null for
+ * anything else (0 < percent < 100). */
+export function percentToBasisPoints(text: string): number | null {
+  if (!/^[0-9]{1,2}(\.[0-9]{1,2})?$/.test(text)) return null;
+  const [whole, fraction = ""] = text.split(".");
+  const bp = Number(whole) * 100 + Number(fraction.padEnd(2, "0"));
+  return bp > 0 && bp < 10_000 ? bp : null;
 }
 
 export function clickPesaConfig(env: EnvGetter): ClickPesaConfig {
@@ -298,7 +360,25 @@ export function clickPesaConfig(env: EnvGetter): ClickPesaConfig {
     apiKey: r.required("CLICKPESA_API_KEY"),
     checksumKey: r.required("CLICKPESA_CHECKSUM_KEY"),
     callbackAllowedIps: r.list("CLICKPESA_CALLBACK_ALLOWED_IPS"),
+    collectedAmount: "gross",
+    feeBasisPoints: null,
   };
+  const collected = r.optional("CLICKPESA_COLLECTED_AMOUNT", "gross")
+    .toLowerCase();
+  if (collected === "gross" || collected === "net") {
+    cfg.collectedAmount = collected;
+  } else {
+    r.missing.push("CLICKPESA_COLLECTED_AMOUNT (gross or net)");
+  }
+  const percent = r.optional("CLICKPESA_COLLECTION_FEE_PERCENT", "");
+  if (percent) {
+    cfg.feeBasisPoints = percentToBasisPoints(percent);
+    if (cfg.feeBasisPoints === null) {
+      r.missing.push(
+        "CLICKPESA_COLLECTION_FEE_PERCENT (a percentage like 1.5)",
+      );
+    }
+  }
   r.done("halopesa");
   return cfg;
 }

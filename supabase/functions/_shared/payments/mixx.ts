@@ -9,12 +9,17 @@
  * - Callback: `{Status, Description, MFSTransactionID, ReferenceID, Amount}` where Status
  *   may be the string "true" and Amount a string. It is NOT signed. The push request has
  *   no callback-URL field: Mixx posts every result to the one callback URL registered at
- *   onboarding. That URL carries our secret `?token=…` (MIXX_CALLBACK_TOKEN), checked in
- *   constant time, plus Mixx's source IPs when MIXX_CALLBACK_ALLOWED_IPS is set. The
+ *   onboarding. That URL carries our secret (MIXX_CALLBACK_TOKEN) as `?token=…` or as the
+ *   last path segment (`…/payment-webhook/mixx/<token>`: no source says whether Mixx keeps
+ *   a query string), checked in constant time, plus Mixx's source IPs when
+ *   MIXX_CALLBACK_ALLOWED_IPS is set. The
  *   per-payment secret is the ReferenceID itself (our reference: 72 random bits the
  *   database hands out): a callback can only name a payment whose reference it knows.
  * - We must answer `{ResponseCode, ResponseStatus, ResponseDescription, ReferenceID}`.
- * - There is no status-query API (capability says so): unresolved payments expire.
+ * - Status: the transaction query (XML `COMMAND{TYPE=MTPGGetSODetails, REFERENCEID,
+ *   MSISDN, PIN, EXTERNALREFID}` to its own URL, seen in a Tanzanian gateway's
+ *   integration; `RESULTCODE` 0 with `TXNSTATUS` Posted = paid, `GetSOError…` = no such
+ *   sales order) when MIXX_QUERY_* is configured; without it, unresolved payments expire.
  * - Refunds: Mixx has no refund API; money goes back by B2C "Account to Wallet" (XML
  *   `COMMAND{TYPE=REQMFCI, REFERENCEID, MSISDN, PIN, MSISDN1, AMOUNT, SENDERNAME,
  *   LANGUAGE1, BRAND_ID}` POSTed to a URL issued per partner; synchronous reply with
@@ -26,7 +31,7 @@
  *   reference). No name lookup is known: a Mixx wallet is confirmed by an admin
  *   (`verify_payout_wallet`) before its first payout.
  */
-import { ipAllowed } from "./common.ts";
+import { ipAllowed, statusNotFound, statusUnavailable } from "./common.ts";
 import { oauthGrant, ProviderClient } from "./client.ts";
 import { type MixxConfig, mixxConfig } from "./config.ts";
 import { timingSafeEqual } from "./crypto.ts";
@@ -73,11 +78,51 @@ export const MIXX_PUSH_SUCCESS = "BILLER-18-0000-S";
 export const MIXX_ACK_OK = "BILLER-30-0000-S";
 export const MIXX_ACK_ERROR = "BILLER-30-3030-E";
 
-/** The callback URL to register with Mixx: the webhook URL plus our secret token. */
-export function mixxCallbackUrl(webhookUrl: string, token: string): string {
+/**
+ * The callback URL to register with Mixx: the webhook URL plus our secret token, in the
+ * query string (`query`, the default) or as the last path segment (`path`), whichever form
+ * Mixx keeps (ask them; the adapter accepts both).
+ */
+export function mixxCallbackUrl(
+  webhookUrl: string,
+  token: string,
+  form: "query" | "path" = "query",
+): string {
   const url = new URL(webhookUrl);
-  url.searchParams.set("token", token);
+  if (form === "path") {
+    url.pathname = `${url.pathname.replace(/\/+$/, "")}/${
+      encodeURIComponent(token)
+    }`;
+  } else {
+    url.searchParams.set("token", token);
+  }
   return url.toString();
+}
+
+/**
+ * The callback tokens a request URL carries: `?token=` and the path segment after
+ * `payment-webhook/mixx/`. Both are returned when both are there (each must match).
+ */
+export function mixxCallbackTokens(requestUrl: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(requestUrl);
+  } catch {
+    return [];
+  }
+  const tokens: string[] = [];
+  const query = url.searchParams.get("token");
+  if (query) tokens.push(query);
+  const parts = url.pathname.split("/").filter(Boolean);
+  const at = parts.indexOf("payment-webhook");
+  if (at >= 0 && parts[at + 1] === "mixx" && parts.length === at + 3) {
+    try {
+      tokens.push(decodeURIComponent(parts[at + 2]));
+    } catch {
+      tokens.push(parts[at + 2]);
+    }
+  }
+  return tokens;
 }
 
 /** Mixx booleans arrive as true/false or "true"/"false" (any case). */
@@ -102,14 +147,14 @@ export class MixxAdapter implements PaymentAdapter, PayoutAdapter {
   readonly capabilities: Capabilities;
 
   private readonly client: ProviderClient;
-  /** The B2C gateway: no token, the PIN travels in the body. */
+  /** The B2C gateway and the transaction query: no token, the PIN travels in the body. */
   private readonly b2cClient: ProviderClient;
 
   constructor(private readonly cfg: MixxConfig, deps: AdapterDeps) {
     this.capabilities = {
       mode: "async",
       callbackAuth: "url_token",
-      statusQuery: false,
+      statusQuery: cfg.query !== null,
       refund: cfg.b2c
         ? {
           whole: "payout",
@@ -212,16 +257,16 @@ export class MixxAdapter implements PaymentAdapter, PayoutAdapter {
       message: description,
       raw: parsed ?? input.rawBody.slice(0, 2000),
     };
-    let token: string | null = null;
-    try {
-      token = new URL(input.url).searchParams.get("token");
-    } catch {
-      token = null;
-    }
-    if (!token) {
+    const tokens = mixxCallbackTokens(input.url);
+    if (tokens.length === 0) {
       return Promise.resolve({ ...result, rejection: "missing_signature" });
     }
-    if (!timingSafeEqual(token, this.cfg.callbackToken)) {
+    // every token the URL carries must be ours (each compared in constant time)
+    let allMatch = true;
+    for (const token of tokens) {
+      if (!timingSafeEqual(token, this.cfg.callbackToken)) allMatch = false;
+    }
+    if (!allMatch) {
       return Promise.resolve({ ...result, rejection: "bad_token" });
     }
     if (!ipAllowed(this.cfg.callbackAllowedIps, input.sourceIp)) {
@@ -258,8 +303,26 @@ export class MixxAdapter implements PaymentAdapter, PayoutAdapter {
     }, status === 503 ? RETRY_SOON : {});
   }
 
-  queryStatus(_providerRef: string): Promise<StatusResult> {
-    return Promise.resolve({ supported: false });
+  /** The transaction query (`MTPGGetSODetails`), by the ReferenceID we pushed with. */
+  queryStatus(providerRef: string): Promise<StatusResult> {
+    const query = this.cfg.query;
+    if (!query) return Promise.resolve({ supported: false });
+    const referenceId = this.providerRefFor(providerRef);
+    return this.b2cClient.status({
+      method: "POST",
+      path: query.url,
+      headers: {
+        "Content-Type": "text/xml",
+        "Accept": "application/xml, text/xml",
+      },
+      body: xmlCommand([
+        ["TYPE", "MTPGGetSODetails"],
+        ["REFERENCEID", referenceId],
+        ["MSISDN", query.msisdn],
+        ["PIN", query.pin],
+        ["EXTERNALREFID", referenceId],
+      ]),
+    }, queryResult);
   }
 
   refund(request: RefundRequest): Promise<RefundResult> {
@@ -364,6 +427,55 @@ export function mapMixxB2cStatus(
     default: // error111 (no response), error100 (general error), unknown: it may have moved
       return { state: "ambiguous" };
   }
+}
+
+/**
+ * The transaction query's `TXNSTATUS` when `RESULTCODE` is 0: `Posted` is the only word
+ * seen meaning paid (the Tanzanian gateway's integration treats nothing else as collected);
+ * refusal and progress words are read as such, anything else is unknown (ambiguous).
+ */
+export function mapMixxQueryStatus(
+  status: string | undefined,
+): "succeeded" | "failed" | "initiated" | "ambiguous" {
+  const word = (status ?? "").trim().toLowerCase();
+  if (word === "posted") return "succeeded";
+  if (/fail|reject|declin|cancel|expire|revers/.test(word)) return "failed";
+  if (/pend|progress|initiat|submit|process/.test(word)) return "initiated";
+  return "ambiguous";
+}
+
+function queryResult(reply: HttpResult): StatusResult {
+  const fields = readXmlFields(reply.text);
+  const code = fields?.RESULTCODE;
+  const answer = {
+    rawCode: code ?? `HTTP ${reply.status}`,
+    message: fields?.RESULTDESC,
+    raw: reply.text.slice(0, 2000),
+  };
+  if (reply.status !== 200 || !fields || code === undefined) {
+    return statusUnavailable(answer);
+  }
+  if (code !== "0") {
+    // GetSOError…: Mixx has no sales order with this reference (never pushed, or gone)
+    return /^GetSOError/i.test(code)
+      ? statusNotFound(answer)
+      : statusUnavailable(answer);
+  }
+  const state = mapMixxQueryStatus(fields.TXNSTATUS);
+  const amount = reported(fields.AMOUNT || undefined, wholeAmount, false);
+  return {
+    supported: true,
+    state,
+    failureReason: state === "failed"
+      ? reasonFromText(fields.RESULTDESC ?? fields.TXNSTATUS)
+      : undefined,
+    providerTxnId: fields.TXNID || undefined,
+    amount: amount.value ?? undefined,
+    unreadable: unreadableOf({ amount }),
+    rawCode: fields.TXNSTATUS ?? code,
+    message: fields.RESULTDESC,
+    raw: answer.raw,
+  };
 }
 
 function b2cResult(reply: HttpResult): RefundResult {

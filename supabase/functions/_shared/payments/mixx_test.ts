@@ -405,3 +405,121 @@ Deno.test("mixx: a refund is a B2C payout (Account to Wallet, XML, PIN in the bo
     { supported: false },
   );
 });
+
+Deno.test("mixx: the callback token may be the last path segment; query and path forms both checked", async () => {
+  const { adapter } = setup();
+  const body = {
+    Status: "true",
+    Description: "ok",
+    MFSTransactionID: "1",
+    ReferenceID: "WATSR",
+    Amount: "1",
+  };
+  const pathUrl = mixxCallbackUrl(WEBHOOK, TOKEN, "path");
+  assertEquals(pathUrl, `${WEBHOOK}/${TOKEN}`);
+  const byPath = await adapter.verifyAndParseCallback(
+    callbackInput(body, pathUrl),
+  );
+  assert(byPath.authentic);
+  // hosted Supabase hands the function its path from the function name on
+  const hosted = await adapter.verifyAndParseCallback(
+    callbackInput(body, `http://edge/payment-webhook/mixx/${TOKEN}`),
+  );
+  assert(hosted.authentic);
+  const wrongPath = await adapter.verifyAndParseCallback(
+    callbackInput(body, `${WEBHOOK}/${TOKEN.slice(0, -1)}X`),
+  );
+  assertEquals([wrongPath.authentic, wrongPath.rejection], [
+    false,
+    "bad_token",
+  ]);
+  // both forms present: both must be ours
+  const mixed = await adapter.verifyAndParseCallback(
+    callbackInput(body, `${WEBHOOK}/${TOKEN}?token=guess`),
+  );
+  assertEquals(mixed.rejection, "bad_token");
+  const both = await adapter.verifyAndParseCallback(
+    callbackInput(body, `${WEBHOOK}/${TOKEN}?token=${TOKEN}`),
+  );
+  assert(both.authentic);
+});
+
+const QUERY = {
+  MIXX_QUERY_URL: "http://mixx.test/mixx/query",
+  MIXX_QUERY_PIN: "5555",
+};
+
+/*
+ * The transaction query as a Tanzanian gateway's Mixx integration sends it (a Camel route
+ * posting `COMMAND{TYPE=MTPGGetSODetails, REFERENCEID, MSISDN=biller MSISDN, PIN,
+ * EXTERNALREFID}` to the TQS URL with text/xml, and a parser reading RESULTCODE,
+ * RESULTDESC, TXNID, TXNSTATUS, EXTERNALREFID: RESULTCODE 0 with TXNSTATUS "Posted" is
+ * collected, "GetSOError…" codes are errors). The answer below has that shape.
+ */
+Deno.test("mixx: the transaction query (MTPGGetSODetails) settles a lost callback", async () => {
+  const { mock, adapter } = setup(QUERY);
+  assertEquals(adapter.capabilities.statusQuery, true);
+  let answer: Record<string, string> = {
+    TYPE: "MTPGGetSODetails",
+    RESULTCODE: "0",
+    RESULTDESC: "Sales order details retrieved successfully",
+    TXNID: "26638644052",
+    TXNSTATUS: "Posted",
+    EXTERNALREFID: "WATS" + payment.reference,
+    AMOUNT: "7000",
+  };
+  mock.on("POST", "/mixx/query", () => xmlReply(answer));
+  const paid = await adapter.queryStatus(payment.reference);
+  assert(paid.supported);
+  assertEquals(
+    [paid.state, paid.providerTxnId, paid.amount, paid.unreadable],
+    ["succeeded", "26638644052", 7000, []],
+  );
+  const call = mock.callsTo("/mixx/query")[0];
+  assertEquals(call.headers.get("content-type"), "text/xml");
+  assertEquals(call.headers.get("authorization"), null);
+  for (
+    const tag of [
+      "<TYPE>MTPGGetSODetails</TYPE>",
+      `<REFERENCEID>WATS${payment.reference}</REFERENCEID>`,
+      "<MSISDN>255650000000</MSISDN>",
+      "<PIN>5555</PIN>",
+      `<EXTERNALREFID>WATS${payment.reference}</EXTERNALREFID>`,
+    ]
+  ) assert(call.body.includes(tag), tag);
+  for (
+    const [status, state] of [
+      ["Pending", "initiated"],
+      ["Failed", "failed"],
+      ["Something new", "ambiguous"],
+    ]
+  ) {
+    answer = { RESULTCODE: "0", TXNSTATUS: status };
+    const r = await adapter.queryStatus(payment.reference);
+    assert(r.supported);
+    assertEquals(r.state, state, status);
+  }
+  answer = { RESULTCODE: "0", TXNSTATUS: "Posted", AMOUNT: "7,000" };
+  const odd = await adapter.queryStatus(payment.reference);
+  assert(odd.supported);
+  assertEquals(odd.unreadable, ["amount"]);
+  answer = { RESULTCODE: "GetSOError001", RESULTDESC: "No sales order" };
+  const unknown = await adapter.queryStatus(payment.reference);
+  assert(unknown.supported);
+  assertEquals([unknown.state, unknown.notFound], ["ambiguous", true]);
+  mock.on("POST", "/mixx/query", () => new Response("oops", { status: 500 }));
+  const down = await adapter.queryStatus(payment.reference);
+  assert(down.supported);
+  assertEquals(down.transportError, "provider_unavailable");
+});
+
+Deno.test("mixx: the query needs URL and PIN together; MSISDN defaults to the biller's", () => {
+  let error: unknown = null;
+  try {
+    setup({ MIXX_QUERY_URL: QUERY.MIXX_QUERY_URL });
+  } catch (e) {
+    error = e;
+  }
+  assert(String(error).includes("MIXX_QUERY_PIN"));
+  assertEquals(setup().adapter.capabilities.statusQuery, false);
+});

@@ -7,6 +7,9 @@
  * - Single-stage C2B is synchronous: the POST blocks until the customer enters the PIN
  *   (or the prompt times out) and its reply is the final outcome. There is no callback.
  *   A timeout on our side is `ambiguous`; `queryStatus` resolves it.
+ * - Status: `queryTransactionStatus` answers `output_ResponseTransactionStatus` and the
+ *   mobile-money transaction id as `output_OriginalTransactionID` (the OpenAPI's published
+ *   response; `output_TransactionID` is not part of this answer).
  * - Refunds are reversals of the payment (`PUT …/reversal/`, synchronous, partial amounts
  *   allowed), sent with our refund reference as `input_ThirdPartyConversationID`; a lost
  *   answer is asked for by that reference (`queryTransactionStatus`), and a resend with it
@@ -501,7 +504,7 @@ function reversalStatusResult(reply: HttpResult): RefundStatusResult {
       supported: true,
       state,
       notFound: mapped.notFound,
-      providerRefundId: str(json.output_TransactionID) || undefined,
+      providerRefundId: mpesaQueriedTransactionId(json),
       failureReason: state === "failed" ? "provider_error" : undefined,
       rawCode: txStatus,
       message,
@@ -520,6 +523,20 @@ function reversalStatusResult(reply: HttpResult): RefundStatusResult {
     : { ...answer, transportError: "provider_unavailable" };
 }
 
+/**
+ * The mobile-money transaction id in a `queryTransactionStatus` answer: the OpenAPI
+ * documents it as `output_OriginalTransactionID` ("the Transaction ID to identify the
+ * original transaction on the Mobile Money platform"), which a reversal needs. An answer
+ * carrying only `output_TransactionID` (seen in no source; our earlier reading) is still
+ * read rather than lost.
+ */
+export function mpesaQueriedTransactionId(
+  json: Record<string, unknown>,
+): string | undefined {
+  return str(json.output_OriginalTransactionID) ||
+    str(json.output_TransactionID) || undefined;
+}
+
 function statusResult(reply: HttpResult): StatusResult {
   const json = obj(reply.json);
   const code = str(json.output_ResponseCode);
@@ -532,7 +549,7 @@ function statusResult(reply: HttpResult): StatusResult {
       state: mapped.state,
       notFound: mapped.notFound,
       failureReason: mapped.reason,
-      providerTxnId: str(json.output_TransactionID) || undefined,
+      providerTxnId: mpesaQueriedTransactionId(json),
       rawCode: txStatus,
       message,
       raw: reply.raw,

@@ -275,6 +275,50 @@ Deno.test("mpesa: status query parameters and mapping", async () => {
   );
 });
 
+/*
+ * The OpenAPI's published "Query Transaction Status" synchronous response (M-Pesa OpenAPI
+ * developer portal, API documentation, Query Transaction Status, response parameters and
+ * sample values): output_ResponseCode INS-0, output_ResponseDesc "Request processed
+ * successfully", output_ResponseTransactionStatus "Completed", output_ConversationID
+ * fd1e9143d22544459f7c66e1860ef276, output_ThirdPartyConversationID
+ * 1e9b774d1da34af78412a498cbc28f5e, output_OriginalTransactionID 4C123GE3, output_Reversed
+ * False. The public SDKs read the same field (Go QueryTxStatusResponse structs:
+ * `json:"output_OriginalTransactionID"`). No output_TransactionID in it.
+ */
+Deno.test("mpesa: the published status answer gives the transaction id (output_OriginalTransactionID)", async () => {
+  const { mock, adapter } = setup();
+  mock.on("GET", `${MARKET}/queryTransactionStatus/`, () =>
+    json(200, {
+      output_ResponseCode: "INS-0",
+      output_ResponseDesc: "Request processed successfully",
+      output_ResponseTransactionStatus: "Completed",
+      output_ConversationID: "fd1e9143d22544459f7c66e1860ef276",
+      output_ThirdPartyConversationID: "1e9b774d1da34af78412a498cbc28f5e",
+      output_OriginalTransactionID: "4C123GE3",
+      output_Reversed: "False",
+    }));
+  const done = await adapter.queryStatus(payment.reference);
+  assert(done.supported);
+  assertEquals([done.state, done.providerTxnId], ["succeeded", "4C123GE3"]);
+  // the id is what a reversal needs: the confirmed payment can be refunded automatically
+  mock.on("PUT", `${MARKET}/reversal/`, () =>
+    json(201, {
+      output_ResponseCode: "INS-0",
+      output_ResponseDesc: "Request processed successfully",
+      output_TransactionID: "REV9",
+    }));
+  const reversed = await adapter.refund({
+    providerRef: payment.reference,
+    providerTxnId: done.providerTxnId,
+    amount: 100,
+    reference: "WR0000000000000000M9",
+  });
+  assert(reversed.supported);
+  assertEquals(reversed.state, "refunded");
+  const sent = JSON.parse(mock.callsTo(`${MARKET}/reversal/`)[0].body);
+  assertEquals(sent.input_TransactionID, "4C123GE3");
+});
+
 Deno.test("mpesa: transaction status words", () => {
   assertEquals(mapMpesaTransactionStatus("Completed").state, "succeeded");
   assertEquals(mapMpesaTransactionStatus("Cancelled").reason, "cancelled");
@@ -371,7 +415,7 @@ Deno.test("mpesa: reversal answers; a lost one is asked about by our reference",
       json(200, {
         output_ResponseCode: "INS-0",
         output_ResponseTransactionStatus: word,
-        output_TransactionID: "REV2",
+        output_OriginalTransactionID: "REV2",
       }));
     const r = await adapter.refundStatus({
       reference: reversal.reference,

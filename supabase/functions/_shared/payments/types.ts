@@ -92,7 +92,10 @@ export type CallbackRejection =
   | "bad_token"
   | "ip_not_allowed"
   | "malformed"
-  | "unsupported";
+  | "unsupported"
+  /** signed by a scheme that does not cover what the callback says (ClickPesa's legacy
+   * checksum over a payload with nested data), or by a scheme we do not know */
+  | "unverifiable_signature";
 
 /**
  * A field of a provider's report that the money check compares with the payment. An
@@ -119,14 +122,22 @@ export interface ParsedCallback {
    */
   authentic: boolean;
   rejection?: CallbackRejection;
+  /** Why, in words, where the code alone would not tell an operator (stored with the
+   * rejection in `payment_events.auth_error`). Never holds a secret. */
+  rejectionDetail?: string;
   /** Our reference as the provider echoes it (matches InitiateResult.providerRef). */
   providerRef: string | null;
   providerTxnId: string | null;
   /** `succeeded` / `failed` (or `ambiguous`, or null for events that are not outcomes). */
   state: PaymentState | null;
   failureReason: FailureReason | null;
-  /** Whole TZS, or null where the provider's callback does not report it. */
+  /** Whole TZS the customer paid, or null where the provider's callback does not report
+   * it. Where the provider reports the amount net of its fee, the adapter adds the fee it
+   * knows (from the report or its configuration) and says so in `fee`. */
   amount: number | null;
+  /** The provider's fee included in `amount` above when the provider reported the amount
+   * net of it (ClickPesa with CLICKPESA_COLLECTED_AMOUNT=net); absent otherwise. */
+  fee?: number | null;
   /** Currency, or null where the callback does not report it. */
   currency: string | null;
   /** Canonical MSISDN (`255…`), or null where the callback does not report it. */
@@ -161,7 +172,10 @@ export type StatusResult =
     notFound?: boolean;
     providerTxnId?: string;
     failureReason?: FailureReason;
+    /** As ParsedCallback.amount: what the customer paid (fee added back where the
+     * provider reports net of it, see `fee`). */
     amount?: number;
+    fee?: number;
     msisdn?: string;
     /** As ParsedCallback.unreadable, for the status answer. */
     unreadable?: ReportField[];

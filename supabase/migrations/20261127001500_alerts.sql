@@ -68,6 +68,12 @@ values
 ('ops_alert_resolved', 'en', 'anyone', 'Resolved: {rule}', '{summary}'),
 ('ops_alert_resolved', 'sw', 'anyone', 'Imetatuliwa: {rule}', '{summary}');
 
+-- operations messages: service, by push (not SMS), no marketing consent needed
+insert into private.notification_rules (type, purpose, push, sms)
+values
+('ops_alert', 'service', true, false),
+('ops_alert_resolved', 'service', true, false);
+
 create table private.ops_alerts (
     id uuid primary key default gen_random_uuid(),
     rule text not null constraint ops_alerts_rule_format check (rule ~ '^[a-z_]+$'),

@@ -1,0 +1,1 @@
+"""``/realtime/v1``: Supabase Realtime's Broadcast, authorized by RLS on realtime.messages."""
