@@ -43,6 +43,7 @@ def status_values(settings: Settings) -> dict[str, str]:
         "ANON_KEY": settings.anon_key,
         "SERVICE_ROLE_KEY": settings.service_role_key,
         "SANDBOX_URL": settings.sandbox_url,
+        "DASHBOARD_URL": settings.dashboard_url,
     }
 
 
@@ -66,6 +67,7 @@ def print_status(settings: Settings, output: str = "pretty") -> None:
         "ANON_KEY": "anon key",
         "SERVICE_ROLE_KEY": "service_role key",
         "SANDBOX_URL": "Mobile-money sandbox URL",
+        "DASHBOARD_URL": "Admin dashboard URL",
     }
     width = max(len(v) for v in labels.values())
     for key, label in labels.items():
@@ -76,6 +78,29 @@ def run_seed(settings: Settings, scale: int = 0) -> None:
     from wats.seed import seed
 
     seed(settings, scale=scale)
+
+
+def build_dashboard(settings: Settings) -> None:
+    """Build the admin dashboard (dashboard/dist) when its sources changed."""
+    from wats.stack.dashboard import DashboardNotBuilt, ensure_built
+
+    try:
+        ensure_built(settings, announce=lambda: print("Building the admin dashboard (vite build)…", flush=True))
+    except DashboardNotBuilt as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+
+
+@command("dashboard")
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Vite's dev server against a running local stack (hot reload)."""
+    s = settings_for(args)
+    if not control.daemon_pid(s):
+        print(f"Start the local stack first: ./scripts/wats start (instance {s.instance})", file=sys.stderr)
+        return 1
+    env = dict(os.environ, VITE_SUPABASE_URL=s.api_url, VITE_SUPABASE_ANON_KEY=s.anon_key)
+    port = str(args.port or s.dashboard_port + 1)
+    print(f"Vite dev server for the admin dashboard on http://127.0.0.1:{port} (API {s.api_url})", flush=True)
+    return subprocess.call(["npm", "run", "dev", "--", "--port", port], cwd=str(s.root / "dashboard"), env=env)
 
 
 @command("start")
@@ -90,6 +115,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         cluster.recreate_database()
         fresh = True
     control.push_migrations(s)
+    build_dashboard(s)
     control.start_services(s)
     if fresh and not args.no_seed:
         print("Seeding demo data…")
@@ -98,6 +124,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     print_status(s)
     print(
         "\nTry it: ./scripts/wats demo   (OTP sign-in, a two-vendor cart and a mobile-money checkout)"
+        f"\nAdmin dashboard: {s.dashboard_url}   (sign in as 255700000001; Vite's dev server: ./scripts/wats dashboard)"
         "\nStop it: ./scripts/wats stop"
     )
     return 0
@@ -118,6 +145,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
     control.check_ports(s, "restart")
     control.start_database(s)
     control.push_migrations(s)
+    build_dashboard(s)
     control.start_services(s)
     print_status(s)
     return 0
@@ -220,11 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", nargs="?", help="stack, postgres, functions/<name> …")
     p.add_argument("-f", "--follow", action="store_true")
     p.add_argument("-n", "--lines", type=int, default=50)
+    p = sub.add_parser("dashboard", help="run the admin dashboard's Vite dev server against the local stack")
+    p.add_argument("--port", type=int, default=None, help="default: the served dashboard's port + 1")
     sub.add_parser("demo", help="walk through sign-in, cart and checkout against the sandbox")
     p = sub.add_parser("bench", help="benchmarks that print ratios against a same-run baseline")
     p.add_argument("which", choices=["api", "rls", "checkout", "ledger"])
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--scale", type=int, default=0, help="rls: build the synthetic dataset of this size first")
+    p.add_argument("--only", help="rls: tables to read at the database, e.g. orders,order_items:vendor")
+    p.add_argument("--db-seconds", type=float, default=3.0, help="rls: seconds per read at the database")
+    p.add_argument("--no-api", dest="api", action="store_false", help="rls: skip the through-the-API figures")
     p = sub.add_parser("metrics", help="business metrics of the stack as tables with sparklines")
     p.add_argument("--days", type=int, default=14, help="days back, today included (default 14)")
     p.add_argument("--timing", action="store_true", help="also print how long each metrics function took")

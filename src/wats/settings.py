@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -57,6 +58,12 @@ def project_key(root: Path) -> str:
     return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
 
 
+def _studio_port(raw: Any) -> int:
+    studio = raw.get("studio", {}) if isinstance(raw, Mapping) else {}
+    port = studio.get("port", 54323) if isinstance(studio, Mapping) else 54323
+    return int(port)
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
@@ -74,6 +81,10 @@ class Settings:
     sandbox_port: int
     functions_port: int
     jwt_secret: str
+    #: Where the built admin dashboard (dashboard/dist) is served: Studio's port of
+    #: supabase/config.toml (54323; Studio is not part of the local stack), clear of the
+    #: functions' ports (54340 and up, one per function).
+    dashboard_port: int = 54323
 
     @classmethod
     def load(cls, instance: str | None = None) -> Settings:
@@ -92,6 +103,7 @@ class Settings:
             sandbox_port=_env_int("WATS_SANDBOX_PORT", 54330 + offset),
             functions_port=_env_int("WATS_FUNCTIONS_PORT", 54340 + offset),
             jwt_secret=os.environ.get("WATS_JWT_SECRET", DEFAULT_JWT_SECRET),
+            dashboard_port=_env_int("WATS_DASHBOARD_PORT", _studio_port(project.raw) + offset),
         )
 
     # -- places -------------------------------------------------------------------------
@@ -145,6 +157,15 @@ class Settings:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    @property
+    def dashboard_dist(self) -> Path:
+        """The dashboard's production build (``npm run build`` in dashboard/)."""
+        return self.root / "dashboard" / "dist"
 
     @property
     def sandbox_url(self) -> str:

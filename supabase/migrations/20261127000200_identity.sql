@@ -38,30 +38,41 @@ for each row execute function private.touch_updated_at();
 
 -- ---------------------------------------------------------------------------------------
 -- Who is asking: helpers for policies (SECURITY DEFINER, so they read profiles without
--- going through its RLS and without recursion)
+-- going through its RLS and without recursion). Policies call them as `(select …)`, an
+-- init plan evaluated once per statement. They only read the request's claims and tables,
+-- so they are PARALLEL SAFE: a policy that calls them leaves the reader parallel plans.
+-- Claims of the access token (custom access token hook, below) only ever answer "no"
+-- without a lookup; every "yes" is read from the tables.
 -- ---------------------------------------------------------------------------------------
 
 create function private.is_admin()
 returns boolean
 language plpgsql
 stable
+parallel safe
 security definer
 set search_path = ''
 as $$
 begin
-    return (
-        select exists (
-            select 1
-            from public.profiles as p
-            where p.id = (select auth.uid()) and p.role = 'admin'
-        )
+    -- The access token's user_role claim (custom access token hook) only ever says "not
+    -- an admin" here, which spares non-admins the lookup: a token issued before a
+    -- promotion reads as not admin until it is refreshed. A claim of admin is checked
+    -- against profiles, so a demotion applies at once. No claim: profiles decides.
+    if coalesce(auth.jwt() ->> 'user_role', 'admin') <> 'admin' then
+        return false;
+    end if;
+    return exists (
+        select 1
+        from public.profiles as p
+        where p.id = auth.uid() and p.role = 'admin'
     );
 end;
 $$;
 
 comment on function private.is_admin() is
 'True when the current user (auth.uid()) has role admin in profiles. Read from the table, '
-'not the token, so a demotion takes effect at once.';
+'so a demotion takes effect at once; a token whose user_role claim names another role is '
+'not an admin without a lookup (a promotion takes effect with the next token).';
 
 create function private.is_service_role()
 returns boolean
@@ -96,33 +107,57 @@ $$;
 comment on function private.current_app_role() is
 'Marketplace role (customer, vendor, admin) of the current user, or null without a user.';
 
-create function private.visible_user_ids()
-returns uuid[]
+create function private.visible_from()
+returns uuid
 language plpgsql
 stable
+parallel safe
 security definer
 set search_path = ''
 as $$
 begin
-    return (
-        select case
-            when private.is_admin() then array(select p.id from public.profiles as p)
-            else array[(select auth.uid())]
-        end
-    );
+    -- a token whose user_role claim is not admin skips is_admin()'s lookup (see there)
+    if coalesce(auth.jwt() ->> 'user_role', 'admin') = 'admin' and private.is_admin() then
+        return '00000000-0000-0000-0000-000000000000'::uuid;
+    end if;
+    return auth.uid();
 end;
 $$;
 
-comment on function private.visible_user_ids() is
-'Users whose own rows the current user may read: just themself, or every user for an '
-'admin. Policies use it as `customer_id = any ((select private.visible_user_ids())::uuid[])` '
-'so that "own rows, or all rows for admins" stays one indexable condition (an OR with a '
-'boolean is-admin test would force a sequential scan).';
+comment on function private.visible_from() is
+'With private.visible_to(), the users whose own rows the current user may read, as '
+'one range of ids: just their own id, or every id for an admin (null without a user). '
+'Policies say "own rows, or all rows for admins" as `customer_id between (select '
+'private.visible_from()) and (select private.visible_to())`: one indexable '
+'condition evaluated once per statement. An `or` with an is-admin test forces a sequential '
+'scan; an array of every user id costs an admin milliseconds per statement and a linear '
+'search per row.';
+
+create function private.visible_to()
+returns uuid
+language plpgsql
+stable
+parallel safe
+security definer
+set search_path = ''
+as $$
+begin
+    if coalesce(auth.jwt() ->> 'user_role', 'admin') = 'admin' and private.is_admin() then
+        return 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid;
+    end if;
+    return auth.uid();
+end;
+$$;
+
+comment on function private.visible_to() is
+'The upper end of the range private.visible_from() opens: the user''s own id, or the '
+'greatest uuid for an admin.';
 
 grant execute on function private.is_admin() to anon, authenticated, service_role;
 grant execute on function private.is_service_role() to authenticated, service_role;
 grant execute on function private.current_app_role() to anon, authenticated, service_role;
-grant execute on function private.visible_user_ids() to anon, authenticated, service_role;
+grant execute on function private.visible_from() to anon, authenticated, service_role;
+grant execute on function private.visible_to() to anon, authenticated, service_role;
 
 -- ---------------------------------------------------------------------------------------
 -- Role changes are an admin decision
@@ -226,20 +261,28 @@ as $$
 declare
     v_claims jsonb := coalesce(event -> 'claims', '{}'::jsonb);
     v_role text;
+    v_vendor uuid;
 begin
     select p.role into v_role
     from public.profiles as p
     where p.id = (event ->> 'user_id')::uuid;
+    select v.id into v_vendor
+    from public.vendors as v
+    where v.owner_id = (event ->> 'user_id')::uuid;
 
     v_claims := jsonb_set(v_claims, '{user_role}', to_jsonb(coalesce(v_role, 'customer')));
+    v_claims := jsonb_set(v_claims, '{vendor_id}', coalesce(to_jsonb(v_vendor), 'null'::jsonb));
     return jsonb_set(event, '{claims}', v_claims);
 end;
 $$;
 
 comment on function public.custom_access_token_hook(jsonb) is
-'Supabase Auth custom access token hook: adds claim user_role (profiles.role, or customer '
-'when the profile does not exist yet). Executable only by supabase_auth_admin. The claim is '
-'for the apps (routing, UI); policies read profiles.role through private.is_admin() etc.';
+'Supabase Auth custom access token hook: adds claims user_role (profiles.role, or customer '
+'when the profile does not exist yet) and vendor_id (the shop the user owns, or null). '
+'Executable only by supabase_auth_admin. The apps use them for routing and UI; policies use '
+'user_role only to skip a lookup when it says "not an admin" (private.is_admin()) and read '
+'every "yes" from the tables, so a token issued before a promotion can only see less, never '
+'more; the shop is always read from vendors.';
 
 grant usage on schema public to supabase_auth_admin;
 revoke all on function public.custom_access_token_hook(jsonb)
@@ -263,14 +306,14 @@ create policy "users read their own profile, admins read all"
 on public.profiles
 for select
 to authenticated
-using (id = any((select private.visible_user_ids())::uuid[]));
+using (id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "users update their own profile, admins update any"
 on public.profiles
 for update
 to authenticated
-using (id = any((select private.visible_user_ids())::uuid[]))
-with check (id = any((select private.visible_user_ids())::uuid[]));
+using (id between (select private.visible_from()) and (select private.visible_to()))
+with check (id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "the auth service reads roles for access tokens"
 on public.profiles

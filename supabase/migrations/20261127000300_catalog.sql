@@ -30,6 +30,9 @@ create table public.vendors (
     status text not null default 'pending' constraint vendors_status_allowed check (
         status in ('pending', 'approved', 'suspended')
     ),
+    status_reason text constraint vendors_status_reason_length check (
+        char_length(status_reason) <= 500
+    ),
     approved_at timestamptz,
     suspended_at timestamptz,
     created_at timestamptz not null default now(),
@@ -46,6 +49,9 @@ comment on column public.vendors.logo_path is
 comment on column public.vendors.status is
 'pending (applied), approved (listed), suspended. Admin only; transitions checked against '
 'private.status_transitions (machine vendor).';
+comment on column public.vendors.status_reason is
+'Why an admin last changed the status (e.g. the reason for a suspension), shown to the '
+'owner. Admin only, like status; the audit log keeps every earlier one.';
 
 create index vendors_status_idx on public.vendors (status);
 
@@ -123,51 +129,103 @@ $$;
 
 comment on function private.managed_vendor_ids() is
 'Vendors whose rows the current user may manage: the ones they own, or all for an admin. '
-'Policies use `vendor_id = any ((select private.managed_vendor_ids())::uuid[])`: one '
-'indexable condition evaluated once per statement.';
+'For functions that serve several vendors at once (vendor_order_lines, storage folders); '
+'policies use the range private.managed_from() .. private.managed_to().';
 
-create function private.is_vendor_of(p_vendor_id uuid)
-returns boolean
+create function private.own_vendor_id()
+returns uuid
 language plpgsql
 stable
+parallel safe
 security definer
 set search_path = ''
 as $$
 begin
-    return (
-        select exists (
-            select 1
-            from public.vendors as v
-            where v.id = p_vendor_id and v.owner_id = (select auth.uid())
-        )
-    );
+    -- Always read from vendors (a unique-index probe, once per statement), never from the
+    -- token's vendor_id claim: that claim is stale right after the owner opens a shop, and
+    -- the next thing an app does is add the shop's fulfilment center and products.
+    return (select v.id from public.vendors as v where v.owner_id = auth.uid());
 end;
 $$;
 
-comment on function private.is_vendor_of(uuid) is
-'True when the current user owns vendor p_vendor_id.';
+comment on function private.own_vendor_id() is
+'The shop the current user owns (whatever its status), or null: one per owner '
+'(vendors.owner_id is unique). Policies compare it as a scalar, `vendor_id = (select '
+'private.own_vendor_id())`, once per statement. Read from vendors, never from the token: '
+'a shop counts the moment it is opened.';
 
-create function private.approved_vendor_ids()
+create function private.managed_from()
+returns uuid
+language plpgsql
+stable
+parallel safe
+security definer
+set search_path = ''
+as $$
+begin
+    -- a token whose user_role claim is not admin skips is_admin()'s lookup (see there)
+    if coalesce(auth.jwt() ->> 'user_role', 'admin') = 'admin' and private.is_admin() then
+        return '00000000-0000-0000-0000-000000000000'::uuid;
+    end if;
+    return private.own_vendor_id();
+end;
+$$;
+
+comment on function private.managed_from() is
+'With private.managed_to(), the vendors whose rows the current user manages, as one '
+'range of ids: their own shop, or every vendor for an admin (null without either). Policies '
+'say "the vendor''s own rows, or all for admins" as `vendor_id between (select '
+'private.managed_from()) and (select private.managed_to())`: one indexable '
+'condition evaluated once per statement.';
+
+create function private.managed_to()
+returns uuid
+language plpgsql
+stable
+parallel safe
+security definer
+set search_path = ''
+as $$
+begin
+    -- a token whose user_role claim is not admin skips is_admin()'s lookup (see there)
+    if coalesce(auth.jwt() ->> 'user_role', 'admin') = 'admin' and private.is_admin() then
+        return 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid;
+    end if;
+    return private.own_vendor_id();
+end;
+$$;
+
+comment on function private.managed_to() is
+'The upper end of the range private.managed_from() opens: the user''s own shop, or '
+'the greatest uuid for an admin.';
+
+create function private.unlisted_vendor_ids()
 returns uuid[]
 language plpgsql
 stable
+parallel safe
 security definer
 set search_path = ''
 as $$
 begin
-    return (
-        select array(select v.id from public.vendors as v where v.status = 'approved')
-    );
+    return array(select v.id from public.vendors as v where v.status <> 'approved');
 end;
 $$;
 
-comment on function private.approved_vendor_ids() is
-'Ids of approved vendors: the shops the public catalog shows.';
+comment on function private.unlisted_vendor_ids() is
+'Vendors the public catalog does not show (pending or suspended): few, so policies test '
+'`vendor_id <> all ((select private.unlisted_vendor_ids()))`, which the planner rightly '
+'expects almost every row to pass (an array of the approved ones would read as a rare '
+'match and steer it away from the catalog''s index).';
 
 grant execute on function private.owned_vendor_ids() to anon, authenticated, service_role;
 grant execute on function private.managed_vendor_ids() to anon, authenticated, service_role;
-grant execute on function private.is_vendor_of(uuid) to anon, authenticated, service_role;
-grant execute on function private.approved_vendor_ids() to anon, authenticated, service_role;
+grant execute on function private.own_vendor_id() to anon, authenticated, service_role;
+grant execute on function private.managed_from() to anon, authenticated, service_role;
+grant execute on function private.managed_to() to anon, authenticated, service_role;
+grant execute on function private.unlisted_vendor_ids() to anon, authenticated, service_role;
+
+create index vendors_unlisted_idx on public.vendors (id) where status <> 'approved';
 
 -- ---------------------------------------------------------------------------------------
 -- Vendor triggers: admin-only columns, account row, owner promotion
@@ -193,10 +251,13 @@ comment on function private.guard_admin_only_change() is
 'not change those columns (listed as trigger arguments, for the error message).';
 
 create trigger vendors_guard_status
-before update of status on public.vendors
+before update of status, status_reason on public.vendors
 for each row
-when (old.status is distinct from new.status)
-execute function private.guard_admin_only_change('status');
+when (
+    old.status is distinct from new.status
+    or old.status_reason is distinct from new.status_reason
+)
+execute function private.guard_admin_only_change('status', 'status_reason');
 
 create trigger vendors_status_transition
 before update of status on public.vendors
@@ -534,6 +595,11 @@ comment on column public.products.status is
 
 create index products_category_id_idx on public.products (category_id);
 create index products_status_created_at_idx on public.products (status, created_at desc);
+-- newest first, for everyone at once: the catalog page reads it and stops after a page,
+-- whatever mix of listed and own rows the reader's policy lets through
+create index products_created_at_id_idx on public.products (created_at desc, id);
+-- a vendor's own products, newest first (the shop's dashboard)
+create index products_vendor_id_created_at_idx on public.products (vendor_id, created_at desc, id);
 
 create trigger products_touch_updated_at
 before update on public.products
@@ -543,6 +609,7 @@ create function private.is_listed_product(p_product_id uuid)
 returns boolean
 language plpgsql
 stable
+parallel safe
 security definer
 set search_path = ''
 as $$
@@ -663,9 +730,11 @@ to service_role;
 
 grant insert (owner_id, name, slug, description, logo_path, region)
 on table public.vendors to authenticated;
-grant update (name, slug, description, logo_path, region, status)
+grant update (name, slug, description, logo_path, region, status, status_reason)
 on table public.vendors to authenticated;
 grant delete on table public.vendors to authenticated;
+-- the custom access token hook (20261127000200_identity.sql) names the shop a user owns
+grant select (id, owner_id) on table public.vendors to supabase_auth_admin;
 
 grant select on table public.vendor_accounts to authenticated;
 grant update (commission_bps, payout_provider, payout_msisdn)
@@ -723,8 +792,8 @@ create policy "owners update their shop, admins update any"
 on public.vendors
 for update
 to authenticated
-using (id = any((select private.managed_vendor_ids())::uuid[]))
-with check (id = any((select private.managed_vendor_ids())::uuid[]));
+using (id between (select private.managed_from()) and (select private.managed_to()))
+with check (id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "admins delete vendors"
 on public.vendors
@@ -732,19 +801,25 @@ for delete
 to authenticated
 using ((select private.is_admin()));
 
+create policy "the auth service reads shop owners for access tokens"
+on public.vendors
+for select
+to supabase_auth_admin
+using (true);
+
 -- vendor_accounts
 create policy "owners read their account, admins read all"
 on public.vendor_accounts
 for select
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "owners update their payout wallet, admins update any"
 on public.vendor_accounts
 for update
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()))
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 -- categories
 create policy "anyone reads categories"
@@ -809,73 +884,84 @@ create policy "anyone reads listed products"
 on public.products
 for select
 to anon
-using (
-    status = 'active'
-    and vendor_id = any((select private.approved_vendor_ids())::uuid[])
-);
+using (status = 'active' and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[]));
 
 create policy "users read listed products, vendors their own, admins all"
 on public.products
 for select
 to authenticated
 using (
-    (status = 'active' and vendor_id = any((select private.approved_vendor_ids())::uuid[]))
-    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    (status = 'active' and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[]))
+    or vendor_id between (select private.managed_from()) and (select private.managed_to())
 );
 
 create policy "vendors create their own products"
 on public.products
 for insert
 to authenticated
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors update their own products"
 on public.products
 for update
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()))
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors delete their own products"
 on public.products
 for delete
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 -- product_images
+-- An image is visible exactly when its product is (same vendor, by the composite key): the
+-- policy probes products by primary key under the reader's own products policy. `offset 0`
+-- keeps the probe per image; without it PostgreSQL may hash every visible product first.
 create policy "anyone reads images of listed products"
 on public.product_images
 for select
 to anon
-using (private.is_listed_product(product_id));
+using (
+    exists (
+        select 1
+        from public.products as p
+        where p.id = product_images.product_id
+        offset 0  -- noqa: AM09
+    )
+);
 
 create policy "users read listed images, vendors their own, admins all"
 on public.product_images
 for select
 to authenticated
 using (
-    vendor_id = any((select private.managed_vendor_ids())::uuid[])
-    or private.is_listed_product(product_id)
+    exists (
+        select 1
+        from public.products as p
+        where p.id = product_images.product_id
+        offset 0  -- noqa: AM09
+    )
 );
 
 create policy "vendors add images to their own products"
 on public.product_images
 for insert
 to authenticated
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors update their own product images"
 on public.product_images
 for update
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()))
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors delete their own product images"
 on public.product_images
 for delete
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 -- Nothing in `private` is executable unless granted by name above.
 revoke execute on all functions in schema private from public;

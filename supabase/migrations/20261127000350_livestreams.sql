@@ -58,32 +58,6 @@ create trigger livestream_sessions_touch_updated_at
 before update on public.livestream_sessions
 for each row execute function private.touch_updated_at();
 
-create function private.is_public_livestream(p_session_id uuid)
-returns boolean
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-begin
-    return (
-        select exists (
-            select 1
-            from public.livestream_sessions as s
-            inner join public.vendors as v on s.vendor_id = v.id
-            where s.id = p_session_id
-                and s.status in ('scheduled', 'live')
-                and v.status = 'approved'
-        )
-    );
-end;
-$$;
-
-comment on function private.is_public_livestream(uuid) is
-'True when livestream session p_session_id is public (scheduled or live, vendor approved).';
-
-grant execute on function private.is_public_livestream(uuid) to anon, authenticated, service_role;
-
 create table public.livestream_products (
     session_id uuid not null,
     product_id uuid not null,
@@ -338,7 +312,7 @@ for select
 to anon
 using (
     status in ('scheduled', 'live')
-    and vendor_id = any((select private.approved_vendor_ids())::uuid[])
+    and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[])
 );
 
 create policy "users read public streams, vendors their own, admins all"
@@ -348,71 +322,85 @@ to authenticated
 using (
     (
         status in ('scheduled', 'live')
-        and vendor_id = any((select private.approved_vendor_ids())::uuid[])
+        and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[])
     )
-    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    or vendor_id between (select private.managed_from()) and (select private.managed_to())
 );
 
 create policy "vendors schedule their own streams"
 on public.livestream_sessions
 for insert
 to authenticated
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors update their own streams"
 on public.livestream_sessions
 for update
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()))
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors delete their own streams"
 on public.livestream_sessions
 for delete
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 -- livestream_products
+-- A featured product is visible exactly when its session is (same vendor, by the composite
+-- key): the policy probes livestream_sessions by primary key under the reader's own policy
+-- there. `offset 0` keeps the probe per row rather than a hash of every visible session.
 create policy "anyone reads products featured in public streams"
 on public.livestream_products
 for select
 to anon
-using (private.is_public_livestream(session_id));
+using (
+    exists (
+        select 1
+        from public.livestream_sessions as s
+        where s.id = livestream_products.session_id
+        offset 0  -- noqa: AM09
+    )
+);
 
 create policy "users read featured products, vendors their own, admins all"
 on public.livestream_products
 for select
 to authenticated
 using (
-    vendor_id = any((select private.managed_vendor_ids())::uuid[])
-    or private.is_public_livestream(session_id)
+    exists (
+        select 1
+        from public.livestream_sessions as s
+        where s.id = livestream_products.session_id
+        offset 0  -- noqa: AM09
+    )
 );
 
 create policy "vendors feature their own products"
 on public.livestream_products
 for insert
 to authenticated
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors reorder their featured products"
 on public.livestream_products
 for update
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()))
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors remove their featured products"
 on public.livestream_products
 for delete
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 -- livestream_reminders
 create policy "users read their own livestream reminders, admins read all"
 on public.livestream_reminders
 for select
 to authenticated
-using (user_id = any((select private.visible_user_ids())::uuid[]));
+using (user_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "users ask to be reminded of scheduled streams"
 on public.livestream_reminders

@@ -165,26 +165,26 @@ create policy "vendors read their own stock, admins read all"
 on public.inventory
 for select
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors stock their own products"
 on public.inventory
 for insert
 to authenticated
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors adjust their own stock"
 on public.inventory
 for update
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]))
-with check (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()))
+with check (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 create policy "vendors remove their own stock rows"
 on public.inventory
 for delete
 to authenticated
-using (vendor_id = any((select private.managed_vendor_ids())::uuid[]));
+using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 -- Nothing in `private` is executable unless granted by name above.
 revoke execute on all functions in schema private from public;

@@ -69,8 +69,10 @@ begin
     if new.livestream_session_id is not null and not exists (
         select 1
         from public.livestream_products as lp
+        inner join public.livestream_sessions as s on lp.session_id = s.id
+        inner join public.vendors as v on s.vendor_id = v.id
         where lp.session_id = new.livestream_session_id and lp.product_id = new.product_id
-            and private.is_public_livestream(lp.session_id)
+            and s.status in ('scheduled', 'live') and v.status = 'approved'
     ) then
         raise exception 'that livestream does not feature this product (or is not on)'
             using errcode = '23514';
@@ -462,7 +464,7 @@ create policy "customers read their own cart, admins read all"
 on public.carts
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "customers create their own cart"
 on public.carts
@@ -481,7 +483,7 @@ create policy "customers read their own cart items, admins read all"
 on public.cart_items
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "customers add listed products to their own cart"
 on public.cart_items
@@ -507,7 +509,7 @@ create policy "customers read their own orders, admins read all"
 on public.orders
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 -- order_items
 create policy "customers and vendors read their order lines, admins all"
@@ -515,6 +517,6 @@ on public.order_items
 for select
 to authenticated
 using (
-    customer_id = any((select private.visible_user_ids())::uuid[])
-    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    customer_id between (select private.visible_from()) and (select private.visible_to())
+    or vendor_id = (select private.own_vendor_id())
 );

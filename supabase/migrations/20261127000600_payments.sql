@@ -155,7 +155,7 @@ create policy "customers read their own payments, admins read all"
 on public.payments
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 -- ---------------------------------------------------------------------------------------
 -- Internal tables (schema private: no API role can reach them)

@@ -1138,8 +1138,8 @@ on public.shipments
 for select
 to authenticated
 using (
-    customer_id = any((select private.visible_user_ids())::uuid[])
-    or vendor_ids && (select private.managed_vendor_ids())::uuid[]
+    customer_id between (select private.visible_from()) and (select private.visible_to())
+    or vendor_ids && array[(select private.own_vendor_id())]
 );
 
 create policy "customers, vendors of the line and admins read shipment lines"
@@ -1147,8 +1147,8 @@ on public.shipment_lines
 for select
 to authenticated
 using (
-    customer_id = any((select private.visible_user_ids())::uuid[])
-    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    customer_id between (select private.visible_from()) and (select private.visible_to())
+    or vendor_id = (select private.own_vendor_id())
 );
 
 create policy "customers and vendors read their returns, admins read all"
@@ -1156,8 +1156,8 @@ on public.returns
 for select
 to authenticated
 using (
-    customer_id = any((select private.visible_user_ids())::uuid[])
-    or vendor_id = any((select private.managed_vendor_ids())::uuid[])
+    customer_id between (select private.visible_from()) and (select private.visible_to())
+    or vendor_id = (select private.own_vendor_id())
 );
 
 create policy "customers request returns of their own order lines"

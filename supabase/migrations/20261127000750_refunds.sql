@@ -862,7 +862,7 @@ create policy "customers read their own refunds, admins read all"
 on public.refunds
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 revoke all on function
 public.refund_payment(uuid, bigint, text, text, text),

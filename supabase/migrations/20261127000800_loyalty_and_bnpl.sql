@@ -203,19 +203,19 @@ create policy "customers read their own points, admins read all"
 on public.loyalty_points
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "customers read their own instalment plans, admins read all"
 on public.bnpl_orders
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "customers read their own instalments, admins read all"
 on public.instalments
 for select
 to authenticated
-using (customer_id = any((select private.visible_user_ids())::uuid[]));
+using (customer_id between (select private.visible_from()) and (select private.visible_to()));
 
 -- Nothing in `private` is executable unless granted by name above.
 revoke execute on all functions in schema private from public;

@@ -638,7 +638,7 @@ create policy "users read their own notifications, admins read all"
 on public.notifications
 for select
 to authenticated
-using (user_id = any((select private.visible_user_ids())::uuid[]));
+using (user_id between (select private.visible_from()) and (select private.visible_to()));
 
 create policy "users mark their own notifications read"
 on public.notifications

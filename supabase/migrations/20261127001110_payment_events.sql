@@ -549,6 +549,28 @@ comment on function public.payment_reference(uuid) is
 'provider). Admins only: customers never see it, since it helps authenticate unsigned '
 'callbacks.';
 
+create function public.payment_by_reference(p_reference text)
+returns uuid
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if not (select private.is_admin()) then
+        raise exception 'only admins may look payments up by reference' using errcode = '42501';
+    end if;
+    return (
+        select r.payment_id from private.payment_references as r
+        where r.reference = btrim(p_reference)
+    );
+end;
+$$;
+
+comment on function public.payment_by_reference(text) is
+'The payment a provider''s reference belongs to (what a customer or the provider quotes to '
+'support), or null. Admins only, like payment_reference.';
+
 -- ---------------------------------------------------------------------------------------
 -- Privileges: the service role drives payments; admins look references up
 -- ---------------------------------------------------------------------------------------
@@ -572,5 +594,8 @@ to service_role;
 revoke all on function public.payment_reference(uuid)
 from public, anon, authenticated, service_role;
 grant execute on function public.payment_reference(uuid) to authenticated;
+revoke all on function public.payment_by_reference(text)
+from public, anon, authenticated, service_role;
+grant execute on function public.payment_by_reference(text) to authenticated;
 
 revoke execute on all functions in schema private from public;

@@ -169,7 +169,7 @@ declare
         (select v.id from public.vendors as v where v.owner_id = (select auth.uid()))
     );
 begin
-    if v_vendor is null or not (private.is_vendor_of(v_vendor) or private.is_admin()) then
+    if v_vendor is null or not (v_vendor = private.own_vendor_id() or private.is_admin()) then
         raise exception 'only the vendor''s owner or an admin may see its money' using errcode = '42501';
     end if;
     return v_vendor;

@@ -795,7 +795,7 @@ create policy "people read their own consent history, admins read all"
 on public.marketing_consents
 for select
 to authenticated
-using (user_id = any((select private.visible_user_ids())::uuid[]));
+using (user_id between (select private.visible_from()) and (select private.visible_to()));
 
 revoke all on function
 public.set_marketing_consent(boolean),

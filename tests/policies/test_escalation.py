@@ -283,7 +283,8 @@ def test_internal_functions_are_not_reachable(world: World, role: str) -> None:
     actor = world.actors[role]
     for name, args in (
         ("is_admin", {}),
-        ("visible_user_ids", {}),
+        ("visible_from", {}),
+        ("own_vendor_id", {}),
         ("write_audit", {"p_action": "x", "p_entity_type": "y", "p_entity_id": None}),
         ("mask_phone", {"p_phone": "255712345678"}),
         ("payment_invariant_violations", {}),

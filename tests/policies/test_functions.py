@@ -288,6 +288,16 @@ def test_function_cell(world: World, pending: dict[str, Any], name: str, role: s
             assert out.ok and out.data == pending["provider_ref"], f"{what}: {out}"
             sides = {"allowed"}
 
+    elif name == "payment_by_reference":
+        out = actor.run(lambda c: c.rpc(name, {"p_reference": pending["provider_ref"]}).execute())
+        if value == "none":
+            refused(out, actor, what)
+            sides = {"denied"}
+        else:
+            assert value == "all", what
+            assert out.ok and out.data == pending["payment_id"], f"{what}: {out}"
+            sides = {"allowed"}
+
     elif name in SERVICE_FLOW:
         if value == "none":
             before = payment_state(world, pending["payment_id"])

@@ -176,6 +176,9 @@ def seed(settings: Settings, scale: int = 0, *, quiet: bool = False) -> Seeded:
         sessions[person.key] = client
     make_admin(service, out.people["admin"])
     admin = sessions["admin"]
+    # a new access token carries the new role (policies trust a "not admin" claim), as an
+    # app refreshes its session after a promotion
+    admin.auth.refresh_session()
     seed_reference_data(admin, out)
     phones = {p.key: p.phone for p in catalog.PEOPLE}
     for shop in catalog.SHOPS:

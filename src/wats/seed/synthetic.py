@@ -118,7 +118,7 @@ STEPS = [
                                    completed_at, cancelled_at, expired_at, cancel_reason, created_at)
         select id, customer_id, status, subtotal, 0, subtotal,
                '{"recipient_name": "Bench", "region": "Dar es Salaam", "district": "Ilala", "street": "1"}',
-               phone, 'bench-' || lpad(order_no::text, 8, '0'), created_at + interval '30 minutes',
+               phone, 'bench-order-' || order_no, created_at + interval '30 minutes',
                case when status not in ('cancelled', 'expired') then created_at + interval '2 minutes' end,
                case when status in ('shipped', 'delivered', 'completed') then created_at + interval '1 day' end,
                case when status in ('delivered', 'completed') then created_at + interval '3 days' end,

@@ -1,7 +1,7 @@
 """What WATS runs in the stand-in's process besides the Supabase services, plugged in as
 :class:`supabase_standin.Extension` objects: the mobile-money sandbox (and the provider
-settings it shares with the Edge Functions), the payment scheduler and what wakes
-notify-dispatch."""
+settings it shares with the Edge Functions), the payment scheduler, what wakes
+notify-dispatch and the admin dashboard."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from wats.sandbox.app import create_app as create_sandbox_app
 from wats.sandbox.config import SandboxConfig
 from wats.sandbox.credentials import adapter_env, ensure_credentials
 from wats.settings import Settings
+from wats.stack.dashboard import Dashboard
 from wats.stack.notify import run as run_notify
 from wats.stack.scheduler import run as run_scheduler
 
@@ -174,4 +175,4 @@ class NotifyWaker:
 
 def for_settings(settings: Settings) -> list[Extension]:
     """The extensions of one WATS instance, in start order."""
-    return [Sandbox(settings), Scheduler(settings), NotifyWaker(settings)]
+    return [Sandbox(settings), Scheduler(settings), NotifyWaker(settings), Dashboard(settings)]

@@ -29,7 +29,13 @@ def free_offset(settings: Settings, count: int, exclude: set[int]) -> int | None
     for offset in SUGGESTED_OFFSETS:
         if offset in exclude or offset == offset_now or offset in PORT_OFFSETS.values():
             continue
-        numbers = [base + offset, db_base + offset, 54330 + offset, *range(54340 + offset, 54340 + offset + count)]
+        numbers = [
+            base + offset,
+            db_base + offset,
+            54330 + offset,
+            settings.dashboard_port - offset_now + offset,
+            *range(54340 + offset, 54340 + offset + count),
+        ]
         if all(n < 65536 and is_free(n) for n in numbers):
             return offset
     return None

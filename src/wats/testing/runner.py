@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from wats.cli import run_seed
+from wats.cli import build_dashboard, run_seed
 from wats.settings import TEST_FUNCTIONS_ENV, Settings
 from wats.stack import control
 
@@ -47,6 +47,7 @@ def prepare(settings: Settings) -> None:
     control.stop_services(settings)
     control.check_ports(settings, "test", extra_env=test_services_env(settings))
     control.reset_database(settings)
+    build_dashboard(settings)
     control.start_services(settings, extra_env=test_services_env(settings))
     run_seed(settings)
     print(f"[wats test] test instance ready in {time.monotonic() - began:.1f}s", flush=True)
