@@ -63,6 +63,9 @@ class StackConfig:
     skip_migrations: bool = False
     #: GoTrue's ``GOTRUE_SMS_OTP_EXP`` when set apart from config.toml.
     sms_otp_exp: int | None = None
+    #: Test phones and their fixed OTPs besides config.toml's ``[auth.sms.test_otp]`` (the
+    #: caller's local-only list, so the file itself never needs one).
+    sms_test_otp: Mapping[str, str] = field(default_factory=dict)
     #: Header GoTrue keys its per-client rate limits on ("" disables them).
     rate_limit_header: str = "X-Forwarded-For"
     #: The gateway's readiness endpoint.

@@ -222,6 +222,7 @@ class Delegate:
 
 COMMANDS["demo"] = Delegate("wats.demo", "main")
 COMMANDS["bench"] = Delegate("wats.bench", "main")
+COMMANDS["metrics"] = Delegate("wats.metrics", "main")
 COMMANDS["test"] = Delegate("wats.testing.runner", "main")
 COMMANDS["lint"] = Delegate("wats.testing.runner", "lint")
 
@@ -258,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="rls: tables to read at the database, e.g. orders,order_items:vendor")
     p.add_argument("--db-seconds", type=float, default=3.0, help="rls: seconds per read at the database")
     p.add_argument("--no-api", dest="api", action="store_false", help="rls: skip the through-the-API figures")
+    p = sub.add_parser("metrics", help="business metrics of the stack as tables with sparklines")
+    p.add_argument("--days", type=int, default=14, help="days back, today included (default 14)")
+    p.add_argument("--timing", action="store_true", help="also print how long each metrics function took")
+    p.add_argument("--db-url", help="another database (default: this instance's)")
     p = sub.add_parser("test", help="run the whole test suite on an isolated test instance")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p = sub.add_parser("lint", help="ruff, mypy, sqlfluff, deno fmt/lint and the Supabase CLI's database lints")

@@ -213,6 +213,8 @@ class Settings:
     def standin(self, test_functions: str | None = None) -> StackConfig:
         """The stand-in's configuration for this instance, from these settings and the
         WATS_* variables (``.env.example``)."""
+        from wats.test_otp import local_test_otps  # the seed's people; wats.seed imports this module
+
         otp_exp = os.environ.get("WATS_AUTH_SMS_OTP_EXP")
         pg_bindir = os.environ.get("WATS_PG_BINDIR")
         return StackConfig(
@@ -235,6 +237,7 @@ class Settings:
             cluster_user="wats-postgres",
             skip_migrations=os.environ.get("WATS_SKIP_MIGRATIONS") == "1",
             sms_otp_exp=int(otp_exp) if otp_exp else None,
+            sms_test_otp=local_test_otps(),
             rate_limit_header=os.environ.get("WATS_AUTH_RATE_LIMIT_HEADER", "X-Forwarded-For"),
             health_path=HEALTH_PATH,
             api_title="WATS Data API (PostgREST-compatible)",

@@ -5,7 +5,7 @@ Arranging (``World.arrange``):
 - Users: ``customer``, ``other_customer``, ``vendor``, ``other_vendor`` are new users made
   with the Auth admin API (``service.auth.admin.create_user``) who act with access tokens
   minted with the project's JWT secret; ``admin`` is the seeded admin, who signs in by
-  phone OTP through supabase-py (a test phone of ``[auth.sms.test_otp]``, so no SMS is
+  phone OTP through supabase-py (a test phone of the local stack, ``wats.test_otp``, so no SMS is
   spent). Two more users own rows nobody acting owns: ``pending_owner`` (a shop awaiting
   approval) and ``bystander`` (no shop, no cart, a notification).
 - Shops are opened through the Data API by their owners and approved by the admin through
@@ -36,7 +36,6 @@ import datetime as dt
 import json
 import secrets
 import string
-import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,7 +46,8 @@ from psycopg.types.json import Jsonb
 from supabase import Client
 
 from tests.policies.actors import Actor, anon_actor, minted_actor, otp_actor, service_actor
-from tests.policies.matrix import ROOT, TableSpec
+from tests.policies.matrix import TableSpec
+from wats.test_otp import local_test_otps
 
 ADDRESS = {"recipient_name": "Policy Suite", "region": "Dar es Salaam", "district": "Ilala", "street": "Uhuru St 1"}
 BUCKET = "product-images"
@@ -96,6 +96,7 @@ UNIVERSE = {
     "private.notification_texts": "true",
     "private.payment_references": f"payment_id in {MY_PAYMENTS}",
     "private.scheduled_jobs": "true",
+    "private.ops_alerts": "rule = 'policy_suite'",
     "private.settings": "true",
     "private.status_transitions": "true",
     "private.vendor_payouts": f"vendor_id in {MY_VENDORS}",
@@ -151,6 +152,7 @@ PROBE_COLUMN = {
     "private.payment_events": "error",
     "private.payment_references": "reference",
     "private.scheduled_jobs": "description",
+    "private.ops_alerts": "summary",
     "private.settings": "description",
     "private.status_transitions": "to_state",
     "private.vendor_payouts": "failure_reason",
@@ -192,8 +194,9 @@ def new_phone() -> str:
 
 
 def test_otp_phones() -> dict[str, str]:
-    config = tomllib.loads((ROOT / "supabase" / "config.toml").read_text())
-    return dict(config["auth"]["sms"]["test_otp"])
+    """The stack's test phones: the local stack's (WATS_AUTH_SMS_TEST_OTP, default the seeded
+    demo users), never supabase/config.toml's (tests/lint/test_config_safety.py)."""
+    return local_test_otps()
 
 
 @dataclass
@@ -357,9 +360,7 @@ class World:
         """The seeded admin signs in with their test phone and OTP through supabase-py."""
         phones = test_otp_phones()
         rows = self.q("select id, phone from public.profiles where role = 'admin' and phone = any(%s)", [list(phones)])
-        assert rows, (
-            "no seeded admin with a test phone of [auth.sms.test_otp]: seed the stack (wats db reset / wats seed)"
-        )
+        assert rows, "no seeded admin with a test phone (wats.test_otp): seed the stack (wats db reset / wats seed)"
         uid, phone = str(rows[0][0]), rows[0][1]
         actor, token = otp_actor("admin", self.target.url, self.target.anon_key, phone, phones[phone])
         assert actor.uid == uid
@@ -688,6 +689,11 @@ class World:
             "insert into private.loyalty_expiry_notices (customer_id, last_activity_at) values (%s, now()) "
             "on conflict (customer_id) do nothing",
             [self.users["customer"]],
+        )
+        self.q(
+            "insert into private.ops_alerts (rule, subject, status, summary, resolved_at) "
+            "values ('policy_suite', %s, 'resolved', 'policy suite', now())",
+            [self.run],
         )
 
     def _arrange_notifications(self) -> None:
@@ -1055,6 +1061,8 @@ class World:
             return [{"category_id": self.categories["child"], "commission_bps": 5}]
         if label == "private.loyalty_expiry_notices":
             return [{"customer_id": u["other_customer"], "last_activity_at": now.isoformat()}]
+        if label == "private.ops_alerts":
+            return [{"rule": "policy_suite", "subject": self.run, "summary": "policy suite"}]
         if label == "push_devices":
             return [{"user_id": u[p], "token": f"ExponentPushToken[cand-{rand(10)}]"} for p in SHOPPERS]
         if label == "marketing_consents":

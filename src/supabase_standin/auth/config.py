@@ -31,6 +31,8 @@ class AuthConfig(AuthSection):
         values = {f.name: getattr(section, f.name) for f in fields(section)}
         if config.sms_otp_exp is not None:
             values["sms_otp_exp"] = config.sms_otp_exp
+        if config.sms_test_otp:
+            values["sms_test_otp"] = {**section.sms_test_otp, **config.sms_test_otp}
         return cls(
             **values,
             jwt_secret=config.jwt_secret,

@@ -4,8 +4,9 @@ Sending: the local stack has no SMS provider, so :class:`SmsLog` stands in for o
 MessageBird …): each message GoTrue would hand to the provider is appended as one JSON line
 to ``<log_dir>/sms.log`` (``{"time", "phone", "channel", "type", "otp", "message",
 "message_id"}``), where a developer or a test reads the code. Phones listed under
-``[auth.sms.test_otp]`` in ``supabase/config.toml`` get their fixed code and no message,
-exactly as GoTrue treats test OTPs.
+``[auth.sms.test_otp]`` in ``supabase/config.toml``, or in the caller's local-only list
+(``StackConfig.sms_test_otp``), get their fixed code and no message, exactly as GoTrue
+treats test OTPs.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Every test phone signs in with this OTP (supabase/config.toml [auth.sms.test_otp]).
+#: Every test phone signs in with this OTP on a local stack (wats.test_otp; never config.toml).
 TEST_OTP = "123456"
 
 

@@ -34,6 +34,7 @@ PAUSED_JOBS = (
     "complete-orders",
     "run-payouts",
     "expire-points",
+    "evaluate-alerts",
 )
 
 

@@ -38,6 +38,7 @@ import {
   type Status,
 } from "../_shared/edge/push.ts";
 import * as sql from "../_shared/edge/rpc.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export type { CheckoutResult } from "../_shared/edge/rpc.ts";
 
@@ -256,7 +257,7 @@ export async function handleCheckout(
     );
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error, corsHeaders);
-    console.error("checkout-initiate failed:", error);
+    reportError("checkout-initiate failed:", error);
     return errorResponse(
       unavailable("checkout failed; nothing was charged, try again"),
       corsHeaders,

@@ -31,6 +31,7 @@ import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import { type PushDeps, pushPayment } from "../_shared/edge/push.ts";
 import * as sql from "../_shared/edge/rpc.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export interface InstalmentPushDeps extends PushDeps {
   userRpc(accessToken: string): Rpc;
@@ -145,7 +146,7 @@ async function scheduledRun(
           : {}),
       });
     } catch (error) {
-      console.error(`pushing instalment payment ${payment.payment_id}:`, error);
+      reportError(`pushing instalment payment ${payment.payment_id}:`, error);
       results.push({
         ...base,
         result: error instanceof HttpError ? error.code : "error",
@@ -230,7 +231,7 @@ export async function handleInstalmentPush(
     return await payNext(req, token, deps);
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error, corsHeaders);
-    console.error("instalment-push failed:", error);
+    reportError("instalment-push failed:", error);
     return errorResponse(
       unavailable(
         "the instalment could not be sent; nothing was charged, try again",

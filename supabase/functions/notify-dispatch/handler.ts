@@ -27,6 +27,7 @@ import type { PushService } from "../_shared/notify/expo.ts";
 import type { SmsGateway } from "../_shared/notify/sms.ts";
 import * as sql from "../_shared/notify/rpc.ts";
 import { maskPhone } from "../_shared/notify/transport.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export interface DispatchDeps {
   serviceRpc: Rpc;
@@ -101,7 +102,7 @@ async function sendOne(
     try {
       gateway = deps.sms();
     } catch (error) {
-      console.error(
+      reportError(
         "sms gateway:",
         error instanceof Error ? error.message : error,
       );
@@ -137,7 +138,7 @@ async function sendOne(
   try {
     push = deps.push();
   } catch (error) {
-    console.error("expo push:", error instanceof Error ? error.message : error);
+    reportError("expo push:", error instanceof Error ? error.message : error);
     return { ...base, outcome: "retry", error: "push_not_configured" };
   }
   const result = await push.send(devices, {
@@ -171,7 +172,7 @@ async function deliver(
     answer = await sendOne(item, deps);
   } catch (error) {
     // a bug between claim and answer: we cannot tell whether it went out
-    console.error(`delivery ${item.delivery_id} failed while sending:`, error);
+    reportError(`delivery ${item.delivery_id} failed while sending:`, error);
     answer = {
       deliveryId: item.delivery_id,
       claimId: item.claim_id,
@@ -184,7 +185,7 @@ async function deliver(
     recorded = await sql.recordNotificationDelivery(deps.serviceRpc, answer);
   } catch (error) {
     // the claim stays; SQL settles it after the lease as unknown (never resent)
-    console.error(
+    reportError(
       `delivery ${item.delivery_id}: the answer was not recorded:`,
       error instanceof Error ? error.message : error,
     );
@@ -323,7 +324,7 @@ export async function handleNotifyDispatch(
     });
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);
-    console.error(
+    reportError(
       "notify-dispatch failed:",
       error instanceof Error ? error.message : error,
     );

@@ -25,6 +25,7 @@ import {
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export interface ReconcileDeps {
   serviceRpc: Rpc;
@@ -161,7 +162,7 @@ export async function handleReconcile(
       try {
         results.push(await settle(payment, deps));
       } catch (error) {
-        console.error(`reconciling ${payment.provider_ref} failed:`, error);
+        reportError(`reconciling ${payment.provider_ref} failed:`, error);
         results.push({ payment_id: payment.payment_id, result: "error" });
       }
     }
@@ -169,7 +170,7 @@ export async function handleReconcile(
     return json(200, { checked: stale.length, results, expired });
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);
-    console.error("payment-reconcile failed:", error);
+    reportError("payment-reconcile failed:", error);
     return errorResponse(
       unavailable("reconciliation failed; it runs again soon"),
     );

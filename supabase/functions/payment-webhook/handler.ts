@@ -31,6 +31,7 @@ import {
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
 import { applyMoneyOutEvent } from "./money_out.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export interface WebhookDeps {
   serviceRpc: Rpc;
@@ -123,7 +124,7 @@ export async function handleWebhook(
     try {
       adapter = deps.adapterFor(provider);
     } catch (error) {
-      console.error("payment provider not configured:", error);
+      reportError("payment provider not configured:", error);
       throw new HttpError(
         503,
         "provider_unavailable",
@@ -188,7 +189,7 @@ export async function handleWebhook(
         });
       }
     } catch (error) {
-      console.error(
+      reportError(
         `applying a ${parsed.subject ?? "payment"} event failed:`,
         error,
       );
@@ -198,7 +199,7 @@ export async function handleWebhook(
     return answer(parsed, "accepted");
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);
-    console.error("payment-webhook failed:", error);
+    reportError("payment-webhook failed:", error);
     return errorResponse(
       unavailable("the event was not processed; retry later"),
     );

@@ -41,6 +41,7 @@ import {
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export interface PayoutDeps {
   serviceRpc: Rpc;
@@ -176,7 +177,7 @@ async function checkWallet(
       amount: payout.amount,
     });
   } catch (error) {
-    console.error(`wallet lookup for payout ${payoutId} failed:`, error);
+    reportError(`wallet lookup for payout ${payoutId} failed:`, error);
     return await notSent(
       deps,
       payoutId,
@@ -236,7 +237,7 @@ async function send(payoutId: string, deps: PayoutDeps): Promise<Row> {
   try {
     adapter = deps.adapterFor(claim.provider);
   } catch (error) {
-    console.error(`payout provider ${claim.provider} not configured:`, error);
+    reportError(`payout provider ${claim.provider} not configured:`, error);
     return await notSent(deps, payoutId, "provider_not_configured");
   }
   if (!adapter.payoutCapability) {
@@ -262,7 +263,7 @@ async function send(payoutId: string, deps: PayoutDeps): Promise<Row> {
   } catch (error) {
     // adapters throw only before sending (a request they refuse to build); answers that
     // arrive are read, and missing answers are ambiguous
-    console.error(`payout ${payoutId} was not sent:`, error);
+    reportError(`payout ${payoutId} was not sent:`, error);
     return await notSent(
       deps,
       payoutId,
@@ -334,7 +335,7 @@ async function check(due: sql.PayoutDue, deps: PayoutDeps): Promise<Row> {
   try {
     adapter = deps.adapterFor(due.provider);
   } catch (error) {
-    console.error(`payout provider ${due.provider} not configured:`, error);
+    reportError(`payout provider ${due.provider} not configured:`, error);
     return { payout_id: due.payout_id, result: "provider_unavailable" };
   }
   const status = await adapter.payoutStatus({
@@ -433,7 +434,7 @@ export async function handlePayoutExecute(
       } catch (error) {
         // a database call failed: a claimed payout stays processing and is asked about
         // once stale; nothing is sent twice
-        console.error(`payout ${payout.payout_id} failed:`, error);
+        reportError(`payout ${payout.payout_id} failed:`, error);
         results.push({ payout_id: payout.payout_id, result: "error" });
       }
     }
@@ -445,7 +446,7 @@ export async function handlePayoutExecute(
     return json(200, { checked: due.length, counts, results });
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);
-    console.error("payout-execute failed:", error);
+    reportError("payout-execute failed:", error);
     return errorResponse(
       unavailable("payouts were not executed; it runs again soon"),
     );

@@ -35,6 +35,7 @@ import {
 import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
 import type { Rpc, Select } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
+import { reportError } from "../_shared/edge/observe.ts";
 
 export interface RefundDeps {
   serviceRpc: Rpc;
@@ -146,7 +147,7 @@ async function send(refundId: string, deps: RefundDeps): Promise<Row> {
   try {
     adapter = deps.adapterFor(claim.provider);
   } catch (error) {
-    console.error(`refund provider ${claim.provider} not configured:`, error);
+    reportError(`refund provider ${claim.provider} not configured:`, error);
     return await notSent(deps, refundId, "provider_not_configured");
   }
   let result: RefundResult;
@@ -162,7 +163,7 @@ async function send(refundId: string, deps: RefundDeps): Promise<Row> {
   } catch (error) {
     // adapters throw only before sending (a request they refuse to build); answers that
     // arrive are read, and missing answers are ambiguous
-    console.error(`refund ${refundId} was not sent:`, error);
+    reportError(`refund ${refundId} was not sent:`, error);
     return await notSent(
       deps,
       refundId,
@@ -220,7 +221,7 @@ async function check(refundId: string, deps: RefundDeps): Promise<Row> {
   try {
     adapter = deps.adapterFor(sent.provider);
   } catch (error) {
-    console.error(`refund provider ${sent.provider} not configured:`, error);
+    reportError(`refund provider ${sent.provider} not configured:`, error);
     return { refund_id: refundId, result: "provider_unavailable" };
   }
   const method = sent.method === "manual" ? null : sent.method;
@@ -315,7 +316,7 @@ export async function handleRefundExecute(
       } catch (error) {
         // a database call failed: a claimed refund stays processing and is asked about
         // once stale; nothing is sent twice
-        console.error(`refund ${refund.refund_id} failed:`, error);
+        reportError(`refund ${refund.refund_id} failed:`, error);
         results.push({ refund_id: refund.refund_id, result: "error" });
       }
     }
@@ -327,7 +328,7 @@ export async function handleRefundExecute(
     return json(200, { checked: due.length, counts, results });
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);
-    console.error("refund-execute failed:", error);
+    reportError("refund-execute failed:", error);
     return errorResponse(
       unavailable("refunds were not executed; it runs again soon"),
     );

@@ -35,7 +35,7 @@ import httpx
 import psycopg
 from supabase import Client
 
-TEST_PHONE = "255711000003"  # [auth.sms.test_otp] in supabase/config.toml (seeded customer)
+TEST_PHONE = "255711000003"  # a local test phone (wats.test_otp; seeded customer)
 TEST_PHONE_OTP = "123456"
 
 TEST_HOOK_SQL = """

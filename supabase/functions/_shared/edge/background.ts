@@ -5,6 +5,8 @@
  * thrown into the request that started them.
  */
 
+import { reportError } from "./observe.ts";
+
 interface EdgeRuntimeLike {
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -14,7 +16,7 @@ export function runInBackground(
   label: string,
 ): void {
   const promise = task().catch((error) => {
-    console.error(`background task ${label} failed:`, error);
+    reportError(`background task ${label} failed:`, error);
   });
   const runtime = (globalThis as { EdgeRuntime?: EdgeRuntimeLike }).EdgeRuntime;
   if (runtime && typeof runtime.waitUntil === "function") {

@@ -7,6 +7,7 @@ import {
   type SupabaseClient,
 } from "npm:@supabase/supabase-js@2.119.0";
 import { HttpError, unavailable } from "./http.ts";
+import { reportError } from "./observe.ts";
 
 export type Rpc = (
   fn: string,
@@ -127,7 +128,7 @@ export function rpcWith(client: SupabaseClient): Rpc {
       if (!error) return data;
       if (!isRetryable(error) || attempt >= RPC_ATTEMPTS) {
         if (isRetryable(error) || status >= 500) {
-          console.error(`rpc ${fn} failed (${error.code ?? status})`);
+          reportError(`rpc ${fn} failed (${error.code ?? status})`);
         }
         throw toHttpError(error, status);
       }
@@ -148,7 +149,7 @@ export function selectWith(client: SupabaseClient): Select {
     }
     const { data, error, status } = await query;
     if (error) {
-      console.error(`select ${table} failed (${error.code ?? status})`);
+      reportError(`select ${table} failed (${error.code ?? status})`);
       throw toHttpError(error, status);
     }
     return (data ?? []) as unknown as Record<string, unknown>[];

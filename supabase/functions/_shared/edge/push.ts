@@ -16,6 +16,7 @@ import type { PaymentAdapter, ProviderName } from "../payments/mod.ts";
 import { HttpError } from "./http.ts";
 import type { Rpc } from "./db.ts";
 import * as sql from "./rpc.ts";
+import { reportError } from "./observe.ts";
 
 export interface PushDeps {
   serviceRpc: Rpc;
@@ -65,7 +66,7 @@ export async function pushPayment(
   try {
     adapter = deps.adapterFor(payment.provider);
   } catch (error) {
-    console.error("payment provider not configured:", error);
+    reportError("payment provider not configured:", error);
     await sql.recordPaymentInitiation(deps.serviceRpc, {
       paymentId: payment.paymentId,
       outcome: "failed",
@@ -141,7 +142,7 @@ export async function pushPayment(
   } catch (error) {
     // The prompt went out but we could not record it: reconciliation will ask the
     // provider (the push was claimed, so it is never sent again).
-    console.error("could not record the push outcome:", error);
+    reportError("could not record the push outcome:", error);
     return {
       claimed: true,
       status: { order_status: "pending_payment", payment_status: "ambiguous" },
