@@ -95,7 +95,9 @@ def overview_sql(db: psycopg.Connection) -> dict[str, Any]:
         "round(avg(seconds_to_deliver) filter (where seconds_to_deliver >= 0)) from public.shipments "
         f"where delivered_at >= {EAT_TODAY} - interval '29 days'"
     ).fetchone() or (None, None)
+    firing = db.execute("select rule from private.ops_alerts where status = 'firing'").fetchall()
     return {
+        "alerts": sorted(rule for (rule,) in firing),
         "fulfilment_s": tuple("" if t is None else str(int(t)) for t in times),
         "todays_orders": str(orders),
         "gmv": "TZS " + f"{gmv:,}",
@@ -111,7 +113,9 @@ def overview_page(page: Page) -> dict[str, Any]:
         for i in range(rows.count())
     }
     fulfilment = page.get_by_test_id("fulfilment")
+    alerts = page.locator("[data-testid=alerts] tr[data-rule]")
     return {
+        "alerts": sorted(str(alerts.nth(i).get_attribute("data-rule")) for i in range(alerts.count())),
         "fulfilment_s": (fulfilment.get_attribute("data-dispatch-s"), fulfilment.get_attribute("data-deliver-s")),
         "todays_orders": page.get_by_test_id("todays-orders").inner_text(),
         "gmv": page.get_by_test_id("gmv").inner_text(),
@@ -133,6 +137,24 @@ def test_the_overview_shows_what_sql_says(admin: Page, dashboard_url: str, mdb: 
     assert int(shown["todays_orders"]) >= 3 and shown["review_queue"] != "0"  # the arranged world is in it
     measures["overview_time_to_first_data_ms"] = round(first_data_ms)
     print(f"\n[dashboard] Overview time to first data: {first_data_ms:.0f} ms (navigation start to data rendered)")
+
+
+def test_the_overview_lists_the_firing_alerts(admin: Page, dashboard_url: str, mdb: psycopg.Connection):
+    """A firing alert (as evaluate_alerts writes it) is on the Overview; a resolved one is not."""
+    rows = mdb.execute(
+        "insert into private.ops_alerts (rule, subject, status, summary, resolved_at) values "
+        "('dashboard_probe', 'mixx', 'firing', 'mixx: no callbacks for 20 minutes', null), "
+        "('dashboard_probe_old', 'mpesa', 'resolved', 'mpesa: recovered', now()) returning id"
+    ).fetchall()
+    try:
+        admin.goto(f"{dashboard_url}/#/overview")
+        admin.reload()
+        expect(admin.locator("[data-testid=overview-ready]")).to_be_visible(timeout=30_000)
+        firing = admin.locator("[data-testid=alerts] tr[data-rule=dashboard_probe]")
+        expect(firing).to_contain_text("mixx: no callbacks for 20 minutes")
+        expect(admin.locator("[data-testid=alerts] tr[data-rule=dashboard_probe_old]")).to_have_count(0)
+    finally:
+        mdb.execute("delete from private.ops_alerts where id = any(%s)", [[r[0] for r in rows]])
 
 
 def test_the_admin_approves_the_pending_vendor(

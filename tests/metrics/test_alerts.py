@@ -107,12 +107,31 @@ def test_success_rate_drop(conn: psycopg.Connection, rows: Rows) -> None:
 
 def test_a_small_sample_does_not_fire(conn: psycopg.Connection, rows: Rows) -> None:
     t = now(conn)
+    # the suites before this one may have finished HaloPesa payments in the window: the
+    # minimum sample is set just above what the window will hold
+    row = conn.execute(
+        "select count(*) from public.payments where provider = 'halopesa' and completed_at >= now() - "
+        "make_interval(mins => private.setting_int('alerts.success_window_minutes')::integer)"
+    ).fetchone()
+    assert row is not None
+    already = int(row[0])
     for _ in range(20):
         rows.paid("halopesa", "succeeded", t - dt.timedelta(days=2))
-    for _ in range(19):  # alerts.success_min_sample is 20
+    for _ in range(19):
         rows.paid("halopesa", "failed", t - dt.timedelta(minutes=10))
-    evaluate(conn)
-    assert alerts(conn, "payment_success_drop", "halopesa", t) == []
+    conn.execute("update private.settings set value = %s where key = 'alerts.success_min_sample'", [str(already + 20)])
+    try:
+        evaluate(conn)
+        assert alerts(conn, "payment_success_drop", "halopesa", t) == []  # already + 19 < already + 20
+        conn.execute(
+            "update private.settings set value = %s where key = 'alerts.success_min_sample'", [str(already + 19)]
+        )
+        evaluate(conn)  # the same data with the sample reached: it fires
+        assert [a[1] for a in alerts(conn, "payment_success_drop", "halopesa", t)] == ["firing"]
+    finally:
+        conn.execute("update private.settings set value = '20' where key = 'alerts.success_min_sample'")
+        rows.remove()
+        evaluate(conn)
 
 
 def open_payment(rows: Rows, provider: str, pushed: dt.datetime) -> str:

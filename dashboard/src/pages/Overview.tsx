@@ -1,7 +1,7 @@
 import { useEffect } from "react";
 import { DayChart } from "../components/Chart";
 import { Loaded } from "../components/State";
-import { eatDay, formatDuration, formatPercent, formatTZS, startOfEATDay } from "../lib/format";
+import { eatDay, formatDuration, formatEAT, formatPercent, formatTZS, startOfEATDay } from "../lib/format";
 import { useT } from "../lib/i18n";
 import {
   dailySeries,
@@ -24,6 +24,15 @@ interface OverviewData {
   rates: ProviderRate[];
   times: FulfilmentTimes;
   series: DailySeries;
+  alerts: FiringAlert[];
+}
+
+export interface FiringAlert {
+  id: string;
+  rule: string;
+  subject: string;
+  summary: string;
+  fired_at: string;
 }
 
 async function count(query: PromiseLike<{ count: number | null; error: { message: string } | null }>) {
@@ -50,7 +59,7 @@ export async function loadOverview(now = new Date()): Promise<OverviewData> {
     const finished = succeeded + failed;
     return { provider, succeeded, finished, rate: finished ? succeeded / finished : null };
   };
-  const [todaysOrders, paidToday, reviewQueue, rates, shipments, orders, payments] = await Promise.all([
+  const [todaysOrders, paidToday, reviewQueue, rates, shipments, orders, payments, alerts] = await Promise.all([
     count(db.from("orders").select("id", head).gte("created_at", today)),
     db.from("orders").select("total").gte("paid_at", today).then(must),
     count(db.from("payments").select("id", head).eq("needs_review", true)),
@@ -62,6 +71,7 @@ export async function loadOverview(now = new Date()): Promise<OverviewData> {
       .then(must),
     db.from("orders").select("id,status,total,created_at,paid_at").gte("created_at", fortnight).then(must),
     db.from("payments").select("provider,status,created_at").gte("created_at", fortnight).then(must),
+    db.rpc("ops_alerts").then(must),
   ]);
   return {
     todaysOrders,
@@ -70,6 +80,7 @@ export async function loadOverview(now = new Date()): Promise<OverviewData> {
     rates: rates.filter((r) => r.finished > 0),
     times: fulfilmentTimes(shipments),
     series: dailySeries(orders, payments, eatDay(now), 14),
+    alerts: (alerts ?? []) as FiringAlert[],
   };
 }
 
@@ -132,9 +143,23 @@ export function Overview() {
           </section>
           <section>
             <h2>{t("alerts")}</h2>
-            <p className="state" data-state="empty" data-testid="alerts">
-              {t("alertsNone")}
-            </p>
+            {d.alerts.length === 0 ? (
+              <p className="state" data-state="empty" data-testid="alerts">
+                {t("alertsNone")}
+              </p>
+            ) : (
+              <table data-testid="alerts">
+                <tbody>
+                  {d.alerts.map((a) => (
+                    <tr key={a.id} data-rule={a.rule}>
+                      <td>{a.rule}</td>
+                      <td>{a.summary}</td>
+                      <td>{formatEAT(a.fired_at)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
           </section>
           <div className="charts">
             <section>
