@@ -123,7 +123,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     print(f"WATS local stack ({s.instance}) is running (ready in {time.monotonic() - began:.1f}s).\n")
     print_status(s)
     print(
-        "\nTry it: ./scripts/wats demo   (OTP sign-in, a two-vendor cart and a mobile-money checkout)"
+        "\nTry it: ./scripts/wats demo   (4 providers, delivery, refunds, payouts, instalments, a live sale)"
         f"\nAdmin dashboard: {s.dashboard_url}   (sign in as 255700000001; Vite's dev server: ./scripts/wats dashboard)"
         "\nStop it: ./scripts/wats stop"
     )
