@@ -21,7 +21,7 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
+import { requireSchedulerCall } from "../_shared/edge/scheduled.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import type { PushService } from "../_shared/notify/expo.ts";
 import type { SmsGateway } from "../_shared/notify/sms.ts";
@@ -270,18 +270,7 @@ export async function handleNotifyDispatch(
   deps: DispatchDeps,
 ): Promise<Response> {
   try {
-    if (req.method !== "POST") {
-      throw new HttpError(405, "method_not_allowed", "use POST");
-    }
-    const token = bearerToken(req);
-    const claims = token ? decodeClaims(token) : null;
-    if (claims?.role !== "service_role") {
-      throw new HttpError(
-        403,
-        "service_role_required",
-        "only the scheduler sends notifications",
-      );
-    }
+    requireSchedulerCall(req, "sends notifications");
     const opts = options(await readBody(req, 4096));
     const started = deps.now();
     const results: Row[] = [];

@@ -22,7 +22,7 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
+import { requireSchedulerCall } from "../_shared/edge/scheduled.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
 import { reportError } from "../_shared/edge/observe.ts";
@@ -135,18 +135,7 @@ export async function handleReconcile(
   deps: ReconcileDeps,
 ): Promise<Response> {
   try {
-    if (req.method !== "POST") {
-      throw new HttpError(405, "method_not_allowed", "use POST");
-    }
-    const token = bearerToken(req);
-    const claims = token ? decodeClaims(token) : null;
-    if (claims?.role !== "service_role") {
-      throw new HttpError(
-        403,
-        "service_role_required",
-        "only the scheduler may reconcile",
-      );
-    }
+    requireSchedulerCall(req, "may reconcile");
     const opts = options(await readBody(req, 4096));
     const started = deps.now();
     const stale = await sql.paymentsToReconcile(deps.serviceRpc, {

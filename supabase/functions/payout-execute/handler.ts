@@ -38,7 +38,7 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
+import { requireSchedulerCall } from "../_shared/edge/scheduled.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
 import { reportError } from "../_shared/edge/observe.ts";
@@ -401,18 +401,7 @@ export async function handlePayoutExecute(
   deps: PayoutDeps,
 ): Promise<Response> {
   try {
-    if (req.method !== "POST") {
-      throw new HttpError(405, "method_not_allowed", "use POST");
-    }
-    const token = bearerToken(req);
-    const claims = token ? decodeClaims(token) : null;
-    if (claims?.role !== "service_role") {
-      throw new HttpError(
-        403,
-        "service_role_required",
-        "only the scheduler sends payouts",
-      );
-    }
+    requireSchedulerCall(req, "sends payouts");
     const opts = options(await readBody(req, 4096));
     const started = deps.now();
     const due = await sql.payoutsToExecute(deps.serviceRpc, {
