@@ -98,6 +98,19 @@ def audit(conn: psycopg.Connection, at: dt.datetime) -> str:
     )
 
 
+def payout(conn: psycopg.Connection, at: dt.datetime) -> str:
+    """A cancelled payout to a shop's wallet (the seed's first shop), written straight in."""
+    return str(
+        one(
+            conn,
+            "insert into private.vendor_payouts (vendor_id, amount, provider, msisdn, source, status, cancelled_at, "
+            "created_at) select id, 1000, 'mpesa', '255722000002', 'request', 'cancelled', %s, %s "
+            "from public.vendors order by created_at limit 1 returning id::text",
+            [at, at],
+        )
+    )
+
+
 def snapshot(conn: psycopg.Connection, ids: dict[str, list[str]]) -> list[Any]:
     return [
         conn.execute(
@@ -122,6 +135,9 @@ def snapshot(conn: psycopg.Connection, ids: dict[str, list[str]]) -> list[Any]:
         conn.execute(
             "select id, before, after, context from public.audit_logs where id = any(%s::uuid[]) order by id",
             [ids["audit"]],
+        ).fetchall(),
+        conn.execute(
+            "select id, msisdn from private.vendor_payouts where id = any(%s::uuid[]) order by id", [ids["payouts"]]
         ).fetchall(),
     ]
 
@@ -156,6 +172,7 @@ def test_retention_removes_masks_keeps_and_is_idempotent(conn: psycopg.Connectio
     pending_old = delivery(conn, read_recent, user, "pending", days_ago(40))
 
     audit_old, audit_recent = audit(conn, old), audit(conn, recent)
+    payout_old, payout_recent = payout(conn, old), payout(conn, recent)
     ids = {
         "events": [old_event, recent_event, review_event],
         "orders": [old_order, recent_order, review_order],
@@ -163,12 +180,14 @@ def test_retention_removes_masks_keeps_and_is_idempotent(conn: psycopg.Connectio
         "notifications": notes,
         "deliveries": [sent_old, pending_old],
         "audit": [audit_old, audit_recent],
+        "payouts": [payout_old, payout_recent],
     }
     try:
         result = retain(conn)
         assert result["payment_events_redacted"] >= 1 and result["notifications_deleted"] >= 1, result
         assert result["deliveries_deleted"] >= 1 and result["orders_masked"] >= 1, result
         assert result["payments_masked"] >= 1 and result["audit_logs_masked"] >= 1, result
+        assert result["payouts_masked"] >= 1, result
 
         # raw events: the payload goes, what we understood of it stays
         ev = dict(
@@ -198,12 +217,18 @@ def test_retention_removes_masks_keeps_and_is_idempotent(conn: psycopg.Connectio
         )
         assert orders[recent_order][0] == PHONE and orders[review_order][0] == PHONE
         assert orders[recent_order][1]["recipient_name"] == "Metrics"
-        payments = dict(
+        payments: dict[str, str] = dict(
             conn.execute(
                 "select id::text, msisdn from public.payments where id = any(%s::uuid[])", [ids["payments"]]
             ).fetchall()
         )
         assert payments == {old_payment: MASKED, recent_payment: PHONE, review_payment: PHONE}
+        payouts: dict[str, str] = dict(
+            conn.execute(
+                "select id::text, msisdn from private.vendor_payouts where id = any(%s::uuid[])", [ids["payouts"]]
+            ).fetchall()
+        )
+        assert payouts == {payout_old: "255****0002", payout_recent: "255722000002"}
 
         # notifications and deliveries
         left = {r[0] for r in conn.execute("select id::text from public.notifications where id = any(%s::uuid[])",
@@ -240,6 +265,7 @@ def test_retention_removes_masks_keeps_and_is_idempotent(conn: psycopg.Connectio
         assert snapshot(conn, ids) == before
     finally:
         conn.execute("delete from public.notifications where id = any(%s::uuid[])", [notes])
+        conn.execute("delete from private.vendor_payouts where id = any(%s::uuid[])", [ids["payouts"]])
 
 
 def test_audit_logs_stay_append_only_but_for_masking(conn: psycopg.Connection) -> None:
