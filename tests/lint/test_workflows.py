@@ -57,3 +57,17 @@ def test_deploy_pushes_dry_run_first_and_deploys_the_webhook_without_jwt():
     assert "environment" in job
     on = data.get("on") or data.get(True)
     assert set(on["workflow_dispatch"]["inputs"]["environment"]["options"]) == {"staging", "production"}
+
+
+def test_deploy_builds_the_dashboard_after_the_schema_and_keeps_its_token_from_the_functions():
+    data = load("deploy.yml")
+    job = data["jobs"]["dashboard"]
+    assert job["needs"] == "supabase" and "environment" in job
+    assert "vars.VERCEL_PROJECT_ID" in job["if"], "skipped where no Vercel project is configured"
+    assert job["env"]["VERCEL_TOKEN"] == "${{ secrets.VERCEL_TOKEN }}"
+    assert "vars.VITE_SUPABASE_URL" in job["env"]["VITE_SUPABASE_URL"], "public values: variables, not secrets"
+    text = steps(job)
+    assert text.index("vercel build") < text.index("vercel deploy --prebuilt --prod")
+    assert 'grep -rqF "$VITE_SUPABASE_URL"' in text, "the bundle is checked to point at this environment"
+    copy = steps(data["jobs"]["supabase"])
+    assert "VERCEL_|" in copy, "the Vercel token must not be copied into the Edge Function secrets"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from supabase import Client
 
-from tests.policies import after_payment, instalments, metrics, money, notifications
+from tests.policies import after_payment, data_protection, instalments, metrics, money, notifications
 from tests.policies.actors import Actor, Outcome
 from tests.policies.harness import assert_denied
 from tests.policies.matrix import COVERAGE, MATRIX, ROLES, FunctionSpec
@@ -249,6 +249,9 @@ def test_function_cell(world: World, pending: dict[str, Any], name: str, role: s
 
     elif name in metrics.NAMES:
         sides = metrics.check(world, name, role, value, what)
+
+    elif name in data_protection.NAMES:
+        sides = data_protection.check(world, name, role, value, what)
 
     elif name in instalments.NAMES:
         sides = instalments.check(world, name, role, value, what)

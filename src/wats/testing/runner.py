@@ -35,6 +35,7 @@ PAUSED_JOBS = (
     "run-payouts",
     "expire-points",
     "evaluate-alerts",
+    "apply-retention",
 )
 
 
