@@ -53,6 +53,11 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def percent(value: Decimal | float | None) -> str | None:
+    """A rate (0..1) as the table shows it: 93.3%."""
+    return None if value is None else f"{float(value) * 100:.1f}%"
+
+
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[fmt(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
@@ -104,7 +109,7 @@ def report(conn: psycopg.Connection, days: int, timing: bool = False) -> str:
         rates = [by_day[d]["success_rate"] if d in by_day else None for d in calendar]
         last = mine[-1]
         rows.append(
-            [provider, finished, Decimal(succeeded) / finished if finished else None,
+            [provider, finished, percent(Decimal(succeeded) / finished) if finished else None,
              last["outcome_p50_s"], last["outcome_p90_s"], sparkline(rates)]
         )  # fmt: skip
     headers = ["provider", "finished", "success", "p50 s (last day)", "p90 s (last day)", "success per day"]
@@ -113,8 +118,8 @@ def report(conn: psycopg.Connection, days: int, timing: bool = False) -> str:
     orders = r.rows("metrics_orders", "select * from public.metrics_orders(%s, %s)", window)
     by_day = {o["day"]: o for o in orders}
     series = {k: [by_day[d][k] if d in by_day else 0 for d in calendar] for k in ("checkouts", "paid", "gmv")}
-    rows = [[o["day"], o["checkouts"], o["paid"], o["gmv"], o["abandoned"], o["abandonment_rate"],
-             o["refunded_amount"], o["refund_rate"]] for o in orders]  # fmt: skip
+    rows = [[o["day"], o["checkouts"], o["paid"], o["gmv"], o["abandoned"], percent(o["abandonment_rate"]),
+             o["refunded_amount"], percent(o["refund_rate"])] for o in orders]  # fmt: skip
     headers = ["day", "checkouts", "paid", "GMV TZS", "abandoned", "abandon rate", "refunded TZS", "refund rate"]
     out.append(table("\nOrders per day", headers, rows))
     out.append(

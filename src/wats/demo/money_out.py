@@ -33,9 +33,11 @@ def show_balances(vendors: dict[str, Client]) -> dict[str, dict[str, int]]:
 
 def complete(stack: Stack, customer: Client, orders: list[Paid]) -> None:
     ids = [o.order_id for o in orders]
-    step("A week passes: the return windows close (the demo moves the delivery dates 8 days back)")
-    stack.time_travel(
-        "update public.shipments set delivered_at = delivered_at - interval '8 days' where order_id = any(%s::uuid[])",
+    step("A week passes: the return windows close (the demo moves the parcels' times 8 days back)")
+    stack.time_travel(  # the whole parcel timeline, so paid → dispatched → delivered keep their durations
+        "update public.shipments set paid_at = paid_at - interval '8 days', "
+        "packed_at = packed_at - interval '8 days', dispatched_at = dispatched_at - interval '8 days', "
+        "delivered_at = delivered_at - interval '8 days' where order_id = any(%s::uuid[])",
         [ids],
     )
     stack.time_travel(
