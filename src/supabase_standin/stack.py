@@ -20,13 +20,14 @@ from typing import Protocol, runtime_checkable
 import uvicorn
 
 from supabase_standin.config import ProjectConfig
+from supabase_standin.places import InstancePlaces
 from supabase_standin.ports import Port, PortsBusy, taken
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class StackConfig:
+class StackConfig(InstancePlaces):
     """Everything the stand-in needs to know about one instance, decided by its caller."""
 
     #: The instance's name (in messages and the health answer).
@@ -73,46 +74,10 @@ class StackConfig:
     #: ``info.title`` of the Data API's OpenAPI document.
     api_title: str = "Data API (PostgREST-compatible)"
 
-    # -- places -------------------------------------------------------------------------
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def storage_dir(self) -> Path:
-        return self.home / "storage"
-
+    # -- places (the rest, and the addresses: InstancePlaces) ---------------------------
     @property
     def pid_file(self) -> Path:
         return self.home / "stack.pid"
-
-    @property
-    def pgdata(self) -> Path:
-        return self.cluster_dir / "pgdata"
-
-    @property
-    def socket_dir(self) -> Path:
-        return self.cluster_dir / "run"
-
-    @property
-    def postgres_log(self) -> Path:
-        """PostgreSQL's log (``logs/postgres.log`` links to it when it lives elsewhere)."""
-        if self.cluster_dir == self.home:
-            return self.log_dir / "postgres.log"
-        return self.cluster_dir / "postgres.log"
-
-    # -- addresses ----------------------------------------------------------------------
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-    def db_url(self, user: str = "postgres", password: str = "postgres", database: str = "postgres") -> str:
-        return f"postgresql://{user}:{password}@127.0.0.1:{self.db_port}/{database}"
-
-    @property
-    def superuser_dsn(self) -> str:
-        """Unix-socket connection as the cluster's superuser (tooling only, never API traffic)."""
-        return f"host={self.socket_dir} port={self.db_port} dbname=postgres user=supabase_admin"
 
     # -- functions ----------------------------------------------------------------------
     def function_folders(self) -> list[tuple[str, Path]]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from supabase_standin import keys
 from supabase_standin.config import ProjectConfig, load_project_config, project_config
+from supabase_standin.places import InstancePlaces
 from supabase_standin.stack import StackConfig
 
 #: The Supabase CLI's well-known local JWT secret (public, local development only).
@@ -70,7 +71,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(InstancePlaces):
     """Everything a component of the local stack needs to know about its instance."""
 
     instance: str
@@ -127,37 +128,10 @@ class Settings:
         return cluster_root() / project_key(self.root) / self.instance
 
     @property
-    def pgdata(self) -> Path:
-        return self.cluster_dir / "pgdata"
-
-    @property
-    def socket_dir(self) -> Path:
-        return self.cluster_dir / "run"
-
-    @property
-    def postgres_log(self) -> Path:
-        """PostgreSQL's log (``logs/postgres.log`` links to it when it lives elsewhere)."""
-        if self.cluster_dir == self.home:
-            return self.log_dir / "postgres.log"
-        return self.cluster_dir / "postgres.log"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def storage_dir(self) -> Path:
-        return self.home / "storage"
-
-    @property
     def bin_dir(self) -> Path:
         return self.root / "tools" / "node_modules" / ".bin"
 
     # -- addresses ----------------------------------------------------------------------
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
     @property
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
@@ -170,14 +144,6 @@ class Settings:
     @property
     def sandbox_url(self) -> str:
         return f"http://127.0.0.1:{self.sandbox_port}"
-
-    def db_url(self, user: str = "postgres", password: str = "postgres", database: str = "postgres") -> str:
-        return f"postgresql://{user}:{password}@127.0.0.1:{self.db_port}/{database}"
-
-    @property
-    def superuser_dsn(self) -> str:
-        """Unix-socket connection as the cluster's superuser (tooling only, never API traffic)."""
-        return f"host={self.socket_dir} port={self.db_port} dbname=postgres user=supabase_admin"
 
     # -- keys ---------------------------------------------------------------------------
     @cached_property

@@ -109,7 +109,12 @@ _C2B_FIELDS = (
 )
 
 
-async def c2b_single_stage(request: Request) -> Response:
+async def _transaction_request(
+    request: Request, fields: tuple[str, ...]
+) -> Response | tuple[Sandbox, dict[str, Any], dict[str, str], int]:
+    """The checks C2B and B2C requests share, in M-Pesa's order: session, JSON, required
+    fields, amount, market, currency, short code. The refusal, or the sandbox, the body,
+    the ids every answer echoes and the amount."""
     sb = sandbox_of(request)
     if (problem := _precheck(request)) is not None:
         return problem
@@ -119,12 +124,11 @@ async def c2b_single_stage(request: Request) -> Response:
         body = await json_object(request)
     except BadJson:
         return _error(400, "INS-21", "Parameter validations failed. Please try again.")
-    if any(str(body.get(name) or "").strip() == "" for name in _C2B_FIELDS):
+    if any(str(body.get(name) or "").strip() == "" for name in fields):
         return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
-    third_party = str(body["input_ThirdPartyConversationID"])
     echo = {
         "output_ConversationID": secrets.token_hex(16),
-        "output_ThirdPartyConversationID": third_party,
+        "output_ThirdPartyConversationID": str(body["input_ThirdPartyConversationID"]),
         "output_TransactionID": "",
     }
     amount = positive_whole(body["input_Amount"], allow_string=True)
@@ -136,6 +140,15 @@ async def c2b_single_stage(request: Request) -> Response:
         return _error(400, "INS-21", "Parameter validations failed. Please try again.", **echo)
     if str(body["input_ServiceProviderCode"]) != sb.config.mpesa_service_provider_code:
         return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    return sb, body, echo, amount
+
+
+async def c2b_single_stage(request: Request) -> Response:
+    checked = await _transaction_request(request, _C2B_FIELDS)
+    if isinstance(checked, Response):
+        return checked
+    sb, body, echo, amount = checked
+    third_party = echo["output_ThirdPartyConversationID"]
     msisdn = str(body["input_CustomerMSISDN"])
     if not _MSISDN.match(msisdn):
         return _error(400, "INS-2051", "MSISDN invalid.", **echo)
@@ -338,32 +351,11 @@ _B2C_FIELDS = (
 
 async def b2c_payment(request: Request) -> Response:
     """A B2C payment from our short code to a customer's wallet (vendor payouts)."""
-    sb = sandbox_of(request)
-    if (problem := _precheck(request)) is not None:
-        return problem
-    if not _session_ok(request, sb):
-        return _error(401, "INS-2", "Invalid API Key")
-    try:
-        body = await json_object(request)
-    except BadJson:
-        return _error(400, "INS-21", "Parameter validations failed. Please try again.")
-    if any(str(body.get(name) or "").strip() == "" for name in _B2C_FIELDS):
-        return _error(400, "INS-20", "Not All Parameters Provided. Please try again.")
-    reference = str(body["input_ThirdPartyConversationID"])
-    echo = {
-        "output_ConversationID": secrets.token_hex(16),
-        "output_ThirdPartyConversationID": reference,
-        "output_TransactionID": "",
-    }
-    amount = positive_whole(body["input_Amount"], allow_string=True)
-    if amount is None:
-        return _error(400, "INS-15", "Invalid Amount Used", **echo)
-    if body["input_Country"] != "TZN":
-        return _error(400, "INS-998", "Invalid Market", **echo)
-    if body["input_Currency"] != "TZS":
-        return _error(400, "INS-21", "Parameter validations failed. Please try again.", **echo)
-    if str(body["input_ServiceProviderCode"]) != sb.config.mpesa_service_provider_code:
-        return _error(400, "INS-13", "Invalid Shortcode Used", **echo)
+    checked = await _transaction_request(request, _B2C_FIELDS)
+    if isinstance(checked, Response):
+        return checked
+    sb, body, echo, amount = checked
+    reference = echo["output_ThirdPartyConversationID"]
     if not 1 <= len(reference) <= 20:
         return _error(400, "INS-19", "Invalid Third Party Reference", **echo)
     if not 1 <= len(str(body["input_TransactionReference"])) <= 20:

@@ -21,7 +21,11 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { requireSchedulerCall } from "../_shared/edge/scheduled.ts";
+import {
+  jobBody,
+  requireSchedulerCall,
+  wholeOption,
+} from "../_shared/edge/scheduled.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import type { PushService } from "../_shared/notify/expo.ts";
 import type { SmsGateway } from "../_shared/notify/sms.ts";
@@ -52,27 +56,14 @@ function options(raw: string): Options {
     concurrency: 6,
     receipts: true,
   };
-  if (!raw.trim()) return defaults;
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
-  }
-  if (!body || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
-  }
-  const limit = body.limit ?? defaults.limit;
-  if (
-    typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 ||
-    limit > 500
-  ) {
-    throw new HttpError(
-      422,
-      "invalid_option",
-      "limit must be a whole number from 1 to 500",
-    );
-  }
+  const body = jobBody(raw);
+  const limit = wholeOption(
+    body.limit ?? undefined,
+    defaults.limit,
+    1,
+    500,
+    "limit must be a whole number from 1 to 500",
+  );
   if (body.receipts !== undefined && typeof body.receipts !== "boolean") {
     throw new HttpError(
       422,

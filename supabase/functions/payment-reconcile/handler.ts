@@ -22,7 +22,11 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { requireSchedulerCall } from "../_shared/edge/scheduled.ts";
+import {
+  jobBody,
+  requireSchedulerCall,
+  wholeOption,
+} from "../_shared/edge/scheduled.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
 import { reportError } from "../_shared/edge/observe.ts";
@@ -41,33 +45,22 @@ interface Options {
 
 function options(raw: string): Options {
   const defaults: Options = { minAgeSeconds: 60, limit: 100, budgetMs: 50_000 };
-  if (!raw.trim()) return defaults;
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
-  }
-  if (!body || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
-  }
-  const whole = (value: unknown, fallback: number, max: number) => {
-    if (value === undefined) return fallback;
-    if (
-      typeof value !== "number" || !Number.isInteger(value) || value < 0 ||
-      value > max
-    ) {
-      throw new HttpError(
-        422,
-        "invalid_option",
-        `options must be whole numbers up to ${max}`,
-      );
-    }
-    return value;
-  };
+  const body = jobBody(raw);
   return {
-    minAgeSeconds: whole(body.min_age_seconds, defaults.minAgeSeconds, 86_400),
-    limit: whole(body.limit, defaults.limit, 1_000),
+    minAgeSeconds: wholeOption(
+      body.min_age_seconds,
+      defaults.minAgeSeconds,
+      0,
+      86_400,
+      "options must be whole numbers up to 86400",
+    ),
+    limit: wholeOption(
+      body.limit,
+      defaults.limit,
+      0,
+      1_000,
+      "options must be whole numbers up to 1000",
+    ),
     budgetMs: defaults.budgetMs,
   };
 }

@@ -32,7 +32,11 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { requireSchedulerCall } from "../_shared/edge/scheduled.ts";
+import {
+  jobBody,
+  requireSchedulerCall,
+  wholeOption,
+} from "../_shared/edge/scheduled.ts";
 import type { Rpc, Select } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
 import { reportError } from "../_shared/edge/observe.ts";
@@ -57,43 +61,18 @@ export const MIN_STALE_SECONDS = 60;
 
 function options(raw: string): Options {
   const defaults: Options = { limit: 50, staleSeconds: 120, budgetMs: 50_000 };
-  if (!raw.trim()) return defaults;
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
-  }
-  if (!body || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
-  }
-  const whole = (
-    value: unknown,
-    fallback: number,
-    min: number,
-    max: number,
-  ) => {
-    if (value === undefined) return fallback;
-    if (
-      typeof value !== "number" || !Number.isInteger(value) || value < min ||
-      value > max
-    ) {
-      throw new HttpError(
-        422,
-        "invalid_option",
-        "limit must be a whole number from 1 to 500, stale_seconds from " +
-          `${MIN_STALE_SECONDS} to 86400`,
-      );
-    }
-    return value;
-  };
+  const body = jobBody(raw);
+  const message =
+    "limit must be a whole number from 1 to 500, stale_seconds from " +
+    `${MIN_STALE_SECONDS} to 86400`;
   return {
-    limit: whole(body.limit, defaults.limit, 1, 500),
-    staleSeconds: whole(
+    limit: wholeOption(body.limit, defaults.limit, 1, 500, message),
+    staleSeconds: wholeOption(
       body.stale_seconds,
       defaults.staleSeconds,
       MIN_STALE_SECONDS,
       86_400,
+      message,
     ),
     budgetMs: defaults.budgetMs,
   };

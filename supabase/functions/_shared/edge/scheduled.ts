@@ -23,3 +23,38 @@ export function requireSchedulerCall(req: Request, what: string): void {
     );
   }
 }
+
+/** The options of a scheduler call: a JSON object, or an empty body for none (400
+ * `invalid_json` otherwise). */
+export function jobBody(raw: string): Record<string, unknown> {
+  if (!raw.trim()) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "invalid_json", "the body must be a JSON object");
+  }
+  return body as Record<string, unknown>;
+}
+
+/** A whole-number option from `min` to `max`, `fallback` when absent; 422
+ * `invalid_option` with `message` otherwise. */
+export function wholeOption(
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  message: string,
+): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < min ||
+    value > max
+  ) {
+    throw new HttpError(422, "invalid_option", message);
+  }
+  return value;
+}
