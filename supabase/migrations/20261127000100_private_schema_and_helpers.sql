@@ -423,15 +423,16 @@ set search_path = ''
 as $$
 begin
     return (
-        select current_user in ('anon', 'authenticated')
+        select current_user in ('anon', 'authenticated', 'wats_admin')
     );
 end;
 $$;
 
 comment on function private.is_api_user() is
-'True when the statement runs directly as an end-user API role (anon, authenticated), i.e. '
-'a client write through the Data API, and not inside a SECURITY DEFINER SQL function, as '
-'service_role, or as the owner. Guard triggers use it to protect admin-only columns.';
+'True when the statement runs directly as an end-user API role (anon, authenticated, '
+'wats_admin), i.e. a client write through the Data API, and not inside a SECURITY DEFINER '
+'SQL function, as service_role, or as the owner. Guard triggers use it to protect '
+'admin-only columns.';
 
 create function private.mask_phone(p_phone text)
 returns text

@@ -37,6 +37,49 @@ before update on public.profiles
 for each row execute function private.touch_updated_at();
 
 -- ---------------------------------------------------------------------------------------
+-- Audiences the planner can see: the wats_admin database role
+--
+-- An admin's access token names the database role wats_admin (the custom access token
+-- hook, below), so the Data API, Storage and Realtime run an admin's request as wats_admin,
+-- a member of authenticated that inherits every privilege and policy of it. Read policies
+-- come in two: "owners read their own rows" to authenticated (`customer_id = (select
+-- auth.uid())`, which PostgreSQL estimates and indexes like the explicit filter an app
+-- sends) and "wats admins read every row" to wats_admin only, still checked against
+-- profiles (`(select private.is_admin())`), so a demotion applies at once and a stale admin
+-- token reads only its own rows. Nobody else's statement carries the admin branch, and an
+-- admin's plan is the service role's. PostgreSQL ors a table's permissive policies in
+-- reverse name order; "wats admins …" sorts after every other audience's name, so an
+-- admin's filter asks the admin branch first (docs/database.md, "Audiences").
+-- ---------------------------------------------------------------------------------------
+
+do $$
+begin
+    if not exists (select 1 from pg_catalog.pg_roles where rolname = 'wats_admin') then
+        create role wats_admin nologin inherit;
+    end if;
+end;
+$$;
+
+comment on role wats_admin is
+'The database role of a WATS admin''s requests (the custom access token hook sets the '
+'token''s role claim to it): a member of authenticated, reached only through authenticator. '
+'Policies "to wats_admin" hold the admin branch of reads; each still asks private.is_admin().';
+
+grant authenticated to wats_admin;
+grant wats_admin to authenticator;
+-- Realtime authorizes a private channel as the token's role, on its own connection.
+do $$
+begin
+    if exists (select 1 from pg_catalog.pg_roles where rolname = 'supabase_realtime_admin') then
+        grant wats_admin to supabase_realtime_admin;
+    end if;
+end;
+$$;
+-- PostgREST applies the impersonated role's own settings, not inherited ones: the same
+-- statement timeout as authenticated.
+alter role wats_admin set statement_timeout = '8s';
+
+-- ---------------------------------------------------------------------------------------
 -- Who is asking: helpers for policies (SECURITY DEFINER, so they read profiles without
 -- going through its RLS and without recursion). Policies call them as `(select …)`, an
 -- init plan evaluated once per statement. They only read the request's claims and tables,
@@ -44,6 +87,25 @@ for each row execute function private.touch_updated_at();
 -- Claims of the access token (custom access token hook, below) only ever answer "no"
 -- without a lookup; every "yes" is read from the tables.
 -- ---------------------------------------------------------------------------------------
+
+create function private.uid()
+returns uuid
+language plpgsql
+stable
+parallel safe
+set search_path = ''
+as $$
+begin
+    return auth.uid();
+end;
+$$;
+
+comment on function private.uid() is
+'auth.uid(), declared PARALLEL SAFE. Read policies compare with `(select private.uid())`: '
+'auth.uid() is declared PARALLEL UNSAFE, and one unsafe function anywhere in a statement, '
+'its policies included, denies the whole statement parallel plans (an admin''s page over a '
+'large table then costs twice the service role''s). It only reads the request''s settings, '
+'which parallel workers share.';
 
 create function private.is_admin()
 returns boolean
@@ -153,6 +215,7 @@ comment on function private.visible_to() is
 'The upper end of the range private.visible_from() opens: the user''s own id, or the '
 'greatest uuid for an admin.';
 
+grant execute on function private.uid() to anon, authenticated, service_role;
 grant execute on function private.is_admin() to anon, authenticated, service_role;
 grant execute on function private.is_service_role() to authenticated, service_role;
 grant execute on function private.current_app_role() to anon, authenticated, service_role;
@@ -272,13 +335,18 @@ begin
 
     v_claims := jsonb_set(v_claims, '{user_role}', to_jsonb(coalesce(v_role, 'customer')));
     v_claims := jsonb_set(v_claims, '{vendor_id}', coalesce(to_jsonb(v_vendor), 'null'::jsonb));
+    -- an admin's requests run as the database role wats_admin (see "Audiences" above)
+    if v_role = 'admin' and v_claims ->> 'role' = 'authenticated' then
+        v_claims := jsonb_set(v_claims, '{role}', '"wats_admin"');
+    end if;
     return jsonb_set(event, '{claims}', v_claims);
 end;
 $$;
 
 comment on function public.custom_access_token_hook(jsonb) is
 'Supabase Auth custom access token hook: adds claims user_role (profiles.role, or customer '
-'when the profile does not exist yet) and vendor_id (the shop the user owns, or null). '
+'when the profile does not exist yet) and vendor_id (the shop the user owns, or null), and '
+'names the database role wats_admin in the role claim of an admin''s token. '
 'Executable only by supabase_auth_admin. The apps use them for routing and UI; policies use '
 'user_role only to skip a lookup when it says "not an admin" (private.is_admin()) and read '
 'every "yes" from the tables, so a token issued before a promotion can only see less, never '
@@ -302,11 +370,17 @@ grant update (full_name, role, language) on table public.profiles to authenticat
 grant select, update (full_name, role, language) on table public.profiles to service_role;
 grant select (id, role) on table public.profiles to supabase_auth_admin;
 
-create policy "users read their own profile, admins read all"
+create policy "users read their own profile"
 on public.profiles
 for select
 to authenticated
-using (id between (select private.visible_from()) and (select private.visible_to()));
+using (id = (select private.uid()));
+
+create policy "wats admins read every profile"
+on public.profiles
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "users update their own profile, admins update any"
 on public.profiles

@@ -772,15 +772,17 @@ for select
 to anon
 using (status = 'approved');
 
-create policy "users read approved vendors and their own, admins read all"
+create policy "users read approved vendors and their own"
 on public.vendors
 for select
 to authenticated
-using (
-    status = 'approved'
-    or owner_id = (select auth.uid())
-    or (select private.is_admin())
-);
+using (status = 'approved' or owner_id = (select private.uid()));
+
+create policy "wats admins read every vendor"
+on public.vendors
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "users open a shop for themselves, admins for anyone"
 on public.vendors
@@ -808,11 +810,17 @@ to supabase_auth_admin
 using (true);
 
 -- vendor_accounts
-create policy "owners read their account, admins read all"
+create policy "owners read their account"
 on public.vendor_accounts
 for select
 to authenticated
-using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
+using (vendor_id = (select private.own_vendor_id()));
+
+create policy "wats admins read every vendor account"
+on public.vendor_accounts
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "owners update their payout wallet, admins update any"
 on public.vendor_accounts
@@ -854,11 +862,17 @@ for select
 to anon
 using (active);
 
-create policy "users read active fulfillment centers, admins read all"
+create policy "users read active fulfillment centers"
 on public.fulfillment_centers
 for select
 to authenticated
-using (active or (select private.is_admin()));
+using (active);
+
+create policy "wats admins read every fulfillment center"
+on public.fulfillment_centers
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "admins create fulfillment centers"
 on public.fulfillment_centers
@@ -886,14 +900,20 @@ for select
 to anon
 using (status = 'active' and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[]));
 
-create policy "users read listed products, vendors their own, admins all"
+create policy "users read listed products, vendors their own"
 on public.products
 for select
 to authenticated
 using (
     (status = 'active' and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[]))
-    or vendor_id between (select private.managed_from()) and (select private.managed_to())
+    or vendor_id = (select private.own_vendor_id())
 );
+
+create policy "wats admins read every product"
+on public.products
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "vendors create their own products"
 on public.products
@@ -931,18 +951,26 @@ using (
     )
 );
 
-create policy "users read listed images, vendors their own, admins all"
+create policy "users read listed images, vendors their own"
 on public.product_images
 for select
 to authenticated
 using (
-    exists (
+    -- a vendor's own image is theirs without the probe (its product is theirs too)
+    vendor_id = (select private.own_vendor_id())
+    or exists (
         select 1
         from public.products as p
         where p.id = product_images.product_id
         offset 0  -- noqa: AM09
     )
 );
+
+create policy "wats admins read every product image"
+on public.product_images
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "vendors add images to their own products"
 on public.product_images

@@ -315,7 +315,7 @@ using (
     and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[])
 );
 
-create policy "users read public streams, vendors their own, admins all"
+create policy "users read public streams, vendors their own"
 on public.livestream_sessions
 for select
 to authenticated
@@ -324,8 +324,14 @@ using (
         status in ('scheduled', 'live')
         and vendor_id <> all((select private.unlisted_vendor_ids())::uuid[])
     )
-    or vendor_id between (select private.managed_from()) and (select private.managed_to())
+    or vendor_id = (select private.own_vendor_id())
 );
+
+create policy "wats admins read every stream"
+on public.livestream_sessions
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "vendors schedule their own streams"
 on public.livestream_sessions
@@ -363,18 +369,26 @@ using (
     )
 );
 
-create policy "users read featured products, vendors their own, admins all"
+create policy "users read featured products, vendors their own"
 on public.livestream_products
 for select
 to authenticated
 using (
-    exists (
+    -- a vendor's own stream's products are theirs without the probe
+    vendor_id = (select private.own_vendor_id())
+    or exists (
         select 1
         from public.livestream_sessions as s
         where s.id = livestream_products.session_id
         offset 0  -- noqa: AM09
     )
 );
+
+create policy "wats admins read every featured product"
+on public.livestream_products
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "vendors feature their own products"
 on public.livestream_products
@@ -396,11 +410,17 @@ to authenticated
 using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
 
 -- livestream_reminders
-create policy "users read their own livestream reminders, admins read all"
+create policy "users read their own livestream reminders"
 on public.livestream_reminders
 for select
 to authenticated
-using (user_id between (select private.visible_from()) and (select private.visible_to()));
+using (user_id = (select private.uid()));
+
+create policy "wats admins read every livestream reminder"
+on public.livestream_reminders
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "users ask to be reminded of scheduled streams"
 on public.livestream_reminders

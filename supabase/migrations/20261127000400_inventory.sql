@@ -161,11 +161,17 @@ grant update (on_hand) on table public.inventory to authenticated;
 grant delete on table public.inventory to authenticated;
 grant select, insert, update, delete on table public.inventory to service_role;
 
-create policy "vendors read their own stock, admins read all"
+create policy "vendors read their own stock"
 on public.inventory
 for select
 to authenticated
-using (vendor_id between (select private.managed_from()) and (select private.managed_to()));
+using (vendor_id = (select private.own_vendor_id()));
+
+create policy "wats admins read all stock"
+on public.inventory
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "vendors stock their own products"
 on public.inventory

@@ -460,11 +460,17 @@ grant select, insert, update, delete on table public.carts, public.cart_items to
 grant select on table public.orders, public.order_items to authenticated, service_role;
 
 -- carts
-create policy "customers read their own cart, admins read all"
+create policy "customers read their own cart"
 on public.carts
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
+
+create policy "wats admins read every cart"
+on public.carts
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "customers create their own cart"
 on public.carts
@@ -479,11 +485,17 @@ to authenticated
 using (customer_id = (select auth.uid()));
 
 -- cart_items
-create policy "customers read their own cart items, admins read all"
+create policy "customers read their own cart items"
 on public.cart_items
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
+
+create policy "wats admins read every cart item"
+on public.cart_items
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "customers add listed products to their own cart"
 on public.cart_items
@@ -505,18 +517,29 @@ to authenticated
 using (customer_id = (select auth.uid()));
 
 -- orders
-create policy "customers read their own orders, admins read all"
+create policy "customers read their own orders"
 on public.orders
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
+
+create policy "wats admins read every order"
+on public.orders
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 -- order_items
-create policy "customers and vendors read their order lines, admins all"
+create policy "customers and vendors read their order lines"
 on public.order_items
 for select
 to authenticated
 using (
-    customer_id between (select private.visible_from()) and (select private.visible_to())
-    or vendor_id = (select private.own_vendor_id())
+    customer_id = (select private.uid()) or vendor_id = (select private.own_vendor_id())
 );
+
+create policy "wats admins read every order line"
+on public.order_items
+for select
+to wats_admin
+using ((select private.is_admin()));

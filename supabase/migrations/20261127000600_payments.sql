@@ -151,11 +151,17 @@ alter table public.payments enable row level security;
 revoke all on table public.payments from anon, authenticated, service_role;
 grant select on table public.payments to authenticated, service_role;
 
-create policy "customers read their own payments, admins read all"
+create policy "customers read their own payments"
 on public.payments
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
+
+create policy "wats admins read every payment"
+on public.payments
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 -- ---------------------------------------------------------------------------------------
 -- Internal tables (schema private: no API role can reach them)

@@ -1136,32 +1136,47 @@ grant select on table public.returns to authenticated, service_role;
 grant insert (order_item_id, quantity, reason, details, photo_paths)
 on table public.returns to authenticated;
 
-create policy "customers, their vendors and admins read shipments"
+create policy "customers and their vendors read shipments"
 on public.shipments
 for select
 to authenticated
 using (
-    customer_id between (select private.visible_from()) and (select private.visible_to())
-    or vendor_ids && array[(select private.own_vendor_id())]
+    customer_id = (select private.uid()) or vendor_ids && array[(select private.own_vendor_id())]
 );
 
-create policy "customers, vendors of the line and admins read shipment lines"
+create policy "wats admins read every shipment"
+on public.shipments
+for select
+to wats_admin
+using ((select private.is_admin()));
+
+create policy "customers and vendors of the line read shipment lines"
 on public.shipment_lines
 for select
 to authenticated
 using (
-    customer_id between (select private.visible_from()) and (select private.visible_to())
-    or vendor_id = (select private.own_vendor_id())
+    customer_id = (select private.uid()) or vendor_id = (select private.own_vendor_id())
 );
 
-create policy "customers and vendors read their returns, admins read all"
+create policy "wats admins read every shipment line"
+on public.shipment_lines
+for select
+to wats_admin
+using ((select private.is_admin()));
+
+create policy "customers and vendors read their returns"
 on public.returns
 for select
 to authenticated
 using (
-    customer_id between (select private.visible_from()) and (select private.visible_to())
-    or vendor_id = (select private.own_vendor_id())
+    customer_id = (select private.uid()) or vendor_id = (select private.own_vendor_id())
 );
+
+create policy "wats admins read every return"
+on public.returns
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "customers request returns of their own order lines"
 on public.returns

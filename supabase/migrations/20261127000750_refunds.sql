@@ -858,11 +858,17 @@ alter table public.refunds enable row level security;
 revoke all on table public.refunds from anon, authenticated, service_role;
 grant select on table public.refunds to authenticated, service_role;
 
-create policy "customers read their own refunds, admins read all"
+create policy "customers read their own refunds"
 on public.refunds
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
+
+create policy "wats admins read every refund"
+on public.refunds
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 revoke all on function
 public.refund_payment(uuid, bigint, text, text, text),

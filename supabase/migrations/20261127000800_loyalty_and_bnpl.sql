@@ -199,23 +199,41 @@ from anon, authenticated, service_role;
 grant select on table public.loyalty_points, public.bnpl_orders, public.instalments
 to authenticated, service_role;
 
-create policy "customers read their own points, admins read all"
+create policy "customers read their own points"
 on public.loyalty_points
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
 
-create policy "customers read their own instalment plans, admins read all"
+create policy "wats admins read every points entry"
+on public.loyalty_points
+for select
+to wats_admin
+using ((select private.is_admin()));
+
+create policy "customers read their own instalment plans"
 on public.bnpl_orders
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
 
-create policy "customers read their own instalments, admins read all"
+create policy "wats admins read every instalment plan"
+on public.bnpl_orders
+for select
+to wats_admin
+using ((select private.is_admin()));
+
+create policy "customers read their own instalments"
 on public.instalments
 for select
 to authenticated
-using (customer_id between (select private.visible_from()) and (select private.visible_to()));
+using (customer_id = (select private.uid()));
+
+create policy "wats admins read every instalment"
+on public.instalments
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 -- Nothing in `private` is executable unless granted by name above.
 revoke execute on all functions in schema private from public;

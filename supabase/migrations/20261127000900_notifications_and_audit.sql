@@ -634,11 +634,17 @@ grant select on table public.notifications to authenticated, service_role;
 grant update (read_at) on table public.notifications to authenticated;
 grant select on table public.audit_logs to authenticated, service_role;
 
-create policy "users read their own notifications, admins read all"
+create policy "users read their own notifications"
 on public.notifications
 for select
 to authenticated
-using (user_id between (select private.visible_from()) and (select private.visible_to()));
+using (user_id = (select private.uid()));
+
+create policy "wats admins read every notification"
+on public.notifications
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 create policy "users mark their own notifications read"
 on public.notifications
@@ -647,10 +653,10 @@ to authenticated
 using (user_id = (select auth.uid()))
 with check (user_id = (select auth.uid()));
 
-create policy "admins read the audit log"
+create policy "wats admins read the audit log"
 on public.audit_logs
 for select
-to authenticated
+to wats_admin
 using ((select private.is_admin()));
 
 -- Nothing in `private` is executable unless granted by name above.

@@ -783,7 +783,7 @@ create policy "people read their own devices"
 on public.push_devices
 for select
 to authenticated
-using (user_id = (select auth.uid()));
+using (user_id = (select private.uid()));
 
 create policy "people remove their own devices"
 on public.push_devices
@@ -791,11 +791,17 @@ for delete
 to authenticated
 using (user_id = (select auth.uid()));
 
-create policy "people read their own consent history, admins read all"
+create policy "people read their own consent history"
 on public.marketing_consents
 for select
 to authenticated
-using (user_id between (select private.visible_from()) and (select private.visible_to()));
+using (user_id = (select private.uid()));
+
+create policy "wats admins read every consent history"
+on public.marketing_consents
+for select
+to wats_admin
+using ((select private.is_admin()));
 
 revoke all on function
 public.set_marketing_consent(boolean),

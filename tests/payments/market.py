@@ -9,6 +9,7 @@ Edge Function, whose provider adapters talk to the mobile-money sandbox, which c
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -68,21 +69,23 @@ class Market:
         return self.as_user(user_id, phone)
 
     def as_user(self, user_id: str, phone: str = "") -> Customer:
-        """Act as an existing user (a signed access token for them)."""
+        """Act as an existing user: an access token as Auth issues it now, its claims passed
+        through the custom access token hook (an admin's names the database role wats_admin)."""
         now = int(time.time())
-        token = keys.sign(
-            self.target.jwt_secret,
-            {
-                "sub": user_id,
-                "role": "authenticated",
-                "aud": "authenticated",
-                "phone": phone,
-                "iat": now,
-                "exp": now + 3600,
-                "session_id": str(uuid.uuid4()),
-                "is_anonymous": False,
-            },
-        )
+        claims = {
+            "sub": user_id,
+            "role": "authenticated",
+            "aud": "authenticated",
+            "phone": phone,
+            "iat": now,
+            "exp": now + 3600,
+            "session_id": str(uuid.uuid4()),
+            "is_anonymous": False,
+        }
+        event = json.dumps({"user_id": user_id, "claims": claims, "authentication_method": "otp"})
+        row = self.db.execute("select public.custom_access_token_hook(%s::jsonb) -> 'claims'", [event]).fetchone()
+        assert row is not None
+        token = keys.sign(self.target.jwt_secret, row[0])
         rest = SyncPostgrestClient(f"{self.target.url}/rest/v1", headers={"apikey": self.target.anon_key})
         rest.auth(token)
         return Customer(user_id, phone, token, rest)

@@ -1,12 +1,14 @@
 """The access token's claims may only save the database a lookup, never grant a row.
 
 The custom access token hook puts ``user_role`` (profiles.role) and ``vendor_id`` (the shop
-the user owns, or null) into every token Auth issues. The policy helpers read ``user_role``
+the user owns, or null) into every token Auth issues, and names the database role
+``wats_admin`` in an admin's ``role`` claim, so that an admin's requests carry the admin
+branch of the read policies and nobody else's do. The policy helpers read ``user_role``
 only to answer "not an admin" (``private.is_admin``) without a lookup; every "yes" comes
-from profiles, and the shop always comes from vendors (a shop opened a moment ago counts
-at once). So a token issued before a promotion can only see less than the tables say (until
-the app refreshes its session), and a token claiming more than the tables say sees nothing
-more. Each case is read through
+from profiles, also under ``wats_admin``, and the shop always comes from vendors (a shop
+opened a moment ago counts at once). So a token issued before a promotion can only see less
+than the tables say (until the app refreshes its session), and a token claiming more than
+the tables say sees nothing more. Each case is read through
 supabase-py with a token signed as Auth signs them; the rows expected come from the
 database as postgres.
 """
@@ -56,11 +58,33 @@ def shop_products(world: World, shop: str, where: str = "true") -> set[str]:
 
 
 def test_the_hook_puts_the_role_and_the_shop_into_the_token(world: World) -> None:
-    for persona, shop in (("vendor", world.vendors["vendor"]), ("customer", None)):
+    for persona, shop, db_role in (
+        ("vendor", world.vendors["vendor"], "authenticated"),
+        ("customer", None, "authenticated"),
+        ("admin", None, "wats_admin"),
+    ):
         event = {"user_id": world.users[persona], "claims": {"sub": world.users[persona], "role": "authenticated"}}
         claims = world.one("select public.custom_access_token_hook(%s::jsonb) -> 'claims'", [json.dumps(event)])
         role = world.one("select role from public.profiles where id = %s", [world.users[persona]])
         assert claims["user_role"] == role and claims["vendor_id"] == shop, claims
+        assert claims["role"] == db_role, claims
+
+
+def test_an_admin_signed_in_through_auth_runs_as_wats_admin(world: World) -> None:
+    """The admin of the suite signed in by OTP through supabase-py: Auth ran the hook, and
+    the Data API runs the admin's statements as wats_admin, a member of authenticated."""
+    assert world.admin_token
+    claims = json.loads(world.one("select convert_from(decode(%s, 'base64'), 'utf8')", [pad(world.admin_token)]))
+    assert claims["role"] == "wats_admin" and claims["user_role"] == "admin", claims
+    member = world.one("select pg_has_role('wats_admin', 'authenticated', 'member')")
+    reached = world.one("select pg_has_role('authenticator', 'wats_admin', 'member')")
+    assert member and reached
+
+
+def pad(token: str) -> str:
+    """The payload of a JWT as standard base64 (for decoding it in SQL)."""
+    payload = token.split(".")[1].replace("-", "+").replace("_", "/")
+    return payload + "=" * (-len(payload) % 4)
 
 
 def test_a_token_from_before_the_shop_opened_manages_it_at_once(world: World) -> None:
@@ -117,14 +141,18 @@ def test_a_token_from_before_a_promotion_reads_as_the_user_it_was(world: World) 
 
 
 def test_a_claim_of_admin_grants_nothing_the_profile_does_not(world: World) -> None:
+    """Neither user_role admin nor the database role wats_admin (a token only the JWT secret
+    could sign) opens anything: the admin branch asks profiles."""
     customer = world.users["customer"]
-    claimer = acting(world, "customer", user_role="admin", vendor_id=None)
-    assert read(claimer, lambda c: c.table("profiles").select("id").execute()) == {customer}
-    mine = ids(world, "select id from public.orders where customer_id = %s", [customer])
-    assert read(claimer, lambda c: c.table("orders").select("id").execute()) == mine
-    assert read(claimer, lambda c: c.table("inventory").select("id").limit(5).execute()) == set()
-    out = claimer.run(lambda c: c.table("vendor_accounts").select("vendor_id").limit(5).execute())
-    assert out.rows() == [], out
+    for claims in ({"user_role": "admin"}, {"user_role": "admin", "role": "wats_admin"}):
+        claimer = acting(world, "customer", vendor_id=None, **claims)
+        assert read(claimer, lambda c: c.table("profiles").select("id").execute()) == {customer}
+        mine = ids(world, "select id from public.orders where customer_id = %s", [customer])
+        assert read(claimer, lambda c: c.table("orders").select("id").execute()) == mine
+        assert read(claimer, lambda c: c.table("inventory").select("id").limit(5).execute()) == set()
+        assert read(claimer, lambda c: c.table("audit_logs").select("id").limit(5).execute()) == set()
+        out = claimer.run(lambda c: c.table("vendor_accounts").select("vendor_id").limit(5).execute())
+        assert out.rows() == [], out
 
 
 @contextlib.contextmanager
@@ -145,9 +173,50 @@ def test_a_demoted_admin_loses_admin_rows_with_the_same_token(world: World) -> N
     theirs = ids(world, "select id from public.orders where customer_id = any(%s)", [others])
     assert theirs
     with promoted(world, "bystander"):
-        token_holder = acting(world, "bystander", user_role="admin", vendor_id=None)
+        token_holder = acting(world, "bystander", role="wats_admin", user_role="admin", vendor_id=None)
         seen = read(token_holder, lambda c: c.table("orders").select("id").in_("customer_id", others).execute())
         assert seen == theirs
         world.q("update public.profiles set role = 'customer' where id = %s", [world.users["bystander"]])
         after = read(token_holder, lambda c: c.table("orders").select("id").in_("customer_id", others).execute())
         assert after == set()
+        own = ids(world, "select id from public.profiles where id = %s", [world.users["bystander"]])
+        assert read(token_holder, lambda c: c.table("profiles").select("id").execute()) == own
+
+
+def test_a_promoted_user_reads_as_an_admin_from_the_next_token(world: World) -> None:
+    """The token issued before the promotion names authenticated: own rows only. The next
+    token Auth issues (the hook runs again) names wats_admin and reads every order."""
+    others = [world.users["customer"], world.users["other_customer"]]
+    theirs = ids(world, "select id from public.orders where customer_id = any(%s)", [others])
+    assert theirs
+    with promoted(world, "bystander") as uid:
+        before = acting(world, "bystander", user_role="customer", vendor_id=None)
+        assert read(before, lambda c: c.table("orders").select("id").in_("customer_id", others).execute()) == set()
+        event = {"user_id": uid, "claims": {"sub": uid, "role": "authenticated"}}
+        issued = world.one("select public.custom_access_token_hook(%s::jsonb) -> 'claims'", [json.dumps(event)])
+        assert issued["role"] == "wats_admin"
+        after = acting(world, "bystander", role=issued["role"], user_role=issued["user_role"], vendor_id=None)
+        assert read(after, lambda c: c.table("orders").select("id").in_("customer_id", others).execute()) == theirs
+
+
+def test_an_admins_own_writes_pass_the_same_guards_as_anyones(world: World) -> None:
+    """The guards tell a client's write from trusted code by current_user: wats_admin is a
+    client role too. An admin marking their own notification read with a back-dated read_at
+    gets the server's now(), as every reader does."""
+    admin = world.users["admin"]
+    note = world.one(
+        "insert into public.notifications (user_id, type, title, body) "
+        "values (%s, 'policy_probe', 'guard probe', 'guard probe') returning id::text",
+        [admin],
+    )
+    try:
+        out = world.actors["admin"].run(
+            lambda c: c.table("notifications").update({"read_at": "2001-01-01T00:00:00Z"}).eq("id", note).execute()
+        )
+        assert out.ok, out
+        recent = world.one(
+            "select read_at > now() - interval '10 minutes' from public.notifications where id = %s", [note]
+        )
+        assert recent is True
+    finally:
+        world.q("delete from public.notifications where id = %s", [note])

@@ -16,6 +16,11 @@ grant anon, authenticated, service_role to authenticator;
 -- Supabase it is not a superuser, but it bypasses RLS and can act as the API roles.
 create role postgres login createdb createrole replication bypassrls password 'postgres';
 grant anon, authenticated, service_role to postgres;
+-- With ADMIN OPTION on the roles a project's own roles build on, as hosted grants it
+-- (`GRANT anon/authenticated/authenticator TO postgres WITH ADMIN OPTION` in a hosted
+-- dump): PostgreSQL 16+ lets only such a holder grant `authenticated` to a new role or
+-- a new role to `authenticator` (docs/database.md, "Audiences").
+grant anon, authenticated, authenticator to postgres with admin option;
 -- Hosted `postgres` may watch and stop sessions and read every table and setting
 -- (pg_monitor includes pg_read_all_settings, e.g. shared_preload_libraries).
 grant pg_monitor, pg_read_all_data, pg_signal_backend to postgres;

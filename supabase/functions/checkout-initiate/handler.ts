@@ -30,7 +30,11 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
+import {
+  bearerToken,
+  decodeClaims,
+  signedInClaims,
+} from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import {
   type PushDeps,
@@ -225,7 +229,7 @@ export async function handleCheckout(
     }
     const token = bearerToken(req);
     const claims = token ? decodeClaims(token) : null;
-    if (!token || !claims || claims.role !== "authenticated" || !claims.sub) {
+    if (!token || !signedInClaims(claims)) {
       throw new HttpError(
         401,
         "sign_in_required",

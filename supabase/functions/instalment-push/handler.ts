@@ -27,7 +27,11 @@ import {
   readBody,
   unavailable,
 } from "../_shared/edge/http.ts";
-import { bearerToken, decodeClaims } from "../_shared/edge/jwt.ts";
+import {
+  bearerToken,
+  decodeClaims,
+  signedInClaims,
+} from "../_shared/edge/jwt.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import { type PushDeps, pushPayment } from "../_shared/edge/push.ts";
 import * as sql from "../_shared/edge/rpc.ts";
@@ -221,7 +225,7 @@ export async function handleInstalmentPush(
     if (token && claims?.role === "service_role") {
       return await scheduledRun(req, deps);
     }
-    if (!token || claims?.role !== "authenticated" || !claims.sub) {
+    if (!token || !signedInClaims(claims)) {
       throw new HttpError(
         401,
         "sign_in_required",

@@ -97,6 +97,17 @@ def test_postgres_memberships_are_hosted_s(db):
     assert member_of & POSTGRES_NOT_MEMBER_OF == set(), f"hosted revoked: {member_of & POSTGRES_NOT_MEMBER_OF}"
 
 
+def test_postgres_administers_the_roles_a_project_builds_on_as_hosted(db):
+    """A hosted dump: ``GRANT anon|authenticated|authenticator TO postgres WITH ADMIN OPTION``;
+    on PostgreSQL 16+ that is what lets a migration grant ``authenticated`` to a role of its
+    own and that role to ``authenticator``."""
+    rows = db.execute(
+        "select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid "
+        "join pg_roles u on u.oid = m.member where u.rolname = 'postgres' and m.admin_option"
+    ).fetchall()
+    assert {r[0] for r in rows} >= {"anon", "authenticated", "authenticator"}
+
+
 def test_the_api_roles_are_reached_only_through_authenticator(db):
     rows = db.execute(
         "select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid "

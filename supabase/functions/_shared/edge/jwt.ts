@@ -29,3 +29,22 @@ export function decodeClaims(token: string): Claims | null {
     return null;
   }
 }
+
+/**
+ * The database roles a signed-in person's token names: `authenticated`, or `wats_admin`,
+ * which the custom access token hook gives admins (docs/database.md, "Audiences").
+ */
+export const SIGNED_IN_ROLES: readonly string[] = [
+  "authenticated",
+  "wats_admin",
+];
+
+/** The claims of a token that belongs to a signed-in person (a role of SIGNED_IN_ROLES and
+ * a subject), or null: anon and the service role are nobody here. */
+export function signedInClaims(
+  claims: Claims | null,
+): (Claims & { sub: string }) | null {
+  if (!claims || typeof claims.sub !== "string" || !claims.sub) return null;
+  if (!SIGNED_IN_ROLES.includes(claims.role ?? "")) return null;
+  return claims as Claims & { sub: string };
+}
