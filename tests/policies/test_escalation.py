@@ -283,6 +283,7 @@ def test_internal_functions_are_not_reachable(world: World, role: str) -> None:
     actor = world.actors[role]
     for name, args in (
         ("is_admin", {}),
+        ("uid", {}),
         ("visible_from", {}),
         ("own_vendor_id", {}),
         ("write_audit", {"p_action": "x", "p_entity_type": "y", "p_entity_id": None}),
