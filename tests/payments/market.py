@@ -9,7 +9,6 @@ Edge Function, whose provider adapters talk to the mobile-money sandbox, which c
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import uuid
@@ -22,7 +21,7 @@ from postgrest import SyncPostgrestClient
 from supabase import Client
 from supabase_auth.errors import AuthApiError
 
-from supabase_standin import keys
+from wats.access_tokens import issued_token
 
 ADDRESS = {
     "recipient_name": "Amina Juma",
@@ -69,23 +68,9 @@ class Market:
         return self.as_user(user_id, phone)
 
     def as_user(self, user_id: str, phone: str = "") -> Customer:
-        """Act as an existing user: an access token as Auth issues it now, its claims passed
-        through the custom access token hook (an admin's names the database role wats_admin)."""
-        now = int(time.time())
-        claims = {
-            "sub": user_id,
-            "role": "authenticated",
-            "aud": "authenticated",
-            "phone": phone,
-            "iat": now,
-            "exp": now + 3600,
-            "session_id": str(uuid.uuid4()),
-            "is_anonymous": False,
-        }
-        event = json.dumps({"user_id": user_id, "claims": claims, "authentication_method": "otp"})
-        row = self.db.execute("select public.custom_access_token_hook(%s::jsonb) -> 'claims'", [event]).fetchone()
-        assert row is not None
-        token = keys.sign(self.target.jwt_secret, row[0])
+        """Act as an existing user: an access token as Auth issues it now, through the custom
+        access token hook (an admin's names the database role wats_admin)."""
+        token = issued_token(self.db, self.target.jwt_secret, user_id, phone)
         rest = SyncPostgrestClient(f"{self.target.url}/rest/v1", headers={"apikey": self.target.anon_key})
         rest.auth(token)
         return Customer(user_id, phone, token, rest)

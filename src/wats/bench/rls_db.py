@@ -23,9 +23,7 @@ import json
 import re
 import subprocess
 import tempfile
-import time
 import urllib.parse
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,38 +37,12 @@ from supabase_standin.rest.plan import Planner
 from supabase_standin.rest.query import Params, render_select
 from supabase_standin.rest.schema_cache import SchemaCache
 from supabase_standin.rest.statements import wrap_response
+from wats.access_tokens import issued_claims
 from wats.bench.rls_reads import Person, Read
 from wats.settings import Settings
 from wats.stack.postgres import Cluster
 
 # -- who reads ---------------------------------------------------------------------------------
-
-
-def token_claims(conn: psycopg.Connection[Any], uid: str, phone: str) -> dict[str, Any]:
-    """The claims of an access token Auth issues ``uid`` after a phone sign-in: GoTrue's own
-    claims, then whatever ``public.custom_access_token_hook`` adds (run as Auth runs it)."""
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": "http://127.0.0.1/auth/v1",
-        "sub": uid,
-        "aud": "authenticated",
-        "exp": now + 3600,
-        "iat": now,
-        "email": "",
-        "phone": phone,
-        "app_metadata": {"provider": "phone", "providers": ["phone"]},
-        "user_metadata": {},
-        "role": "authenticated",
-        "aal": "aal1",
-        "amr": [{"method": "otp", "timestamp": now}],
-        "session_id": str(uuid.uuid4()),
-        "is_anonymous": False,
-    }
-    event = {"user_id": uid, "claims": claims, "authentication_method": "otp"}
-    row = conn.execute("select public.custom_access_token_hook(%s::jsonb)", [json.dumps(event)]).fetchone()
-    assert row is not None
-    issued: dict[str, Any] = row[0]["claims"]
-    return issued
 
 
 def key_claims(settings: Settings, key: str) -> dict[str, Any]:
@@ -99,9 +71,9 @@ def pick_people(conn: psycopg.Connection[Any], settings: Settings, clients: int)
         raise LookupError("no synthetic dataset: build it with ./scripts/wats seed --scale 100")
     return {
         "anon": [Person("anon", None, None, key_claims(settings, settings.anon_key))],
-        "customer": [Person("customer", uid, None, token_claims(conn, uid, phone)) for uid, phone in customers],
-        "vendor": [Person("vendor", uid, shop, token_claims(conn, uid, phone)) for uid, phone, shop in vendors],
-        "admin": [Person("admin", admin[0], None, token_claims(conn, admin[0], admin[1]))],
+        "customer": [Person("customer", uid, None, issued_claims(conn, uid, phone)) for uid, phone in customers],
+        "vendor": [Person("vendor", uid, shop, issued_claims(conn, uid, phone)) for uid, phone, shop in vendors],
+        "admin": [Person("admin", admin[0], None, issued_claims(conn, admin[0], admin[1]))],
     }
 
 

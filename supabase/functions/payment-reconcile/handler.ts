@@ -26,6 +26,7 @@ import {
   jobBody,
   requireSchedulerCall,
   wholeOption,
+  workThrough,
 } from "../_shared/edge/scheduled.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
@@ -130,24 +131,19 @@ export async function handleReconcile(
   try {
     requireSchedulerCall(req, "may reconcile");
     const opts = options(await readBody(req, 4096));
-    const started = deps.now();
     const stale = await sql.paymentsToReconcile(deps.serviceRpc, {
       minAgeSeconds: opts.minAgeSeconds,
       limit: opts.limit,
     });
-    const results: Record<string, unknown>[] = [];
-    for (const payment of stale) {
-      if (deps.now() - started > opts.budgetMs) {
-        results.push({ payment_id: payment.payment_id, result: "deferred" });
-        continue;
-      }
-      try {
-        results.push(await settle(payment, deps));
-      } catch (error) {
-        reportError(`reconciling ${payment.provider_ref} failed:`, error);
-        results.push({ payment_id: payment.payment_id, result: "error" });
-      }
-    }
+    const results = await workThrough(
+      stale,
+      { budgetMs: opts.budgetMs, now: deps.now },
+      (payment) => ({
+        key: { payment_id: payment.payment_id },
+        what: `reconciling ${payment.provider_ref}`,
+      }),
+      (payment) => settle(payment, deps),
+    );
     const expired = await sql.expireOverduePayments(deps.serviceRpc);
     return json(200, { checked: stale.length, results, expired });
   } catch (error) {

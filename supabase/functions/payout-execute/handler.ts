@@ -30,6 +30,11 @@ import type {
   PayoutState,
   ProviderName,
 } from "../_shared/payments/mod.ts";
+import {
+  errorText,
+  failureText,
+  providerOutcome,
+} from "../_shared/payments/outcome.ts";
 import { isProviderName } from "../_shared/payments/mod.ts";
 import {
   errorResponse,
@@ -39,9 +44,10 @@ import {
   unavailable,
 } from "../_shared/edge/http.ts";
 import {
-  jobBody,
+  countResults,
   requireSchedulerCall,
-  wholeOption,
+  sendAndAskOptions,
+  workThrough,
 } from "../_shared/edge/scheduled.ts";
 import type { Rpc } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
@@ -52,12 +58,6 @@ export interface PayoutDeps {
   /** The adapter paying wallets on `provider`; throws when it is not configured. */
   adapterFor(provider: ProviderName): PayoutAdapter;
   now(): number;
-}
-
-interface Options {
-  limit: number;
-  staleSeconds: number;
-  budgetMs: number;
 }
 
 /**
@@ -72,47 +72,16 @@ export const DEFAULT_STALE_SECONDS = 600;
 /** What the payee's statement shows, where the provider shows one. */
 const DESCRIPTION = "WATS payout";
 
-function options(raw: string): Options {
-  const defaults: Options = {
-    limit: 50,
-    staleSeconds: DEFAULT_STALE_SECONDS,
-    // no new payout starts after this; one started may take its provider calls' time
-    budgetMs: 40_000,
-  };
-  const body = jobBody(raw);
-  const message =
-    "limit must be a whole number from 1 to 500, stale_seconds from " +
-    `${MIN_STALE_SECONDS} to 86400`;
-  return {
-    limit: wholeOption(body.limit, defaults.limit, 1, 500, message),
-    staleSeconds: wholeOption(
-      body.stale_seconds,
-      defaults.staleSeconds,
-      MIN_STALE_SECONDS,
-      86_400,
-      message,
-    ),
-    budgetMs: defaults.budgetMs,
-  };
-}
+const DEFAULTS = {
+  limit: 50,
+  staleSeconds: DEFAULT_STALE_SECONDS,
+  // no new payout starts after this; one started may take its provider calls' time
+  budgetMs: 40_000,
+};
 
 /** The provider's answer as record_payout_outcome's outcome. */
 function outcomeOf(state: PayoutState): "succeeded" | "failed" | "ambiguous" {
-  return state === "paid"
-    ? "succeeded"
-    : state === "failed"
-    ? "failed"
-    : "ambiguous";
-}
-
-/** `reason: provider message`, for the operator and the vendor's notification (SQL keeps
- * 500 characters). */
-function failureText(reason: string, message?: string): string {
-  return message ? `${reason}: ${message.slice(0, 300)}` : reason;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return providerOutcome(state, "paid");
 }
 
 type Row = Record<string, unknown>;
@@ -381,36 +350,30 @@ export async function handlePayoutExecute(
 ): Promise<Response> {
   try {
     requireSchedulerCall(req, "sends payouts");
-    const opts = options(await readBody(req, 4096));
-    const started = deps.now();
+    const opts = sendAndAskOptions(
+      await readBody(req, 4096),
+      DEFAULTS,
+      MIN_STALE_SECONDS,
+    );
     const due = await sql.payoutsToExecute(deps.serviceRpc, {
       limit: opts.limit,
       staleSeconds: opts.staleSeconds,
     });
-    const results: Row[] = [];
-    for (const payout of due) {
-      if (deps.now() - started > opts.budgetMs) {
-        results.push({ payout_id: payout.payout_id, result: "deferred" });
-        continue;
-      }
-      try {
-        results.push(
-          payout.action === "send"
-            ? await send(payout.payout_id, deps)
-            : await check(payout, deps),
-        );
-      } catch (error) {
-        // a database call failed: a claimed payout stays processing and is asked about
-        // once stale; nothing is sent twice
-        reportError(`payout ${payout.payout_id} failed:`, error);
-        results.push({ payout_id: payout.payout_id, result: "error" });
-      }
-    }
-    const counts: Record<string, number> = {};
-    for (const r of results) {
-      const key = String(r.result);
-      counts[key] = (counts[key] ?? 0) + 1;
-    }
+    // a database call that fails leaves a claimed payout processing, asked about once
+    // stale; nothing is sent twice
+    const results = await workThrough(
+      due,
+      { budgetMs: opts.budgetMs, now: deps.now },
+      (payout) => ({
+        key: { payout_id: payout.payout_id },
+        what: `payout ${payout.payout_id}`,
+      }),
+      (payout) =>
+        payout.action === "send"
+          ? send(payout.payout_id, deps)
+          : check(payout, deps),
+    );
+    const counts = countResults(results);
     return json(200, { checked: due.length, counts, results });
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);

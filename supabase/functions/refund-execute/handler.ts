@@ -24,6 +24,11 @@ import type {
   RefundResult,
   RefundState,
 } from "../_shared/payments/mod.ts";
+import {
+  errorText,
+  failureText,
+  providerOutcome,
+} from "../_shared/payments/outcome.ts";
 import { isProviderName } from "../_shared/payments/mod.ts";
 import {
   errorResponse,
@@ -33,9 +38,10 @@ import {
   unavailable,
 } from "../_shared/edge/http.ts";
 import {
-  jobBody,
+  countResults,
   requireSchedulerCall,
-  wholeOption,
+  sendAndAskOptions,
+  workThrough,
 } from "../_shared/edge/scheduled.ts";
 import type { Rpc, Select } from "../_shared/edge/db.ts";
 import * as sql from "../_shared/edge/rpc.ts";
@@ -48,48 +54,16 @@ export interface RefundDeps {
   now(): number;
 }
 
-interface Options {
-  limit: number;
-  staleSeconds: number;
-  budgetMs: number;
-}
-
 /** A processing refund is asked about only after this long without an answer: a send in
  * flight (a claim, then up to two provider calls) must have finished by then, or "the
  * provider does not know it" could fail a refund that is being sent. */
 export const MIN_STALE_SECONDS = 60;
 
-function options(raw: string): Options {
-  const defaults: Options = { limit: 50, staleSeconds: 120, budgetMs: 50_000 };
-  const body = jobBody(raw);
-  const message =
-    "limit must be a whole number from 1 to 500, stale_seconds from " +
-    `${MIN_STALE_SECONDS} to 86400`;
-  return {
-    limit: wholeOption(body.limit, defaults.limit, 1, 500, message),
-    staleSeconds: wholeOption(
-      body.stale_seconds,
-      defaults.staleSeconds,
-      MIN_STALE_SECONDS,
-      86_400,
-      message,
-    ),
-    budgetMs: defaults.budgetMs,
-  };
-}
+const DEFAULTS = { limit: 50, staleSeconds: 120, budgetMs: 50_000 };
 
 /** The provider's answer as record_refund_outcome's outcome. */
 function outcomeOf(state: RefundState): "succeeded" | "failed" | "ambiguous" {
-  return state === "refunded"
-    ? "succeeded"
-    : state === "failed"
-    ? "failed"
-    : "ambiguous";
-}
-
-/** `reason: provider message`, for the operator (SQL keeps 500 characters). */
-function failureText(reason: string, message?: string): string {
-  return message ? `${reason}: ${message.slice(0, 300)}` : reason;
+  return providerOutcome(state, "refunded");
 }
 
 type Row = Record<string, unknown>;
@@ -146,10 +120,7 @@ async function send(refundId: string, deps: RefundDeps): Promise<Row> {
     return await notSent(
       deps,
       refundId,
-      failureText(
-        "not_sent",
-        error instanceof Error ? error.message : String(error),
-      ),
+      failureText("not_sent", errorText(error)),
     );
   }
   if (!result.supported) {
@@ -263,36 +234,30 @@ export async function handleRefundExecute(
 ): Promise<Response> {
   try {
     requireSchedulerCall(req, "sends refunds");
-    const opts = options(await readBody(req, 4096));
-    const started = deps.now();
+    const opts = sendAndAskOptions(
+      await readBody(req, 4096),
+      DEFAULTS,
+      MIN_STALE_SECONDS,
+    );
     const due = await sql.refundsToExecute(deps.serviceRpc, {
       limit: opts.limit,
       staleSeconds: opts.staleSeconds,
     });
-    const results: Row[] = [];
-    for (const refund of due) {
-      if (deps.now() - started > opts.budgetMs) {
-        results.push({ refund_id: refund.refund_id, result: "deferred" });
-        continue;
-      }
-      try {
-        results.push(
-          refund.status === "requested"
-            ? await send(refund.refund_id, deps)
-            : await check(refund.refund_id, deps),
-        );
-      } catch (error) {
-        // a database call failed: a claimed refund stays processing and is asked about
-        // once stale; nothing is sent twice
-        reportError(`refund ${refund.refund_id} failed:`, error);
-        results.push({ refund_id: refund.refund_id, result: "error" });
-      }
-    }
-    const counts: Record<string, number> = {};
-    for (const r of results) {
-      const key = String(r.result);
-      counts[key] = (counts[key] ?? 0) + 1;
-    }
+    // a database call that fails leaves a claimed refund processing, asked about once
+    // stale; nothing is sent twice
+    const results = await workThrough(
+      due,
+      { budgetMs: opts.budgetMs, now: deps.now },
+      (refund) => ({
+        key: { refund_id: refund.refund_id },
+        what: `refund ${refund.refund_id}`,
+      }),
+      (refund) =>
+        refund.status === "requested"
+          ? send(refund.refund_id, deps)
+          : check(refund.refund_id, deps),
+    );
+    const counts = countResults(results);
     return json(200, { checked: due.length, counts, results });
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);

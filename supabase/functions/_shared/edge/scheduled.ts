@@ -6,6 +6,7 @@
 
 import { HttpError } from "./http.ts";
 import { bearerToken, decodeClaims } from "./jwt.ts";
+import { reportError } from "./observe.ts";
 
 /** Throws 405 unless POST, 403 `service_role_required` unless the service role calls;
  * `what` ends the refusal: "only the scheduler <what>". */
@@ -57,4 +58,79 @@ export function wholeOption(
     throw new HttpError(422, "invalid_option", message);
   }
   return value;
+}
+
+/** The options of a job that sends and then asks about what it sent (refunds, payouts). */
+export interface SendAndAskOptions {
+  /** at most this many rows per run */
+  limit: number;
+  /** a processing row is asked about only after this long without an answer */
+  staleSeconds: number;
+  /** no new row starts after this; one started may take its provider calls' time */
+  budgetMs: number;
+}
+
+/** `limit` (1–500) and `stale_seconds` (`minStaleSeconds`–86400) from the body, the
+ * `defaults` for the rest; 422 `invalid_option` when out of range. */
+export function sendAndAskOptions(
+  raw: string,
+  defaults: SendAndAskOptions,
+  minStaleSeconds: number,
+): SendAndAskOptions {
+  const body = jobBody(raw);
+  const message =
+    "limit must be a whole number from 1 to 500, stale_seconds from " +
+    `${minStaleSeconds} to 86400`;
+  return {
+    limit: wholeOption(body.limit, defaults.limit, 1, 500, message),
+    staleSeconds: wholeOption(
+      body.stale_seconds,
+      defaults.staleSeconds,
+      minStaleSeconds,
+      86_400,
+      message,
+    ),
+    budgetMs: defaults.budgetMs,
+  };
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * Works through `due` in order, one row each: `work`'s row, or once `budgetMs` has passed
+ * since the start `{...key, result: "deferred"}` (due again next run), or when `work` throws
+ * (a database call failed) `{...key, result: "error"}`, reported as `<what> failed:`.
+ */
+export async function workThrough<T>(
+  due: readonly T[],
+  clock: { budgetMs: number; now(): number },
+  about: (item: T) => { key: Row; what: string },
+  work: (item: T) => Promise<Row>,
+): Promise<Row[]> {
+  const started = clock.now();
+  const results: Row[] = [];
+  for (const item of due) {
+    const { key, what } = about(item);
+    if (clock.now() - started > clock.budgetMs) {
+      results.push({ ...key, result: "deferred" });
+      continue;
+    }
+    try {
+      results.push(await work(item));
+    } catch (error) {
+      reportError(`${what} failed:`, error);
+      results.push({ ...key, result: "error" });
+    }
+  }
+  return results;
+}
+
+/** How many rows ended with each `result`. */
+export function countResults(results: readonly Row[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of results) {
+    const key = String(r.result);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
