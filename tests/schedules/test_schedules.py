@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from wats.stack.scheduler import Schedule
+from wats.stack.scheduler import ALTER_JOBS_SQL, Schedule, every_job_paused
 
 MIGRATION = Path(__file__).parents[2] / "supabase" / "migrations" / "20261127001200_payment_schedules.sql"
 
@@ -205,3 +205,39 @@ def test_second_schedules_are_intervals():
 def test_schedules_pg_cron_would_refuse_are_refused(text):
     with pytest.raises(ValueError):
         Schedule.parse(text)
+
+
+# -- pausing jobs -----------------------------------------------------------------------
+
+
+def active_flags(db: psycopg.Connection) -> dict[str, bool]:
+    rows = db.execute("select substr(jobname, 6), active from cron.job where jobname like 'wats-%'").fetchall()
+    return {name: bool(active) for name, active in rows}
+
+
+def test_postgres_pauses_exactly_the_jobs_named_through_cron_alter_job(db):
+    """As on a hosted project, ``postgres`` has no UPDATE on ``cron.job``: the local scheduler
+    switches jobs with ``cron.alter_job``, and an instance's paused jobs are the inactive ones."""
+    before = active_flags(db)
+    try:
+        db.execute(ALTER_JOBS_SQL, {"paused": ["evaluate-alerts", "refund-execute"]})
+        assert {name for name, on in active_flags(db).items() if not on} == {"evaluate-alerts", "refund-execute"}
+    finally:
+        db.execute(ALTER_JOBS_SQL, {"paused": [name for name, on in before.items() if not on]})
+    assert active_flags(db) == before
+
+
+def test_a_benchmark_pauses_every_active_job_and_resumes_only_those(target, db):
+    before = active_flags(db)
+    paused_before = [name for name, on in before.items() if not on]
+    try:
+        db.execute(ALTER_JOBS_SQL, {"paused": [*paused_before, "evaluate-alerts"]})  # one more paused
+        arranged = active_flags(db)
+        with every_job_paused(target.db_url, settle_seconds=0) as paused:
+            assert active_flags(db) == dict.fromkeys(before, False)
+            assert sorted(paused) == sorted(f"wats-{name}" for name, on in arranged.items() if on)
+        assert active_flags(db) == arranged
+        assert arranged["evaluate-alerts"] is False and any(arranged.values())
+    finally:
+        db.execute(ALTER_JOBS_SQL, {"paused": paused_before})
+    assert active_flags(db) == before

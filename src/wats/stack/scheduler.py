@@ -13,15 +13,21 @@ them again).
 ``0`` turns the local scheduler off. ``WATS_PAUSED_JOBS`` (names, comma-separated) pauses
 jobs on this instance: the loop skips them and their pg_cron jobs are made inactive (the
 test instance pauses the jobs its suites run by hand, so the clock never races a test).
+Where pg_cron is installed its ``active`` flag is the switch, as on a hosted project: the loop
+skips an Edge Function job whose ``wats-<name>`` cron job is inactive when it falls due (so
+``wats bench rls`` can pause every job while it measures).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import re
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -114,18 +120,64 @@ def paused_jobs() -> list[str]:
     return [name.strip() for name in os.environ.get("WATS_PAUSED_JOBS", "").split(",") if name.strip()]
 
 
+#: Switches each ``wats-*`` job whose ``active`` flag differs from the one wanted, the way a
+#: hosted project's ``postgres`` may: through ``cron.alter_job`` on the jobs it owns (it has no
+#: UPDATE on ``cron.job``).
+ALTER_JOBS_SQL = (
+    "select cron.alter_job(j.jobid, active := not (substr(j.jobname, 6) = any(%(paused)s))) "
+    "from cron.job as j where j.jobname like 'wats-%%' "
+    "and j.active = (substr(j.jobname, 6) = any(%(paused)s))"
+)
+
+
 async def pause_cron_jobs(settings: Settings, paused: list[str]) -> None:
     """pg_cron runs exactly the ``wats-*`` jobs not paused here."""
     async with await psycopg.AsyncConnection.connect(settings.db_url(), autocommit=True) as conn:
-        await conn.execute(
-            "update cron.job set active = not (substr(jobname, 6) = any(%s)) where jobname like 'wats-%%'",
-            [paused],
-        )
+        await conn.execute(ALTER_JOBS_SQL, {"paused": paused})
 
 
-async def run_job(settings: Settings, job: Job, client: httpx.AsyncClient) -> None:
-    """Run ``job`` once, as pg_cron (SQL) or pg_net (Edge Function) would."""
+@contextlib.contextmanager
+def every_job_paused(dsn: str, settle_seconds: float = 60.0) -> Iterator[list[str]]:
+    """Every active ``wats-*`` pg_cron job made inactive for the block (after the runs already
+    under way finish, for at most ``settle_seconds``), then active again; yields their names.
+    The local loop follows the same flags, so nothing scheduled runs meanwhile. ``dsn``
+    connects as ``postgres``, the jobs' owner."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = conn.execute("select exists (select 1 from pg_extension where extname = 'pg_cron')").fetchone()
+        if not (found and found[0]):
+            yield []
+            return
+        jobs = conn.execute("select jobid, jobname from cron.job where jobname like 'wats-%' and active").fetchall()
+        for jobid, _ in jobs:
+            conn.execute("select cron.alter_job(%s, active := false)", [jobid])
+        deadline = time.monotonic() + settle_seconds
+        while time.monotonic() < deadline and conn.execute(
+            "select exists (select 1 from cron.job_run_details where jobid = any(%s) "
+            "and status in ('starting', 'running'))",
+            [[jobid for jobid, _ in jobs]],
+        ).fetchone() == (True,):
+            time.sleep(0.5)
+        try:
+            yield [str(name) for _, name in jobs]
+        finally:
+            for jobid, _ in jobs:
+                conn.execute("select cron.alter_job(%s, active := true)", [jobid])
+
+
+async def cron_job_active(settings: Settings, name: str) -> bool:
+    """Whether pg_cron's ``wats-<name>`` job is active (a job pg_cron does not list is)."""
+    async with await psycopg.AsyncConnection.connect(settings.db_url(), autocommit=True) as conn:
+        cursor = await conn.execute("select active from cron.job where jobname = %s", [f"wats-{name}"])
+        row = await cursor.fetchone()
+    return row is None or bool(row[0])
+
+
+async def run_job(settings: Settings, job: Job, client: httpx.AsyncClient, pg_cron: bool = False) -> None:
+    """Run ``job`` once, as pg_cron (SQL) or pg_net (Edge Function) would; with ``pg_cron``,
+    only while its cron job is active."""
     try:
+        if pg_cron and not await cron_job_active(settings, job.name):
+            return
         if job.edge_function is not None:
             response = await client.post(
                 f"{settings.api_url}/functions/v1/{job.edge_function}",
@@ -143,21 +195,21 @@ async def run_job(settings: Settings, job: Job, client: httpx.AsyncClient) -> No
         log.warning("%s failed: %s", job.name, exc)
 
 
-async def run_every(settings: Settings, job: Job, seconds: float, client: httpx.AsyncClient) -> None:
+async def run_every(settings: Settings, job: Job, seconds: float, client: httpx.AsyncClient, pg_cron: bool) -> None:
     while True:
         await asyncio.sleep(seconds)
-        await run_job(settings, job, client)
+        await run_job(settings, job, client, pg_cron)
 
 
-async def run_on_schedule(settings: Settings, job: Job, client: httpx.AsyncClient) -> None:
+async def run_on_schedule(settings: Settings, job: Job, client: httpx.AsyncClient, pg_cron: bool) -> None:
     if job.schedule.seconds is not None:
-        await run_every(settings, job, job.schedule.seconds, client)
+        await run_every(settings, job, job.schedule.seconds, client, pg_cron)
         return
     while True:
         now = dt.datetime.now(dt.UTC)
         await asyncio.sleep(60 - now.second - now.microsecond / 1e6)
         if job.schedule.matches(dt.datetime.now(dt.UTC)):
-            await run_job(settings, job, client)
+            await run_job(settings, job, client, pg_cron)
 
 
 async def run(settings: Settings) -> None:
@@ -179,6 +231,6 @@ async def run(settings: Settings) -> None:
     async with httpx.AsyncClient(timeout=httpx.Timeout(90.0, connect=5.0)) as client, asyncio.TaskGroup() as group:
         for job in wanted:
             if override is not None:
-                group.create_task(run_every(settings, job, float(override), client))
+                group.create_task(run_every(settings, job, float(override), client, pg_cron))
             else:
-                group.create_task(run_on_schedule(settings, job, client))
+                group.create_task(run_on_schedule(settings, job, client, pg_cron))
