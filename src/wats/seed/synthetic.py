@@ -8,7 +8,8 @@ failed or expired payment), every paid one with one succeeded payment of its tot
 nothing reserved, so the money invariants hold; lines carry their order's creation time, as
 checkout writes them. Going through the APIs would take hours, so this writes
 with set-based SQL as the cluster's superuser (tooling only, never API traffic); every
-constraint and trigger of the schema still applies. Synthetic rows are recognisable: shop
+constraint and trigger of the schema still applies, and then the synthetic rows' audit
+entries are dated at their rows' creation (``AUDIT_DATES_SQL``). Synthetic rows are recognisable: shop
 slugs start with ``bench-``, phones with ``2556``. Running it again for the same N is a
 no-op.
 """
@@ -20,6 +21,26 @@ import time
 import psycopg
 
 from wats.settings import Settings
+
+#: The audit triggers date each row now(), so a build writes half a million audit rows in
+#: one instant, and an admin's newest-first page would sort them all. The synthetic orders'
+#: and payments' audit rows take their row's creation time instead. The audit log is
+#: append-only by trigger: this update alone runs with triggers off (session_replication_role,
+#: the cluster's superuser, tooling only). Rows already dated are left alone.
+AUDIT_DATES_SQL = """
+    set local session_replication_role = replica;
+    update public.audit_logs as a
+    set created_at = o.created_at
+    from public.orders as o
+    where a.entity_type = 'orders' and a.entity_id = o.id and o.idempotency_key like 'bench-order-%%'
+        and a.created_at <> o.created_at;
+    update public.audit_logs as a
+    set created_at = p.created_at
+    from public.payments as p
+    join public.orders as o on o.id = p.order_id
+    where a.entity_type = 'payments' and a.entity_id = p.id and o.idempotency_key like 'bench-order-%%'
+        and a.created_at <> p.created_at
+"""
 
 STEPS = [
     (
@@ -144,6 +165,10 @@ STEPS = [
             -- every provider in turn, as the domain public.payment_provider lists them
             (select string_to_array(private.payment_providers(), ', ') as providers) as known;
         """,
+    ),
+    (
+        "audit rows dated at the change they record",
+        AUDIT_DATES_SQL,
     ),
 ]
 
