@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from supabase import Client
@@ -27,6 +29,8 @@ from tests.policies.actors import Actor, Outcome, client_for, mint_token
 from tests.policies.harness import assert_denied
 from tests.policies.matrix import COVERAGE
 from tests.policies.world import World, rand
+
+ROOT = Path(__file__).parents[2]
 
 
 def acting(world: World, persona: str, **claims: Any) -> Actor:
@@ -215,3 +219,18 @@ def test_an_admins_own_writes_pass_the_same_guards_as_anyones(world: World) -> N
         assert recent is True
     finally:
         world.q("delete from public.notifications where id = %s", [note])
+
+
+def test_edge_functions_count_as_signed_in_exactly_the_roles_a_persons_token_can_name(world: World) -> None:
+    """``SIGNED_IN_ROLES`` (``_shared/edge/jwt.ts``) is written by hand: it must list every
+    role the Data API may switch to (``authenticator`` is a member of it) that is a signed-in
+    person's (a member of ``authenticated``), so a role added to the hook is not refused at
+    checkout, and nothing else."""
+    source = (ROOT / "supabase" / "functions" / "_shared" / "edge" / "jwt.ts").read_text()
+    listed = re.search(r"SIGNED_IN_ROLES: readonly string\[\] = \[(.*?)\];", source, re.S)
+    assert listed, "SIGNED_IN_ROLES not found in jwt.ts"
+    rows = world.q(
+        "select r.rolname from pg_roles as r where r.rolname <> 'authenticator' "
+        "and pg_has_role('authenticator', r.oid, 'member') and pg_has_role(r.oid, 'authenticated', 'member')"
+    )
+    assert set(re.findall(r'"([a-z_]+)"', listed.group(1))) == {name for (name,) in rows}
