@@ -147,21 +147,22 @@ def every_job_paused(dsn: str, settle_seconds: float = 60.0) -> Iterator[list[st
         if not (found and found[0]):
             yield []
             return
-        jobs = conn.execute("select jobid, jobname from cron.job where jobname like 'wats-%' and active").fetchall()
-        for jobid, _ in jobs:
-            conn.execute("select cron.alter_job(%s, active := false)", [jobid])
+        rows = conn.execute(
+            "select jobid, substr(jobname, 6), active from cron.job where jobname like 'wats-%'"
+        ).fetchall()
+        active = [str(name) for _, name, on in rows if on]
+        conn.execute(ALTER_JOBS_SQL, {"paused": [str(name) for _, name, _ in rows]})
         deadline = time.monotonic() + settle_seconds
         while time.monotonic() < deadline and conn.execute(
             "select exists (select 1 from cron.job_run_details where jobid = any(%s) "
             "and status in ('starting', 'running'))",
-            [[jobid for jobid, _ in jobs]],
+            [[jobid for jobid, _, on in rows if on]],
         ).fetchone() == (True,):
             time.sleep(0.5)
         try:
-            yield [str(name) for _, name in jobs]
+            yield [f"wats-{name}" for name in active]
         finally:
-            for jobid, _ in jobs:
-                conn.execute("select cron.alter_job(%s, active := true)", [jobid])
+            conn.execute(ALTER_JOBS_SQL, {"paused": [str(name) for _, name, on in rows if not on]})
 
 
 async def cron_job_active(settings: Settings, name: str) -> bool:
